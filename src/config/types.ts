@@ -1,0 +1,121 @@
+/**
+ * The resolved, validated definitions: what `loadDefinitions` returns, deeply frozen.
+ * Every default is filled in, every cross-reference has been checked.
+ */
+
+export type ExchangeType = 'direct' | 'topic' | 'fanout' | 'headers';
+export type QueueType = 'classic' | 'quorum';
+export type ArgumentTable = Readonly<Record<string, unknown>>;
+
+export interface BrokerDefinition {
+  /** One or more URLs; more than one means failover in order. */
+  readonly urls: readonly string[];
+}
+
+export interface ExchangeDefinition {
+  readonly name: string;
+  readonly type: ExchangeType;
+  /** @defaultValue true */
+  readonly durable: boolean;
+  /** @defaultValue false */
+  readonly autoDelete: boolean;
+  /** Raw `x-` arguments, passed through unchanged. */
+  readonly arguments: ArgumentTable;
+}
+
+export interface BindingDefinition {
+  /** The exchange the queue is bound to. */
+  readonly exchange: string;
+  /** Binding key. For `headers` and `fanout` exchanges it may be empty. */
+  readonly routingKey: string;
+  readonly arguments: ArgumentTable;
+}
+
+export interface QueueDefinition {
+  readonly name: string;
+  /** @defaultValue true */
+  readonly durable: boolean;
+  /** @defaultValue false */
+  readonly autoDelete: boolean;
+  /** @defaultValue 'classic' */
+  readonly type: QueueType;
+  readonly maxPriority?: number;
+  /** Milliseconds. */
+  readonly messageTtl?: number;
+  readonly maxLength?: number;
+  readonly deadLetterExchange?: string;
+  readonly deadLetterRoutingKey?: string;
+  /** Milliseconds of disuse after which the broker deletes the queue. */
+  readonly expires?: number;
+  /** Raw `x-` arguments; friendly options above win where both name the same argument. */
+  readonly arguments: ArgumentTable;
+  /** From `exchange` + `routingKey`, or from `bindings`. Empty: reachable through the default exchange only. */
+  readonly bindings: readonly BindingDefinition[];
+}
+
+export type RouteKind = 'exact' | 'glob' | 'regex';
+
+/** One line of the routes table, in file order. */
+export interface RouteDefinition {
+  /** The key as written: `app1.tasks1.deal1`, `app1.tasks2.*`, `/^app2\./`. */
+  readonly pattern: string;
+  readonly kind: RouteKind;
+  /** Target queue; its first binding gives exchange and routing key unless they are given. */
+  readonly queue?: string;
+  readonly exchange?: string;
+  readonly routingKey?: string;
+}
+
+export type MisfirePolicy =
+  | { readonly policy: 'run-once' }
+  | { readonly policy: 'skip' }
+  | { readonly policy: 'catch-up'; readonly max: number };
+
+/** Celery-crontab style fields; each a cron field expression (`*`, `0-30/5`, `1,3`). */
+export interface CronFields {
+  readonly minute: string;
+  readonly hour: string;
+  readonly dayOfWeek: string;
+  readonly dayOfMonth: string;
+  readonly monthOfYear: string;
+}
+
+export type ScheduleSpec =
+  | { readonly kind: 'every'; readonly everyMs: number }
+  /** `expression` is the normalized 5- or 6-field cron string (objects are turned into one). */
+  | { readonly kind: 'cron'; readonly expression: string; readonly timezone: string }
+  | { readonly kind: 'at'; readonly at: Date };
+
+export interface ScheduleEntryDefinition {
+  readonly name: string;
+  readonly task: string;
+  readonly schedule: ScheduleSpec;
+  readonly args: readonly unknown[];
+  readonly kwargs: Readonly<Record<string, unknown>>;
+  readonly queue?: string;
+  readonly exchange?: string;
+  readonly routingKey?: string;
+  readonly priority?: number;
+  /** Seconds after the planned fire time after which the task is not run. */
+  readonly expires?: number;
+  /** @defaultValue true */
+  readonly enabled: boolean;
+  /** @defaultValue run-once */
+  readonly misfire: MisfirePolicy;
+  readonly startAt?: Date;
+  readonly endAt?: Date;
+}
+
+export interface Definitions {
+  readonly broker: BrokerDefinition;
+  readonly exchanges: readonly ExchangeDefinition[];
+  readonly queues: readonly QueueDefinition[];
+  readonly routes: readonly RouteDefinition[];
+  /** @defaultValue 'celery' */
+  readonly defaultQueue: string;
+  /** IANA time zone. @defaultValue 'UTC' */
+  readonly timezone: string;
+  readonly schedule: readonly ScheduleEntryDefinition[];
+  /** The files the definitions were read from, in merge order. */
+  readonly sources: readonly string[];
+}

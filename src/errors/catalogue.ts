@@ -1,0 +1,171 @@
+import { WarrenError } from './warren-error';
+
+/** One problem found in the definitions, located by file and path inside it. */
+export interface DefinitionProblem {
+  /** The file the offending value came from (as given, relative where it was relative). */
+  file: string;
+  /** Where in that file: `queues[2].type`, `routes["app1.*"].queue`. Empty for the whole document. */
+  path: string;
+  /** What is wrong, with what was expected in parentheses. */
+  message: string;
+}
+
+export function formatProblem(problem: DefinitionProblem): string {
+  return problem.path
+    ? `${problem.file}: ${problem.path}: ${problem.message}`
+    : `${problem.file}: ${problem.message}`;
+}
+
+/** The definitions are invalid. Holds every problem found, not just the first. */
+export class DefinitionsError extends WarrenError {
+  readonly problems: readonly DefinitionProblem[];
+
+  constructor(problems: readonly DefinitionProblem[]) {
+    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+    super(
+      'WARREN_INVALID_DEFINITIONS',
+      `invalid definitions (${count}):\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`,
+    );
+    this.problems = Object.freeze([...problems]);
+  }
+}
+
+/** A task name, or an explicit queue/exchange override, resolved to no place. */
+export class RouteNotFoundError extends WarrenError {
+  constructor(message: string) {
+    super('WARREN_ROUTE_NOT_FOUND', message);
+  }
+}
+
+/** A queue name (from `-Q`, a route override or a schedule entry) that the definitions do not declare. */
+export class UnknownQueueError extends WarrenError {
+  readonly queue: string;
+  readonly declared: readonly string[];
+
+  constructor(queue: string, declared: readonly string[]) {
+    super(
+      'WARREN_UNKNOWN_QUEUE',
+      `unknown queue "${queue}" (declared queues: ${declared.join(', ') || 'none'})`,
+    );
+    this.queue = queue;
+    this.declared = declared;
+  }
+}
+
+/**
+ * The live broker holds an exchange or queue declared with other settings (406 PRECONDITION_FAILED).
+ * Names the object and, where the broker said, the argument that differs.
+ */
+export class TopologyMismatchError extends WarrenError {
+  readonly kind: 'queue' | 'exchange';
+  readonly objectName: string;
+  readonly argument: string | undefined;
+
+  constructor(kind: 'queue' | 'exchange', objectName: string, argument: string | undefined, detail: string, cause?: unknown) {
+    super(
+      'WARREN_TOPOLOGY_MISMATCH',
+      `${kind} "${objectName}" exists on the broker with other settings` +
+        (argument ? ` (argument ${argument} differs)` : '') +
+        `: ${detail}`,
+      { cause },
+    );
+    this.kind = kind;
+    this.objectName = objectName;
+    this.argument = argument;
+  }
+}
+
+/** The broker could not be reached, or did not confirm in time. */
+export class BrokerUnavailableError extends WarrenError {
+  constructor(message: string, cause?: unknown) {
+    super('WARREN_BROKER_UNAVAILABLE', message, { cause });
+  }
+}
+
+/** A published message matched no binding (returned under `mandatory`). */
+export class UnroutableError extends WarrenError {
+  readonly exchange: string;
+  readonly routingKey: string;
+
+  constructor(exchange: string, routingKey: string, reply: string) {
+    super(
+      'WARREN_UNROUTABLE',
+      `message to exchange "${exchange || '(default)'}" with routing key "${routingKey}" was returned unroutable by the broker (${reply})`,
+    );
+    this.exchange = exchange;
+    this.routingKey = routingKey;
+  }
+}
+
+/** The broker refused a publish (basic.nack). */
+export class PublishRejectedError extends WarrenError {
+  constructor(message: string, cause?: unknown) {
+    super('WARREN_PUBLISH_REJECTED', message, { cause });
+  }
+}
+
+/** A message that cannot be a task: bad JSON, wrong content type, wrong body shape, missing headers. */
+export class InvalidMessageError extends WarrenError {
+  constructor(message: string, cause?: unknown) {
+    super('WARREN_INVALID_MESSAGE', message, { cause });
+  }
+}
+
+/** A task message named a task this worker has no handler for. */
+export class TaskNotRegisteredError extends WarrenError {
+  readonly taskName: string;
+
+  constructor(taskName: string) {
+    super('WARREN_TASK_NOT_REGISTERED', `task "${taskName}" is not registered`);
+    this.taskName = taskName;
+  }
+}
+
+/** The remote task failed; carries the type, message and traceback that the worker reported. */
+export class TaskFailedError extends WarrenError {
+  readonly taskId: string;
+  readonly remoteType: string;
+  readonly remoteModule: string | undefined;
+  readonly remoteMessage: string;
+  readonly traceback: string | null;
+
+  constructor(taskId: string, remoteType: string, remoteModule: string | undefined, remoteMessage: string, traceback: string | null) {
+    super('WARREN_TASK_FAILED', `task ${taskId} failed: ${remoteType}: ${remoteMessage}`);
+    this.taskId = taskId;
+    this.remoteType = remoteType;
+    this.remoteModule = remoteModule;
+    this.remoteMessage = remoteMessage;
+    this.traceback = traceback;
+  }
+}
+
+/** No result arrived within the timeout given to `AsyncResult.get`. */
+export class ResultTimeoutError extends WarrenError {
+  readonly taskId: string;
+
+  constructor(taskId: string, timeoutMs: number) {
+    super('WARREN_RESULT_TIMEOUT', `no result for task ${taskId} within ${timeoutMs} ms`);
+    this.taskId = taskId;
+  }
+}
+
+/** The operation needs a started app or an open connection that is closed. */
+export class ClosedError extends WarrenError {
+  constructor(message: string) {
+    super('WARREN_CLOSED', message);
+  }
+}
+
+/** A tasks module given to `-A` could not be loaded or exports no app. */
+export class AppLoadError extends WarrenError {
+  constructor(message: string, cause?: unknown) {
+    super('WARREN_APP_LOAD', message, { cause });
+  }
+}
+
+/** A command-line argument or library option that is not valid. */
+export class UsageError extends WarrenError {
+  constructor(message: string) {
+    super('WARREN_USAGE', message);
+  }
+}

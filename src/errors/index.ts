@@ -1,0 +1,2 @@
+export { WarrenError } from './warren-error';
+export * from './catalogue';
