@@ -1,0 +1,3 @@
+export { createRouter } from './create-router';
+export type { Route, RouteOverrides, Router } from './create-router';
+export { globToRegExp } from './glob-to-regexp';
