@@ -1,0 +1,79 @@
+import { friendlyName, queueArguments, replyQueueSpec } from '../../../src/topology';
+import { queueDefinition } from './fixtures';
+
+describe('queueArguments', () => {
+  it('gives a classic queue no x-queue-type, so it matches a queue declared with no arguments', () => {
+    expect(queueArguments(queueDefinition('q'))).toStrictEqual({});
+  });
+
+  it('gives a quorum queue x-queue-type quorum', () => {
+    expect(queueArguments(queueDefinition('q', { type: 'quorum' }))).toStrictEqual({ 'x-queue-type': 'quorum' });
+  });
+
+  it('maps every friendly option to its x- argument', () => {
+    const queue = queueDefinition('q', {
+      maxPriority: 10,
+      messageTtl: 2000,
+      maxLength: 500,
+      deadLetterExchange: 'dlx',
+      deadLetterRoutingKey: 'dead',
+      expires: 60000,
+    });
+    expect(queueArguments(queue)).toStrictEqual({
+      'x-max-priority': 10,
+      'x-message-ttl': 2000,
+      'x-max-length': 500,
+      'x-dead-letter-exchange': 'dlx',
+      'x-dead-letter-routing-key': 'dead',
+      'x-expires': 60000,
+    });
+  });
+
+  it('merges raw arguments underneath, the friendly option winning where both name one argument', () => {
+    const queue = queueDefinition('q', {
+      type: 'quorum',
+      maxPriority: 5,
+      arguments: { 'x-max-priority': 9, 'x-delivery-limit': 3, 'x-overflow': 'reject-publish' },
+    });
+    expect(queueArguments(queue)).toStrictEqual({
+      'x-max-priority': 5,
+      'x-delivery-limit': 3,
+      'x-overflow': 'reject-publish',
+      'x-queue-type': 'quorum',
+    });
+  });
+
+  it('leaves the definition untouched', () => {
+    const queue = queueDefinition('q', { maxPriority: 5, arguments: Object.freeze({ 'x-overflow': 'drop-head' }) });
+    queueArguments(queue);
+    expect(queue.arguments).toStrictEqual({ 'x-overflow': 'drop-head' });
+  });
+});
+
+describe('friendlyName', () => {
+  it('names the friendly option behind a broker argument', () => {
+    expect(friendlyName('x-max-priority')).toBe('maxPriority');
+    expect(friendlyName('x-message-ttl')).toBe('messageTtl');
+    expect(friendlyName('x-max-length')).toBe('maxLength');
+    expect(friendlyName('x-dead-letter-exchange')).toBe('deadLetterExchange');
+    expect(friendlyName('x-dead-letter-routing-key')).toBe('deadLetterRoutingKey');
+    expect(friendlyName('x-expires')).toBe('expires');
+    expect(friendlyName('x-queue-type')).toBe('type');
+    expect(friendlyName('auto_delete')).toBe('autoDelete');
+  });
+
+  it('has no friendly name for arguments that only exist raw', () => {
+    expect(friendlyName('x-delivery-limit')).toBeUndefined();
+    expect(friendlyName('durable')).toBeUndefined();
+  });
+});
+
+describe('replyQueueSpec', () => {
+  it("declares the rpc reply queue as Celery 5.2 does: transient, auto-delete, x-expires one day", () => {
+    expect(replyQueueSpec('a1b2')).toStrictEqual({
+      name: 'a1b2',
+      options: { durable: false, autoDelete: true, arguments: { 'x-expires': 86400000 } },
+    });
+    expect(replyQueueSpec('a1b2', { expiresMs: 5000 }).options.arguments).toStrictEqual({ 'x-expires': 5000 });
+  });
+});
