@@ -1,0 +1,22 @@
+export type { AmqpProperties, IncomingMessage } from './amqp-properties';
+export type { SignatureDict, TaskEmbed, TaskMessage, TaskMessageHeaders, TimeLimit } from './task-message';
+export {
+  encodeTaskMessage,
+  type EncodeTaskMessageInput,
+  type EncodedTaskMessage,
+  type TaskMessageProperties,
+} from './encode-task-message';
+export { decodeTaskMessage } from './decode-task-message';
+export {
+  encodeResultMessage,
+  type EncodeResultMessageInput,
+  type EncodedResultMessage,
+  type ResultMessageProperties,
+} from './encode-result-message';
+export { decodeResultMessage, type ResultMessage } from './decode-result-message';
+export { EXCEPTION_STATES, READY_STATES, type TaskState, type TaskStatus } from './task-state';
+export { encodeError, formatTraceback, JS_ERROR_MODULE, type EncodedError } from './encode-error';
+export { decodeError, type DecodedError } from './decode-error';
+export { dumps, loads } from './kombu-json';
+export { pythonRepr } from './python-repr';
+export { formatIsoDatetime, parseIsoDatetime } from './iso-datetime';

@@ -1,0 +1,61 @@
+import { InvalidMessageError } from '../../../src/errors';
+import { dumps, loads } from '../../../src/protocol';
+
+describe('kombu JSON', () => {
+  it('writes a Date as a datetime tag with microsecond digits and +00:00', () => {
+    expect(dumps({ at: new Date('2026-11-23T12:52:21.358Z') })).toBe(
+      '{"at":{"__type__":"datetime","__value__":"2026-11-23T12:52:21.358000+00:00"}}',
+    );
+  });
+
+  it('writes UTF-8 bytes as a bytes tag and other bytes as base64, as kombu picks', () => {
+    expect(dumps([Buffer.from('héllo'), new Uint8Array([0xff, 0x00])])).toBe(
+      '[{"__type__":"bytes","__value__":"héllo"},{"__type__":"base64","__value__":"/wA="}]',
+    );
+  });
+
+  it('round-trips datetimes and bytes', () => {
+    const value = { at: new Date('2026-11-23T12:52:21.358Z'), raw: Buffer.from([0, 1, 254]), text: Buffer.from('ok'), n: [1, null] };
+    expect(loads(dumps(value))).toEqual(value);
+  });
+
+  it('reads every type Python writes', () => {
+    const text = JSON.stringify([
+      { __type__: 'datetime', __value__: '2026-11-23T12:52:21.358605+00:00' },
+      { __type__: 'datetime', __value__: '2026-11-23T12:52:21' },
+      { __type__: 'date', __value__: '2026-11-23' },
+      { __type__: 'time', __value__: '12:30:00.500000' },
+      { __type__: 'decimal', __value__: '1.10' },
+      { __type__: 'uuid', __value__: { hex: '02568afa02454f32aa40a4fd55c24b2b', version: 4 } },
+      { __type__: 'bytes', __value__: 'abc' },
+      { __type__: 'base64', __value__: '/wA=' },
+    ]);
+    expect(loads(text)).toEqual([
+      new Date('2026-11-23T12:52:21.358Z'),
+      new Date('2026-11-23T12:52:21Z'),
+      new Date('2026-11-23T00:00:00Z'),
+      '12:30:00.500000',
+      '1.10',
+      '02568afa-0245-4f32-aa40-a4fd55c24b2b',
+      Buffer.from('abc'),
+      Buffer.from([0xff, 0x00]),
+    ]);
+  });
+
+  it('leaves objects with other keys beside the tag keys alone', () => {
+    expect(loads('{"__type__": "datetime", "__value__": "x", "extra": 1}')).toEqual({ __type__: 'datetime', __value__: 'x', extra: 1 });
+  });
+
+  it('follows JSON.stringify for the rest: undefined dropped, NaN as null, toJSON called', () => {
+    expect(dumps({ a: undefined, b: [undefined, Number.NaN], c: { toJSON: () => 'custom' } })).toBe('{"b":[null,null],"c":"custom"}');
+  });
+
+  it('refuses an unknown tag and a malformed value', () => {
+    expect(() => loads('{"__type__": "set", "__value__": [1]}')).toThrow(
+      new InvalidMessageError('kombu JSON type "set" is not supported (known types: datetime, date, time, decimal, uuid, bytes, base64)'),
+    );
+    expect(() => loads('{"__type__": "datetime", "__value__": "soon"}')).toThrow(
+      'kombu JSON datetime value must be an ISO 8601 date (found string "soon")',
+    );
+  });
+});
