@@ -1,0 +1,17 @@
+/**
+ * `config/`: load the `definitions/` files (YAML or JSON, one file or a folder, merged),
+ * validate their shape, resolve defaults, check cross-references, and freeze the result.
+ */
+export type * from './types';
+export { loadDefinitions } from './load-definitions';
+export {
+  resolveDefinitions,
+  DEFAULT_BROKER_URL,
+  type DefinitionsDocument,
+  type DefinitionsOptions,
+} from './resolve-definitions';
+export { checkQueueNames } from './check-queue-names';
+export { parseDuration } from './duration';
+export { CELERY_DEFAULT_QUEUE, DEFAULT_TIMEZONE } from './build-definitions';
+export { routeKind, regexBody } from './route-pattern';
+export { isTimeZone } from './value-schemas';

@@ -1,0 +1,62 @@
+import { DefinitionsError, type DefinitionProblem } from '../errors';
+import type { Definitions } from './types';
+import { buildDefinitions } from './build-definitions';
+import { checkReferences } from './check-references';
+import { deepFreeze } from './deep-freeze';
+import { shapeDocument } from './document-schema';
+import { mergeDocuments, type MergedDocuments } from './merge-documents';
+import { brokerUrlProblem, isBrokerUrl } from './value-schemas';
+
+/** Where the broker URL may come from besides the files. */
+export interface DefinitionsOptions {
+  /**
+   * The environment to read `WARREN_BROKER_URL` from (an empty value counts as unset).
+   * `resolveDefinitions` reads only what it is given; `loadDefinitions` defaults to `process.env`.
+   */
+  readonly env?: NodeJS.ProcessEnv;
+  /** A broker URL that beats the environment and the files: the CLI's `--broker`. */
+  readonly brokerUrl?: string;
+}
+
+/** One parsed definitions file. */
+export interface DefinitionsDocument {
+  /** The path as given (`definitions/warren.yaml`); problems name it. */
+  readonly file: string;
+  /** What YAML or JSON parsing gave; `null` for an empty file. */
+  readonly content: unknown;
+}
+
+/** Broker used when no option, environment variable or file names one. */
+export const DEFAULT_BROKER_URL = 'amqp://guest:guest@localhost:5672/';
+
+/** The broker URLs by precedence: the option, then `WARREN_BROKER_URL`, then the files, then the default. */
+function resolveBrokerUrls(merged: MergedDocuments, options: DefinitionsOptions, problems: DefinitionProblem[]): string[] {
+  const fromEnv = options.env?.WARREN_BROKER_URL;
+  const override =
+    options.brokerUrl !== undefined
+      ? { url: options.brokerUrl, file: '(options)', path: 'brokerUrl' }
+      : fromEnv !== undefined && fromEnv !== ''
+        ? { url: fromEnv, file: '(environment)', path: 'WARREN_BROKER_URL' }
+        : undefined;
+  if (override === undefined) return merged.broker?.value ?? [DEFAULT_BROKER_URL];
+  if (!isBrokerUrl(override.url)) problems.push({ file: override.file, path: override.path, message: brokerUrlProblem(override.url) });
+  return [override.url];
+}
+
+/**
+ * Validates and resolves parsed definitions files, merged in the order given: the pure core
+ * of {@link loadDefinitions}. Checks the shape of each file, merges them, fills in defaults,
+ * then checks cross-references.
+ *
+ * @returns the resolved definitions, deeply frozen; the input is not modified or frozen.
+ * @throws DefinitionsError listing every problem found, each with its file and path.
+ */
+export function resolveDefinitions(documents: readonly DefinitionsDocument[], options: DefinitionsOptions = {}): Definitions {
+  const problems: DefinitionProblem[] = [];
+  const shaped = documents.map((document) => shapeDocument(document.file, document.content, problems));
+  const merged = mergeDocuments(shaped, problems);
+  const definitions = buildDefinitions(merged, resolveBrokerUrls(merged, options, problems));
+  checkReferences(merged, definitions, problems);
+  if (problems.length > 0) throw new DefinitionsError(problems);
+  return deepFreeze(definitions);
+}
