@@ -169,3 +169,13 @@ export class UsageError extends WarrenError {
     super('WARREN_USAGE', message);
   }
 }
+
+/** The task was revoked or expired before it ran. */
+export class TaskRevokedError extends WarrenError {
+  readonly taskId: string;
+
+  constructor(taskId: string, reason: string) {
+    super('WARREN_TASK_REVOKED', `task ${taskId} was revoked: ${reason}`);
+    this.taskId = taskId;
+  }
+}

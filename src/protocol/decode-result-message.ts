@@ -17,6 +17,9 @@ export interface ResultMessage {
   children: unknown[];
   /** Null for states that are not ready. */
   dateDone: Date | null;
+  /** Extended result fields, where the worker sent them. */
+  worker?: string;
+  queue?: string;
 }
 
 /**
@@ -45,6 +48,8 @@ export function decodeResultMessage(content: Buffer, properties: AmqpProperties)
   const children = body.children ?? [];
   if (!Array.isArray(children)) problems.push(`children must be a list (found ${describeValue(children)})`);
   const dateDone = isoDate(problems, 'date_done', body.date_done);
+  const worker = optionalString(problems, 'worker', body.worker) ?? undefined;
+  const queue = optionalString(problems, 'queue', body.queue) ?? undefined;
   if (problems.length > 0) throw new InvalidMessageError(`${context}: ${problems.join('; ')}`);
 
   return {
@@ -54,5 +59,7 @@ export function decodeResultMessage(content: Buffer, properties: AmqpProperties)
     traceback,
     children: children as unknown[],
     dateDone,
+    ...(worker ? { worker } : {}),
+    ...(queue ? { queue } : {}),
   };
 }

@@ -29,6 +29,11 @@ export interface EncodeResultMessageInput {
   groupId?: string | null;
   /** The request's correlation id. @defaultValue the task id */
   correlationId?: string;
+  /**
+   * Celery's extended result fields (`result_extended`): the task name, the node that ran it,
+   * the queue it came from and its retry count. Python clients ignore what they do not read.
+   */
+  extended?: { name?: string; worker?: string; queue?: string; retries?: number };
 }
 
 /** The properties of an encoded result; assignable to amqplib's `Options.Publish`. */
@@ -84,6 +89,7 @@ export function encodeResultMessage(input: EncodeResultMessageInput): EncodedRes
     };
     if (input.parentId) body.parent_id = input.parentId;
     if (input.groupId) body.group_id = input.groupId;
+    for (const [key, value] of Object.entries(input.extended ?? {})) if (value !== undefined) body[key] = value;
     return {
       body: Buffer.from(stringifyJsonTree(toJsonTree(body, 'body')), 'utf8'),
       properties: {

@@ -1,0 +1,1 @@
+export { Producer, type SendTaskOptions, type TaskPublication, type PublishedTask } from './producer';
