@@ -1,0 +1,193 @@
+import { loadDefinitions } from '../config';
+import type { Definitions } from '../config/types';
+import { createLogger, type Logger, type LogLevel } from '../logging/logger';
+import { Producer, type SendTaskOptions } from '../producer';
+import { AsyncResult, RpcResultBackend } from '../result';
+import { createRouter } from '../router';
+import { buildTopology, declareTopology, selectTopology, type DeclaredReport } from '../topology';
+import { BrokerConnection, Publisher } from '../transport';
+import { Worker, type TaskHandler, type TaskOptions } from '../worker';
+import { TaskRegistry } from './task-registry';
+
+export interface AppOptions {
+  /** A definitions file or folder, or definitions already loaded. @defaultValue './definitions' */
+  definitions?: string | Definitions;
+  /** Overrides the definitions' broker URL (and `WARREN_BROKER_URL`). */
+  brokerUrl?: string;
+  /** The root logger; warren logs through children of it. @defaultValue a pino logger on stderr */
+  logger?: Logger;
+  /** Level of the default logger. @defaultValue 'info' */
+  logLevel?: LogLevel;
+  /** How long `sendTask` waits for the broker's confirm, connected or not. @defaultValue 10000 */
+  publishTimeoutMs?: number;
+  /** How long the first connection may take. @defaultValue 10000 */
+  connectTimeoutMs?: number;
+}
+
+export interface StartWorkerOptions {
+  /** Queue names to consume. @defaultValue the definitions' default queue */
+  queues?: readonly string[];
+  /** @defaultValue 1 */
+  concurrency?: number;
+  /** @defaultValue 1 */
+  prefetchMultiplier?: number;
+  hostname?: string;
+  /** @defaultValue 30000 */
+  shutdownTimeoutMs?: number;
+}
+
+/**
+ * The composition root: holds the task registry and, once used, the process's one broker
+ * connection. Creating an app touches nothing; the first `sendTask`, `startWorker` or
+ * `declareTopology` loads the definitions and connects, and concurrent first calls share that
+ * one connect.
+ */
+export class App {
+  readonly tasks = new TaskRegistry();
+  private options: AppOptions;
+  private logger: Logger;
+  private definitionsLoad: Promise<Definitions> | undefined;
+  private connection: BrokerConnection | undefined;
+  private connecting: Promise<BrokerConnection> | undefined;
+  private publisher: Publisher | undefined;
+  private client: Promise<{ producer: Producer; results: RpcResultBackend }> | undefined;
+  private readonly workers = new Set<Worker>();
+
+  constructor(options: AppOptions = {}) {
+    this.options = { ...options };
+    this.logger = options.logger ?? createLogger({ level: options.logLevel });
+  }
+
+  /** Applies overrides (from the command line) before anything has started. */
+  configure(overrides: Partial<AppOptions>): this {
+    if (this.definitionsLoad) throw new Error('configure() must be called before the app is used');
+    const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+    this.options = { ...this.options, ...defined };
+    if (overrides.logger) this.logger = overrides.logger;
+    return this;
+  }
+
+  /** Registers a task handler under its full name, e.g. `app1.tasks1.deal1`. */
+  task(name: string, handler: TaskHandler, options?: TaskOptions): this {
+    this.tasks.register(name, handler, options);
+    return this;
+  }
+
+  /** The validated definitions, loaded once. */
+  definitions(): Promise<Definitions> {
+    this.definitionsLoad ??= this.loadDefinitions();
+    return this.definitionsLoad;
+  }
+
+  private async loadDefinitions(): Promise<Definitions> {
+    const source = this.options.definitions ?? process.env.WARREN_DEFINITIONS ?? './definitions';
+    if (typeof source !== 'string') return source;
+    return loadDefinitions(source, { brokerUrl: this.options.brokerUrl });
+  }
+
+  private connect(): Promise<BrokerConnection> {
+    this.connecting ??= (async () => {
+      const definitions = await this.definitions();
+      const urls = this.options.brokerUrl ? [this.options.brokerUrl] : definitions.broker.urls;
+      const connection = new BrokerConnection({ urls, logger: this.logger, connectTimeoutMs: this.options.connectTimeoutMs });
+      await connection.start();
+      this.connection = connection;
+      this.publisher = new Publisher(connection, { name: 'publisher', logger: this.logger, publishTimeoutMs: this.options.publishTimeoutMs });
+      return connection;
+    })().catch((err: unknown) => {
+      this.connecting = undefined;
+      throw err;
+    });
+    return this.connecting;
+  }
+
+  private startClient(): Promise<{ producer: Producer; results: RpcResultBackend }> {
+    this.client ??= (async () => {
+      const definitions = await this.definitions();
+      const connection = await this.connect();
+      await connection.withTemporaryChannel((channel) => declareTopology(channel, buildTopology(definitions)));
+      await this.publisher!.start();
+      const results = new RpcResultBackend(connection, this.logger);
+      await results.start();
+      return { producer: new Producer(createRouter(definitions), this.publisher!, this.logger), results };
+    })().catch((err: unknown) => {
+      this.client = undefined;
+      throw err;
+    });
+    return this.client;
+  }
+
+  /**
+   * Sends a task by name: the routes table picks its queue, the broker confirms it, and the
+   * returned AsyncResult follows its state. Rejects when the broker refuses or cannot route it.
+   */
+  async sendTask<T = unknown>(
+    name: string,
+    args: readonly unknown[] = [],
+    kwargs: Readonly<Record<string, unknown>> = {},
+    options: SendTaskOptions = {},
+  ): Promise<AsyncResult<T>> {
+    const { producer, results } = await this.startClient();
+    const taskId = options.taskId ?? Producer.newTaskId();
+    const ignore = options.ignoreResult ?? false;
+    // Follow the id before publishing: a fast worker's result must find its listener.
+    const result = ignore ? results.ignored<T>(taskId) : results.track<T>(taskId);
+    try {
+      await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: ignore ? '' : results.replyQueue, options });
+    } catch (err) {
+      results.forget(taskId);
+      throw err;
+    }
+    return result;
+  }
+
+  /** Declares every exchange, queue and binding of the definitions. */
+  async declareTopology(): Promise<DeclaredReport> {
+    const definitions = await this.definitions();
+    const connection = await this.connect();
+    return connection.withTemporaryChannel((channel) => declareTopology(channel, buildTopology(definitions)));
+  }
+
+  /** Starts a worker consuming the given queues (all must be declared in the definitions). */
+  async startWorker(options: StartWorkerOptions = {}): Promise<Worker> {
+    const definitions = await this.definitions();
+    const names = options.queues && options.queues.length > 0 ? [...options.queues] : [definitions.defaultQueue];
+    const topology = selectTopology(buildTopology(definitions), names); // throws UnknownQueueError
+    const queues = definitions.queues.filter((q) => names.includes(q.name));
+    const connection = await this.connect();
+    const worker = new Worker(connection, this.publisher!, this.tasks, this.logger, {
+      queues,
+      topology,
+      concurrency: options.concurrency,
+      prefetchMultiplier: options.prefetchMultiplier,
+      hostname: options.hostname,
+      shutdownTimeoutMs: options.shutdownTimeoutMs,
+    });
+    await worker.start();
+    this.workers.add(worker);
+    return worker;
+  }
+
+  /** Stops workers (letting running tasks finish), then closes every channel and the connection. */
+  async close(): Promise<void> {
+    await Promise.all([...this.workers].map((worker) => worker.stop()));
+    this.workers.clear();
+    const client = this.client;
+    this.client = undefined;
+    if (client) {
+      const started = await client.catch(() => undefined);
+      await started?.results.close();
+    }
+    await this.publisher?.close();
+    this.publisher = undefined;
+    const connection = this.connection;
+    this.connection = undefined;
+    this.connecting = undefined;
+    await connection?.close();
+  }
+}
+
+/** Creates an app. Nothing connects until the app is used. */
+export function createApp(options: AppOptions = {}): App {
+  return new App(options);
+}

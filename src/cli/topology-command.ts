@@ -1,0 +1,72 @@
+import { writeFile } from 'node:fs/promises';
+import type { Argv, CommandModule } from 'yargs';
+import { buildTopology, exportDefinitions } from '../topology';
+import { appFromArgs, withCommonOptions, type CommonArgs } from './common-options';
+
+interface ExportArgs extends CommonArgs {
+  out?: string;
+  vhost: string;
+  user?: string;
+}
+
+const applyCommand: CommandModule<object, CommonArgs> = {
+  command: 'apply',
+  describe: 'declare every exchange, queue and binding of the definitions, and print them',
+  builder: (yargs: Argv) => withCommonOptions(yargs, 'warn') as unknown as Argv<CommonArgs>,
+  handler: async (args) => {
+    const { app } = appFromArgs(args);
+    try {
+      const report = await app.declareTopology();
+      process.stdout.write(formatReport(report));
+    } finally {
+      await app.close();
+    }
+  },
+};
+
+const exportCommand: CommandModule<object, ExportArgs> = {
+  command: 'export',
+  describe: "write the topology in RabbitMQ's definitions format (for load_definitions)",
+  builder: (yargs: Argv) =>
+    withCommonOptions(yargs, 'warn')
+      .option('out', { alias: 'o', type: 'string', describe: 'file to write (default: stdout)' })
+      .option('vhost', { type: 'string', default: '/', describe: 'virtual host of every object' })
+      .option('user', { type: 'string', describe: 'also define a user with full rights on the vhost, as name:password' })
+      .example('$0 topology export -o rabbitmq/definitions.json --user guest:guest', 'regenerate the broker definitions') as unknown as Argv<ExportArgs>,
+  handler: async (args) => {
+    const { app } = appFromArgs(args);
+    const definitions = await app.definitions();
+    const user = args.user === undefined ? undefined : parseUser(args.user);
+    const exported = exportDefinitions(buildTopology(definitions), { vhost: args.vhost, user });
+    const text = `${JSON.stringify(exported, null, 2)}\n`;
+    if (args.out) {
+      await writeFile(args.out, text);
+      process.stderr.write(`wrote ${args.out}\n`);
+    } else {
+      process.stdout.write(text);
+    }
+  },
+};
+
+function parseUser(text: string): { name: string; password: string } {
+  const colon = text.indexOf(':');
+  if (colon <= 0) return { name: text, password: '' };
+  return { name: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
+type Report = Awaited<ReturnType<import('../app').App['declareTopology']>>;
+
+function formatReport(report: Report): string {
+  const lines: string[] = [];
+  for (const e of report.exchanges) lines.push(`exchange ${e.name} (${e.type})`);
+  for (const q of report.queues) lines.push(`queue    ${q.name}`);
+  for (const b of report.bindings) lines.push(`binding  ${b.exchange} -[${b.routingKey}]-> ${b.queue}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export const topologyCommand: CommandModule = {
+  command: 'topology <action>',
+  describe: 'declare or export the topology of the definitions',
+  builder: (yargs: Argv) => yargs.command(applyCommand).command(exportCommand).demandCommand(1, 'name an action: apply or export'),
+  handler: () => undefined,
+};

@@ -1,0 +1,66 @@
+import { availableParallelism } from 'node:os';
+import type { Argv, CommandModule } from 'yargs';
+import { parseDuration } from '../config';
+import { UsageError } from '../errors';
+import { appFromArgs, splitList, withCommonOptions, type CommonArgs } from './common-options';
+
+interface WorkerArgs extends CommonArgs {
+  app: string;
+  queues?: string[];
+  concurrency: number;
+  'prefetch-multiplier': number;
+  hostname?: string;
+  'shutdown-timeout': string;
+}
+
+export const workerCommand: CommandModule<object, WorkerArgs> = {
+  command: 'worker',
+  describe: 'consume queues and run their tasks',
+  builder: (yargs: Argv) =>
+    withCommonOptions(yargs)
+      .option('app', { alias: 'A', type: 'string', demandOption: true, describe: 'tasks module whose default export (or export "app") is the app' })
+      .option('queues', { alias: 'Q', type: 'string', array: true, describe: 'queues to consume, comma-separated (default: the default queue)' })
+      .option('concurrency', { alias: 'c', type: 'number', default: availableParallelism(), describe: 'tasks run at once' })
+      .option('prefetch-multiplier', { type: 'number', default: 1, describe: 'unacknowledged messages per concurrency slot' })
+      .option('hostname', { alias: 'n', type: 'string', describe: 'node name (default warren@<host>)' })
+      .option('shutdown-timeout', { type: 'string', default: '30s', describe: 'how long running tasks may finish after SIGTERM/SIGINT' })
+      .example('$0 worker -A ./dist/examples/tasks.js -Q for_task1 -c 8', 'consume for_task1 only') as unknown as Argv<WorkerArgs>,
+  handler: async (args) => {
+    if (!Number.isInteger(args.concurrency) || args.concurrency < 1) throw new UsageError(`--concurrency must be a whole number of at least 1 (got ${args.concurrency})`);
+    if (!Number.isInteger(args['prefetch-multiplier']) || args['prefetch-multiplier'] < 1) {
+      throw new UsageError(`--prefetch-multiplier must be a whole number of at least 1 (got ${args['prefetch-multiplier']})`);
+    }
+    let shutdownTimeoutMs: number;
+    try {
+      shutdownTimeoutMs = parseDuration(args['shutdown-timeout']);
+    } catch (err) {
+      throw new UsageError(`--shutdown-timeout: ${(err as Error).message}`);
+    }
+    const { app, logger } = appFromArgs(args);
+    const worker = await app.startWorker({
+      queues: splitList(args.queues),
+      concurrency: args.concurrency,
+      prefetchMultiplier: args['prefetch-multiplier'],
+      hostname: args.hostname,
+      shutdownTimeoutMs,
+    });
+    await new Promise<void>((resolve) => {
+      let signals = 0;
+      const onSignal = (signal: NodeJS.Signals): void => {
+        signals += 1;
+        if (signals > 1) {
+          // Closing the connection hands every unacknowledged message back to the broker.
+          logger.warn({ signal }, 'second signal: stopping now, unfinished tasks go back to the broker');
+          process.exit(1);
+        }
+        logger.info({ signal, active: worker.active }, 'shutting down: no new tasks, waiting for running ones');
+        app.close().then(resolve, (err: unknown) => {
+          logger.error({ err }, 'error while shutting down');
+          resolve();
+        });
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+    });
+  },
+};

@@ -1,0 +1,14 @@
+/**
+ * warren: RabbitMQ task routing for Node.js, speaking Celery's protocol.
+ * Everything a user imports comes from here.
+ */
+export { App, createApp, type AppOptions, type StartWorkerOptions } from './app';
+export { loadDefinitions } from './config';
+export type * from './config/types';
+export * from './errors';
+export { createLogger, type Logger, type LogLevel } from './logging/logger';
+export type { SendTaskOptions } from './producer';
+export { AsyncResult, type ResultState, type GetOptions } from './result';
+export { createRouter, type Router, type Route } from './router';
+export { buildTopology, declareTopology, exportDefinitions, type Topology } from './topology';
+export { Worker, type WorkerOptions, type WorkerEvents, type TaskContext, type TaskHandler, type TaskOptions } from './worker';

@@ -1,0 +1,308 @@
+import { hostname as osHostname } from 'node:os';
+import type { Channel, ConsumeMessage } from 'amqplib';
+import type { ChannelWrapper } from 'amqp-connection-manager';
+import type { QueueDefinition } from '../config/types';
+import { InvalidMessageError, UnroutableError } from '../errors';
+import type { Logger } from '../logging/logger';
+import { decodeTaskMessage, encodeError, encodeResultMessage, formatTraceback, type TaskMessage } from '../protocol';
+import { declareTopology, type Topology } from '../topology';
+import type { BrokerConnection, Publisher } from '../transport';
+import type { RegisteredTask, TaskContext, TaskLookup } from './task-types';
+
+export interface WorkerOptions {
+  /** The queues to consume, already checked against the definitions. */
+  queues: readonly QueueDefinition[];
+  /** The part of the topology these queues need; declared on start. */
+  topology: Topology;
+  /** Tasks run at once. @defaultValue 1 */
+  concurrency?: number;
+  /** Unacknowledged deliveries per running slot. @defaultValue 1 */
+  prefetchMultiplier?: number;
+  /** Node name, used in logs and results. @defaultValue `warren@<host>` */
+  hostname?: string;
+  /** How long `stop()` lets running tasks finish. @defaultValue 30000 */
+  shutdownTimeoutMs?: number;
+}
+
+interface Delivery {
+  channel: Channel;
+  message: ConsumeMessage;
+  queue: string;
+  /** Acked, rejected or handed back already: a delivery is settled exactly once. */
+  settled: boolean;
+}
+
+export interface WorkerEvents {
+  'task-succeeded': { taskId: string; taskName: string; runtimeMs: number };
+  'task-failed': { taskId: string; taskName: string; error: unknown };
+  'message-rejected': { queue: string; reason: string };
+}
+
+/**
+ * Consumes the chosen queues and runs their tasks. The delivery contract:
+ * - prefetch = concurrency x multiplier, so the broker never hands this worker more than it can
+ *   start soon; other workers get the rest;
+ * - a message is acked only after its task finished and its result was confirmed by the broker
+ *   (late ack): a worker that dies mid-task loses nothing, the broker redelivers;
+ * - a task that throws gives a FAILURE result and is acked;
+ * - a message that cannot be a task is rejected without requeue (dead-lettered where the
+ *   queue has a DLX) and logged with the reason; the worker goes on.
+ */
+export class Worker {
+  readonly hostname: string;
+  private readonly concurrency: number;
+  private readonly prefetch: number;
+  private readonly logger: Logger;
+  private channel: ChannelWrapper | undefined;
+  /** The raw channel of the current consumers; deliveries of an older one cannot be acked. */
+  private current: Channel | undefined;
+  private consumerTags: string[] = [];
+  private readonly inbox: Delivery[] = [];
+  private readonly running = new Map<Delivery, AbortController>();
+  private stopping = false;
+  private idle: (() => void) | undefined;
+  private readonly listeners: { [K in keyof WorkerEvents]?: Array<(event: WorkerEvents[K]) => void> } = {};
+
+  constructor(
+    private readonly connection: BrokerConnection,
+    private readonly publisher: Publisher,
+    private readonly tasks: TaskLookup,
+    logger: Logger,
+    private readonly options: WorkerOptions,
+  ) {
+    this.hostname = options.hostname ?? `warren@${osHostname()}`;
+    this.concurrency = Math.max(1, options.concurrency ?? 1);
+    this.prefetch = this.concurrency * Math.max(1, options.prefetchMultiplier ?? 1);
+    this.logger = logger.child({ component: 'worker', hostname: this.hostname });
+  }
+
+  on<K extends keyof WorkerEvents>(event: K, listener: (event: WorkerEvents[K]) => void): this {
+    (this.listeners[event] ??= [] as never[]).push(listener as never);
+    return this;
+  }
+
+  private emit<K extends keyof WorkerEvents>(event: K, payload: WorkerEvents[K]): void {
+    for (const listener of this.listeners[event] ?? []) (listener as (e: WorkerEvents[K]) => void)(payload);
+  }
+
+  /** Declares the queues' topology, then starts consuming. */
+  async start(): Promise<void> {
+    const names = this.options.queues.map((q) => q.name);
+    await this.connection.withTemporaryChannel((channel) => declareTopology(channel, this.options.topology));
+    await this.publisher.start();
+    // Quorum queues refuse a channel-wide (global) prefetch, so the channel limit is set only
+    // when every consumed queue is classic; the per-consumer limit applies always.
+    const channelWide = this.options.queues.every((q) => q.type !== 'quorum');
+    this.channel = this.connection.createChannel({
+      name: 'worker',
+      confirm: false,
+      setup: async (channel) => {
+        this.current = channel;
+        this.consumerTags = [];
+        await channel.prefetch(this.prefetch, false);
+        if (channelWide) await channel.prefetch(this.prefetch, true);
+        for (const queue of names) {
+          const { consumerTag } = await channel.consume(queue, (message) => this.onDelivery(channel, queue, message), {
+            noAck: false,
+          });
+          this.consumerTags.push(consumerTag);
+        }
+      },
+    });
+    await this.channel.waitForConnect();
+    this.logger.info({ queues: names, concurrency: this.concurrency, prefetch: this.prefetch }, 'worker ready');
+  }
+
+  private onDelivery(channel: Channel, queue: string, message: ConsumeMessage | null): void {
+    if (message === null) {
+      this.logger.error({ queue }, 'the broker cancelled the consumer (was the queue deleted?)');
+      return;
+    }
+    if (this.stopping) {
+      settle({ channel, message, queue, settled: false }, 'requeue');
+      return;
+    }
+    this.inbox.push({ channel, message, queue, settled: false });
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.stopping && this.running.size < this.concurrency && this.inbox.length > 0) {
+      const delivery = this.inbox.shift()!;
+      const abort = new AbortController();
+      this.running.set(delivery, abort);
+      void this.execute(delivery, abort.signal).finally(() => {
+        this.running.delete(delivery);
+        if (this.running.size === 0) this.idle?.();
+        this.pump();
+      });
+    }
+  }
+
+  private async execute(delivery: Delivery, signal: AbortSignal): Promise<void> {
+    const { message, queue } = delivery;
+    let task: TaskMessage;
+    try {
+      task = decodeTaskMessage({ content: message.content, properties: message.properties });
+    } catch (err) {
+      const reason = err instanceof InvalidMessageError ? err.message : `undecodable message: ${String(err)}`;
+      this.reject(delivery, reason);
+      return;
+    }
+    const log = this.logger.child({ queue, task: task.task, taskId: task.id });
+    const registered = this.tasks.get(task.task);
+    if (!registered) {
+      await this.sendResult(task, queue, 'FAILURE', { exc_type: 'NotRegistered', exc_message: [task.task], exc_module: 'celery.exceptions' }, null, log);
+      this.reject(delivery, `task "${task.task}" is not registered on this worker`);
+      return;
+    }
+    if (task.expires && task.expires.getTime() <= Date.now()) {
+      log.info({ expires: task.expires.toISOString() }, 'task expired before it ran; revoked');
+      await this.sendResult(task, queue, 'REVOKED', { exc_type: 'TaskRevokedError', exc_message: ['expired'], exc_module: 'celery.exceptions' }, null, log, registered);
+      this.ack(delivery, log);
+      return;
+    }
+    if (message.fields.redelivered) log.warn('task redelivered');
+    if (registered.options.trackStarted) {
+      await this.sendResult(task, queue, 'STARTED', { pid: process.pid, hostname: this.hostname }, null, log, registered);
+    }
+    const started = performance.now();
+    const context: TaskContext = {
+      taskId: task.id,
+      taskName: task.task,
+      retries: task.retries,
+      redelivered: message.fields.redelivered,
+      signal,
+      hostname: this.hostname,
+      queue,
+      logger: log,
+    };
+    const hasKwargs = Object.keys(task.kwargs).length > 0;
+    const params = hasKwargs ? [...task.args, task.kwargs, context] : [...task.args, context];
+    log.debug('task started');
+    try {
+      const value = await registered.handler(...params);
+      const runtimeMs = performance.now() - started;
+      const delivered = await this.sendResult(task, queue, 'SUCCESS', value === undefined ? null : value, null, log, registered);
+      log.debug({ runtimeMs }, 'task succeeded');
+      this.emit('task-succeeded', { taskId: task.id, taskName: task.task, runtimeMs });
+      this.finish(delivery, delivered, log);
+    } catch (error) {
+      log.warn({ err: error instanceof Error ? error.message : String(error) }, 'task failed');
+      const delivered = await this.sendResult(task, queue, 'FAILURE', encodeError(error), formatTraceback(error), log, registered);
+      this.emit('task-failed', { taskId: task.id, taskName: task.task, error });
+      this.finish(delivery, delivered, log);
+    }
+  }
+
+  /**
+   * Publishes a result to the caller's reply queue and waits for the broker's confirm.
+   * Returns false only when the broker could not take it: the message is then handed back,
+   * so the caller still gets a result from a redelivery. A reply queue that is gone is no
+   * reason to run the task again: that result is dropped with a warning, as Celery does.
+   */
+  private async sendResult(
+    task: TaskMessage,
+    queue: string,
+    status: 'SUCCESS' | 'FAILURE' | 'STARTED' | 'REVOKED',
+    result: unknown,
+    traceback: string | null,
+    log: Logger,
+    registered?: RegisteredTask,
+  ): Promise<boolean> {
+    if (!task.replyTo || task.ignoreResult || registered?.options.ignoreResult) return true;
+    const { body, properties } = encodeResultMessage({
+      taskId: task.id,
+      status,
+      result,
+      traceback,
+      parentId: task.parentId,
+      correlationId: task.correlationId ?? task.id,
+      extended: { name: task.task, worker: this.hostname, queue, retries: task.retries },
+    });
+    try {
+      await this.publisher.publish({ exchange: '', routingKey: task.replyTo, body, properties });
+      return true;
+    } catch (err) {
+      if (err instanceof UnroutableError) {
+        log.warn({ replyTo: task.replyTo, status }, 'result dropped: the reply queue no longer exists');
+        return true;
+      }
+      log.error({ err: (err as Error).message, status }, 'could not publish the result; the message goes back to the queue');
+      return false;
+    }
+  }
+
+  private finish(delivery: Delivery, resultDelivered: boolean, log: Logger): void {
+    if (resultDelivered) this.ack(delivery, log);
+    else settle(delivery, 'requeue');
+  }
+
+  private ack(delivery: Delivery, log: Logger): void {
+    if (!settle(delivery, 'ack')) {
+      log.warn('could not ack: the channel closed meanwhile, so the broker will redeliver the message');
+    }
+  }
+
+  private reject(delivery: Delivery, reason: string): void {
+    this.logger.error({ queue: delivery.queue, reason, deliveryTag: delivery.message.fields.deliveryTag }, 'message rejected: not a valid task');
+    settle(delivery, 'reject');
+    this.emit('message-rejected', { queue: delivery.queue, reason });
+  }
+
+  /** Number of tasks running now. */
+  get active(): number {
+    return this.running.size;
+  }
+
+  /**
+   * Stops consuming, lets running tasks finish (at most `shutdownTimeoutMs`), hands prefetched
+   * messages that never started back to the broker, and closes the worker's channels.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const channel = this.current;
+    if (channel) {
+      await Promise.all(this.consumerTags.map((tag) => channel.cancel(tag).catch(() => undefined)));
+    }
+    for (const delivery of this.inbox.splice(0)) settle(delivery, 'requeue');
+    if (this.running.size > 0) {
+      const timeoutMs = this.options.shutdownTimeoutMs ?? 30_000;
+      this.logger.info({ running: this.running.size, timeoutMs }, 'waiting for running tasks to finish');
+      const finished = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        this.idle = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+      });
+      if (!finished) {
+        this.logger.warn({ running: this.running.size }, 'shutdown timeout: handing running tasks back to the broker');
+        for (const [delivery, abort] of this.running) {
+          abort.abort(new Error('worker shutting down'));
+          settle(delivery, 'requeue');
+        }
+      }
+    }
+    await this.channel?.close();
+    this.channel = undefined;
+    this.logger.info('worker stopped');
+  }
+}
+
+/**
+ * Acks, requeues or rejects on the channel the message came from, once. False when it was
+ * settled before or that channel is gone (the broker has then requeued it by itself).
+ */
+function settle(delivery: Delivery, how: 'ack' | 'requeue' | 'reject'): boolean {
+  if (delivery.settled) return false;
+  delivery.settled = true;
+  try {
+    if (how === 'ack') delivery.channel.ack(delivery.message);
+    else delivery.channel.nack(delivery.message, false, how === 'requeue');
+    return true;
+  } catch {
+    return false;
+  }
+}
