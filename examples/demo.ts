@@ -1,0 +1,95 @@
+/**
+ * `npm run demo`: declares the example topology, starts one worker process for `for_task1` and
+ * one for `for_task2`, sends ten of each task by name, and prints which worker ran which.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createApp, createLogger, BrokerUnavailableError } from '../src';
+
+const root = join(__dirname, '..', '..');
+const cli = join(root, 'bin', 'warren.js');
+const tasksModule = join(__dirname, 'tasks.js');
+const definitions = process.env.WARREN_DEFINITIONS ?? join(root, 'definitions');
+
+interface RunningWorker {
+  name: string;
+  queue: string;
+  child: ChildProcess;
+  ready: Promise<void>;
+}
+
+function startWorker(name: string, queue: string): RunningWorker {
+  const child = spawn(process.execPath, [cli, 'worker', '-A', tasksModule, '-Q', queue, '-n', name, '-c', '2', '--definitions', definitions], {
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    let buffered = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      if (buffered.includes('"worker ready"')) resolve();
+      if (process.env.DEMO_VERBOSE) process.stderr.write(chunk);
+    });
+    child.once('exit', (code) => reject(new Error(`worker ${name} exited with code ${code} before it was ready:\n${buffered}`)));
+  });
+  return { name, queue, child, ready };
+}
+
+function stopWorker(worker: RunningWorker): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (worker.child.exitCode !== null) return resolve(worker.child.exitCode);
+    worker.child.once('exit', (code) => resolve(code));
+    worker.child.kill('SIGTERM');
+  });
+}
+
+async function main(): Promise<number> {
+  const app = createApp({ definitions, logger: createLogger({ level: 'warn' }), connectTimeoutMs: 5000 });
+  const workers: RunningWorker[] = [];
+  try {
+    const report = await app.declareTopology();
+    console.log(`declared ${report.exchanges.length} exchanges, ${report.queues.length} queues, ${report.bindings.length} bindings`);
+
+    workers.push(startWorker('worker1@demo', 'for_task1'), startWorker('worker2@demo', 'for_task2'));
+    await Promise.all(workers.map((w) => w.ready));
+    console.log('started worker1@demo consuming for_task1 and worker2@demo consuming for_task2\n');
+
+    const expectedWorker: Record<string, string> = { 'app1.tasks1.deal1': 'worker1@demo', 'app1.tasks2.deal2': 'worker2@demo' };
+    const sends = [];
+    for (let i = 0; i < 10; i += 1) {
+      for (const task of Object.keys(expectedWorker)) {
+        sends.push(app.sendTask<string>(task, [`text${i}`]).then((result) => ({ task, result })));
+      }
+    }
+    const results = await Promise.all(sends);
+    let wrong = 0;
+    for (const { task, result } of results) {
+      const value = await result.get({ timeout: 10_000 });
+      if (result.worker !== expectedWorker[task]) wrong += 1;
+      console.log(`${task.padEnd(18)} -> ${JSON.stringify(value).padEnd(20)} ran on ${result.worker} (queue ${result.queue})`);
+    }
+    console.log(`\n${results.length} tasks, ${results.length - wrong} ran on the worker of their own queue`);
+    return wrong === 0 ? 0 : 1;
+  } catch (err) {
+    if (err instanceof BrokerUnavailableError) {
+      console.error(`${err.message}\n\nThe demo needs RabbitMQ at the broker URL of definitions/ (or WARREN_BROKER_URL). Start one with:\n` +
+        '  rabbitmq-server -detached                               # Debian package rabbitmq-server\n' +
+        '  docker compose -f rabbitmq/docker-compose.yml up -d     # or with Docker');
+      return 1;
+    }
+    throw err;
+  } finally {
+    const codes = await Promise.all(workers.map(stopWorker));
+    if (workers.length > 0) console.log(`workers stopped (exit codes ${codes.join(', ')})`);
+    await app.close();
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  },
+);
