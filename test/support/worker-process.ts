@@ -1,0 +1,95 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+export const REPO_ROOT = join(__dirname, '..', '..');
+export const CLI = join(REPO_ROOT, 'bin', 'warren.js');
+export const TEST_TASKS = join(REPO_ROOT, 'test', 'fixtures', 'tasks', 'test-tasks.js');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the `warren` command to completion. */
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`warren ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A `warren worker` process. */
+export class WorkerProcess {
+  readonly child: ChildProcess;
+  readonly ready: Promise<void>;
+  readonly exited: Promise<number | null>;
+  private logs = '';
+
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv) {
+    this.child = spawn(process.execPath, [CLI, 'worker', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (chunk: Buffer) => (this.logs += chunk.toString()));
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+    this.ready = new Promise((resolve, reject) => {
+      this.child.stderr!.on('data', (chunk: Buffer) => {
+        this.logs += chunk.toString();
+        if (this.logs.includes('"worker ready"')) resolve();
+      });
+      void this.exited.then((code) => reject(new Error(`worker exited with ${code} before it was ready:\n${this.logs}`)));
+    });
+  }
+
+  /** Everything the process wrote so far (JSON log lines on stderr). */
+  get output(): string {
+    return this.logs;
+  }
+
+  /** Log lines (parsed) whose msg matches. */
+  logLines(msg: string): Array<Record<string, unknown>> {
+    return this.logs
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => entry.msg === msg);
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+/** Starts a worker over the test tasks module for the given queues. */
+export function startTestWorker(options: {
+  prefix: string;
+  definitions: string;
+  queues: readonly string[];
+  name: string;
+  concurrency?: number;
+  env?: NodeJS.ProcessEnv;
+  extraArgs?: readonly string[];
+}): WorkerProcess {
+  return new WorkerProcess(
+    [
+      '-A', TEST_TASKS,
+      '-Q', options.queues.join(','),
+      '-n', options.name,
+      '-c', String(options.concurrency ?? 2),
+      '--definitions', options.definitions,
+      '-l', 'debug',
+      ...(options.extraArgs ?? []),
+    ],
+    { WARREN_TEST_PREFIX: options.prefix, ...options.env },
+  );
+}
