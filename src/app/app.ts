@@ -1,5 +1,6 @@
 import { loadDefinitions } from '../config';
 import type { Definitions } from '../config/types';
+import { UsageError } from '../errors';
 import { createLogger, type Logger, type LogLevel } from '../logging/logger';
 import { Producer, type SendTaskOptions } from '../producer';
 import { AsyncResult, RpcResultBackend } from '../result';
@@ -60,7 +61,7 @@ export class App {
 
   /** Applies overrides (from the command line) before anything has started. */
   configure(overrides: Partial<AppOptions>): this {
-    if (this.definitionsLoad) throw new Error('configure() must be called before the app is used');
+    if (this.definitionsLoad) throw new UsageError('configure() must be called before the app is first used');
     const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
     this.options = { ...this.options, ...defined };
     if (overrides.logger) this.logger = overrides.logger;

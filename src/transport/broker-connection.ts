@@ -64,7 +64,8 @@ export class BrokerConnection {
     let lastError: Error | undefined;
     let connectedOnce = false;
     manager.on('connect', ({ url }) => {
-      this.logger.info({ broker: maskUrl(String(typeof url === 'string' ? url : url.hostname)) }, connectedOnce ? 'reconnected to broker' : 'connected to broker');
+      const broker = typeof url === 'string' ? maskUrl(url) : `${url.hostname ?? 'localhost'}:${url.port ?? 5672}`;
+      this.logger.info({ broker }, connectedOnce ? 'reconnected to broker' : 'connected to broker');
       connectedOnce = true;
     });
     manager.on('connectFailed', ({ err }) => {

@@ -2,20 +2,11 @@ import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { ConfirmChannel, Message } from 'amqplib';
 import { BrokerUnavailableError, PublishRejectedError, UnroutableError } from '../errors';
 import type { Logger } from '../logging/logger';
+import type { AmqpProperties } from '../protocol';
 import type { BrokerConnection } from './broker-connection';
 
-/** AMQP basic properties warren sets, camelCase as amqplib names them. */
-export interface PublishProperties {
-  contentType?: string;
-  contentEncoding?: string;
-  correlationId?: string;
-  replyTo?: string;
-  deliveryMode?: number;
-  priority?: number;
-  expiration?: string;
-  messageId?: string;
-  headers?: Record<string, unknown>;
-}
+/** AMQP basic properties of a publish: the protocol layer's, camelCase as amqplib names them. */
+export type PublishProperties = AmqpProperties;
 
 export interface PublisherOptions {
   name: string;
@@ -101,7 +92,6 @@ export class Publisher {
     try {
       await channel.publish(exchange, routingKey, request.body, {
         ...request.properties,
-        headers: request.properties.headers as Record<string, unknown> | undefined,
         mandatory,
       });
     } catch (err) {
