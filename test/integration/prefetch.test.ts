@@ -1,30 +1,12 @@
-import { createApp, createLogger, type App } from '../../src';
-import { BrokerProbe, exampleTopology, randomPrefix, waitFor, writeDefinitionsFile } from '../support/broker';
+import { waitFor } from '../support/broker';
+import { exampleSuite } from '../support/example-suite';
 
 describe('prefetch', () => {
-  const prefix = randomPrefix('prefetch');
-  const topology = exampleTopology(prefix);
-  const defs = writeDefinitionsFile(topology.definitions);
-  let probe: BrokerProbe;
-  let client: App;
-  let workerApp: App;
-
-  beforeAll(async () => {
-    probe = await BrokerProbe.open();
-    const logger = createLogger({ level: 'silent' });
-    client = createApp({ definitions: defs.file, logger });
-    workerApp = createApp({ definitions: defs.file, logger });
-  });
-
-  afterAll(async () => {
-    await workerApp.close();
-    await client.close();
-    await probe.cleanUp(Object.values(topology.queues), topology.exchanges);
-    await probe.close();
-    defs.remove();
-  });
+  const suite = exampleSuite('prefetch');
+  const { topology } = suite;
 
   test('with -c 2 and multiplier 1 no more than 2 deliveries are unacknowledged at once', async () => {
+    const workerApp = suite.app();
     let running = 0;
     let maxRunning = 0;
     const gates: Array<() => void> = [];
@@ -35,20 +17,20 @@ describe('prefetch', () => {
       running -= 1;
       return 'done';
     });
-    const results = await Promise.all(Array.from({ length: 10 }, () => client.sendTask(topology.tasks.deal1)));
+    const results = await Promise.all(Array.from({ length: 10 }, () => suite.client.sendTask(topology.tasks.deal1)));
     await workerApp.startWorker({ queues: [topology.queues.task1], concurrency: 2, prefetchMultiplier: 1 });
 
     // Two tasks hold their deliveries; the broker must keep the other eight ready in the queue.
     await waitFor('two tasks to start', () => gates.length === 2);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(await probe.messageCount(topology.queues.task1)).toBe(8);
+    expect(await suite.probe.messageCount(topology.queues.task1)).toBe(8);
 
     // Each finished task lets exactly one more delivery in: ready drops by one per release.
     for (let released = 1; released <= 8; released += 1) {
       gates.shift()!();
       await waitFor(`task ${released + 2} to start`, () => gates.length === 2);
       await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(await probe.messageCount(topology.queues.task1)).toBe(8 - released);
+      expect(await suite.probe.messageCount(topology.queues.task1)).toBe(8 - released);
     }
     gates.splice(0).forEach((open) => open());
     expect(maxRunning).toBe(2);

@@ -1,41 +1,22 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createApp, createLogger, type App } from '../../src';
-import { BrokerProbe, exampleTopology, randomPrefix, waitFor, writeDefinitionsFile } from '../support/broker';
-import { startTestWorker, type WorkerProcess } from '../support/worker-process';
+import { waitFor } from '../support/broker';
+import { exampleSuite } from '../support/example-suite';
 
 describe('worker shutdown on SIGTERM', () => {
-  const prefix = randomPrefix('shutdown');
-  const topology = exampleTopology(prefix);
-  const defs = writeDefinitionsFile(topology.definitions);
-  const marks = join(defs.dir, 'marks.txt');
-  let probe: BrokerProbe;
-  let app: App;
-  const workers: WorkerProcess[] = [];
-
-  beforeAll(async () => {
-    probe = await BrokerProbe.open();
-    app = createApp({ definitions: defs.file, logger: createLogger({ level: 'silent' }) });
-  });
-
-  afterAll(async () => {
-    await Promise.all(workers.map((w) => w.stop('SIGKILL')));
-    await app.close();
-    await probe.cleanUp(Object.values(topology.queues), topology.exchanges);
-    await probe.close();
-    defs.remove();
-  });
+  const suite = exampleSuite('shutdown');
+  const { prefix, topology } = suite;
+  const marks = join(suite.defs.dir, 'marks.txt');
 
   const started = (): string[] => (existsSync(marks) ? readFileSync(marks, 'utf8').trim().split('\n') : []);
 
   test('running tasks finish and deliver their results, prefetched ones go back to the queue, exit 0', async () => {
-    const worker = startTestWorker({
-      prefix, definitions: defs.file, queues: [topology.queues.default], name: 'stopping@test', concurrency: 2,
+    const worker = suite.workerProcess({
+      queues: [topology.queues.default], name: 'stopping@test', concurrency: 2,
       env: { WARREN_TEST_MARKS: marks }, extraArgs: ['--prefetch-multiplier', '2'],
     });
-    workers.push(worker);
     await worker.ready;
-    const results = await Promise.all(['a', 'b', 'c', 'd'].map((label) => app.sendTask(`${prefix}.slow`, [label, 1000])));
+    const results = await Promise.all(['a', 'b', 'c', 'd'].map((label) => suite.client.sendTask(`${prefix}.slow`, [label, 1000])));
     await waitFor('two tasks to start', () => started().length === 2);
 
     expect(await worker.stop('SIGTERM')).toBe(0);
@@ -45,7 +26,7 @@ describe('worker shutdown on SIGTERM', () => {
     expect([first, second]).toEqual([{ label: 'a', worker: 'stopping@test' }, { label: 'b', worker: 'stopping@test' }]);
     // ...and the two it had prefetched but not started are back in the queue, unrun.
     expect(started()).toEqual(['a stopping@test false', 'b stopping@test false']);
-    expect(await probe.messageCount(topology.queues.default)).toBe(2);
+    expect(await suite.probe.messageCount(topology.queues.default)).toBe(2);
     expect(results.slice(2).map((r) => r.state)).toEqual(['PENDING', 'PENDING']);
   });
 });
