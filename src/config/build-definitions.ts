@@ -70,7 +70,8 @@ function buildSpec(entry: ShapedScheduleEntry, timezone: string): ScheduleSpec {
   throw new Error(`schedule entry without every, cron or at reached resolution`);
 }
 
-function buildScheduleEntry(entry: Keyed<ShapedScheduleEntry>, timezone: string): ScheduleEntryDefinition {
+/** One checked schedule entry, resolved; `timezone` is the files' default for cron entries without one. */
+export function buildScheduleEntry(entry: Keyed<ShapedScheduleEntry>, timezone: string): ScheduleEntryDefinition {
   const { task, queue, exchange, routingKey, priority, expires, startAt, endAt } = entry.value;
   return {
     name: entry.key,

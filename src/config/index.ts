@@ -11,6 +11,7 @@ export {
   type DefinitionsOptions,
 } from './resolve-definitions';
 export { checkQueueNames } from './check-queue-names';
+export { resolveScheduleEntry, type ScheduleEntryContext } from './resolve-schedule-entry';
 export { parseDuration } from './duration';
 export { CELERY_DEFAULT_QUEUE, DEFAULT_TIMEZONE } from './build-definitions';
 export { routeKind, regexBody } from './route-pattern';
