@@ -2,7 +2,7 @@ import { loadDefinitions } from '../config';
 import type { Definitions } from '../config/types';
 import { UsageError } from '../errors';
 import { createLogger, type Logger, type LogLevel } from '../logging/logger';
-import { Producer, type SendTaskOptions } from '../producer';
+import { DelayedDelivery, Producer, type SendTaskOptions } from '../producer';
 import { AsyncResult, RpcResultBackend } from '../result';
 import { createRouter } from '../router';
 import { buildTopology, declareTopology, selectTopology, type DeclaredReport } from '../topology';
@@ -51,6 +51,7 @@ export class App {
   private connection: BrokerConnection | undefined;
   private connecting: Promise<BrokerConnection> | undefined;
   private publisher: Publisher | undefined;
+  private delays: DelayedDelivery | undefined;
   private client: Promise<{ producer: Producer; results: RpcResultBackend }> | undefined;
   private readonly workers = new Set<Worker>();
 
@@ -94,6 +95,7 @@ export class App {
       await connection.start();
       this.connection = connection;
       this.publisher = new Publisher(connection, { name: 'publisher', logger: this.logger, publishTimeoutMs: this.options.publishTimeoutMs });
+      this.delays = new DelayedDelivery(connection, this.publisher, this.logger);
       return connection;
     })().catch((err: unknown) => {
       this.connecting = undefined;
@@ -110,7 +112,7 @@ export class App {
       await this.publisher!.start();
       const results = new RpcResultBackend(connection, this.logger);
       await results.start();
-      return { producer: new Producer(createRouter(definitions), this.publisher!, this.logger), results };
+      return { producer: new Producer(createRouter(definitions), this.delays!, this.logger), results };
     })().catch((err: unknown) => {
       this.client = undefined;
       throw err;
@@ -163,6 +165,7 @@ export class App {
       prefetchMultiplier: options.prefetchMultiplier,
       hostname: options.hostname,
       shutdownTimeoutMs: options.shutdownTimeoutMs,
+      republisher: this.delays!,
     });
     await worker.start();
     this.workers.add(worker);
@@ -179,6 +182,8 @@ export class App {
       const started = await client.catch(() => undefined);
       await started?.results.close();
     }
+    this.delays?.close();
+    this.delays = undefined;
     await this.publisher?.close();
     this.publisher = undefined;
     const connection = this.connection;

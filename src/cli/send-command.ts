@@ -12,6 +12,8 @@ interface SendArgs extends CommonArgs {
   'routing-key'?: string;
   priority?: number;
   expires?: string;
+  countdown?: string;
+  eta?: string;
   'task-id'?: string;
   wait: boolean;
   timeout: string;
@@ -47,6 +49,8 @@ export const sendCommand: CommandModule<object, SendArgs> = {
       .option('routing-key', { type: 'string', describe: 'publish with this routing key' })
       .option('priority', { type: 'number', describe: 'message priority 0-255' })
       .option('expires', { type: 'string', describe: 'do not run after this long, e.g. 60s' })
+      .option('countdown', { type: 'string', describe: 'run no earlier than this long from now, e.g. 90s (the broker holds it)' })
+      .option('eta', { type: 'string', describe: 'run no earlier than this ISO 8601 time, e.g. 2026-12-01T08:00:00Z' })
       .option('task-id', { type: 'string', describe: 'task id (default: a random UUID)' })
       .option('wait', { type: 'boolean', default: false, describe: 'wait for the result and print it as JSON' })
       .option('timeout', { type: 'string', default: '10s', describe: 'how long --wait waits' })
@@ -62,6 +66,12 @@ export const sendCommand: CommandModule<object, SendArgs> = {
     }
     const timeoutMs = durationOption('timeout', args.timeout);
     const expires = args.expires === undefined ? undefined : durationOption('expires', args.expires) / 1000;
+    const countdown = args.countdown === undefined ? undefined : durationOption('countdown', args.countdown) / 1000;
+    const eta = args.eta === undefined ? undefined : new Date(args.eta);
+    if (eta !== undefined && (Number.isNaN(eta.getTime()) || !/\d{2}:\d{2}.*(Z|[+-]\d{2}:?\d{2})$/i.test(args.eta ?? ''))) {
+      throw new UsageError(`--eta must be an ISO 8601 time with an offset, e.g. 2026-12-01T08:00:00Z (got ${args.eta})`);
+    }
+    if (countdown !== undefined && eta !== undefined) throw new UsageError('give --countdown or --eta, not both');
     if (args.priority !== undefined && (!Number.isInteger(args.priority) || args.priority < 0 || args.priority > 255)) {
       throw new UsageError(`--priority must be a whole number from 0 to 255 (got ${args.priority})`);
     }
@@ -73,6 +83,8 @@ export const sendCommand: CommandModule<object, SendArgs> = {
         routingKey: args['routing-key'],
         priority: args.priority,
         expires,
+        countdown,
+        eta,
         taskId: args['task-id'],
         ignoreResult: !args.wait,
       });

@@ -47,6 +47,17 @@ export interface QueueDefinition {
   readonly deadLetterRoutingKey?: string;
   /** Milliseconds of disuse after which the broker deletes the queue. */
   readonly expires?: number;
+  /**
+   * Deliveries of one message before it is dead-lettered (a poison message): the first delivery
+   * counts. Quorum queues count in the broker (`x-delivery-limit` is this minus one); on classic
+   * queues warren's worker counts redeliveries in a header of its own.
+   */
+  readonly deliveryLimit?: number;
+  /**
+   * The dead-letter queue warren declares for this queue (from `deadLetterQueue` in the files):
+   * a fanout exchange and a queue of this name, set as the queue's `deadLetterExchange`.
+   */
+  readonly deadLetterQueue?: string;
   /** Raw `x-` arguments; friendly options above win where both name the same argument. */
   readonly arguments: ArgumentTable;
   /** From `exchange` + `routingKey`, or from `bindings`. Empty: reachable through the default exchange only. */

@@ -1,1 +1,2 @@
 export { Producer, type SendTaskOptions, type TaskPublication, type PublishedTask } from './producer';
+export { DelayedDelivery } from './delayed-delivery';

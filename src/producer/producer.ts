@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { UsageError } from '../errors';
 import type { Logger } from '../logging/logger';
 import { encodeTaskMessage } from '../protocol';
 import type { Route, Router } from '../router';
-import type { Publisher } from '../transport';
+import type { DelayedDelivery } from './delayed-delivery';
 
 /** Options of `sendTask`, named as a Celery user knows them from `apply_async`. */
 export interface SendTaskOptions {
@@ -18,6 +19,17 @@ export interface SendTaskOptions {
   taskId?: string;
   /** Seconds from now, or a date, after which the task is not run. */
   expires?: number | Date;
+  /**
+   * Run no earlier than this many seconds from now. The broker holds the task meanwhile
+   * (rounded up to whole seconds, so it never runs early). Not with `eta`.
+   */
+  countdown?: number;
+  /** Run no earlier than this time; the broker holds the task until then. Not with `countdown`. */
+  eta?: Date;
+  /** Seconds after which the worker stops waiting for the task and records a FAILURE. @defaultValue the task's */
+  timeLimit?: number;
+  /** Seconds after which the task's AbortSignal is aborted. @defaultValue the task's */
+  softTimeLimit?: number;
   /** Extra message headers, merged into Celery's. */
   headers?: Record<string, unknown>;
   /** Ask the worker not to send a result. @defaultValue false */
@@ -37,6 +49,8 @@ export interface TaskPublication {
 export interface PublishedTask {
   taskId: string;
   route: Route;
+  /** When the task may run, when it was sent with `countdown` or `eta`. */
+  eta: Date | null;
 }
 
 /**
@@ -49,7 +63,7 @@ export class Producer {
 
   constructor(
     private readonly router: Router,
-    private readonly publisher: Publisher,
+    private readonly publisher: DelayedDelivery,
     logger: Logger,
   ) {
     this.logger = logger.child({ component: 'producer' });
@@ -67,28 +81,59 @@ export class Producer {
       exchange: options.exchange,
       routingKey: options.routingKey,
     });
+    const now = new Date();
     const expires =
       options.expires === undefined
         ? null
         : options.expires instanceof Date
           ? options.expires
-          : new Date(Date.now() + options.expires * 1000);
+          : new Date(now.getTime() + options.expires * 1000);
+    const eta = etaOf(options, now);
     const { body, properties } = encodeTaskMessage({
       id: task.taskId,
       task: task.taskName,
       args: [...task.args],
       kwargs: { ...task.kwargs },
+      eta,
       expires,
+      timelimit: [limitOf(options.timeLimit, 'timeLimit'), limitOf(options.softTimeLimit, 'softTimeLimit')],
       replyTo: task.replyTo,
       priority: options.priority ?? 0,
       ignoreResult: options.ignoreResult ?? false,
       headers: options.headers,
+      now,
     });
-    await this.publisher.publish({ exchange: route.exchange, routingKey: route.routingKey, body, properties });
+    // The delay counts from the publish, which comes after `now`: never early.
+    const delayMs = eta === null ? 0 : eta.getTime() - Date.now();
+    await this.publisher.publish({ exchange: route.exchange, routingKey: route.routingKey, body, properties }, delayMs);
     this.logger.debug(
-      { task: task.taskName, taskId: task.taskId, exchange: route.exchange, routingKey: route.routingKey, queue: route.queue },
-      'task sent',
+      { task: task.taskName, taskId: task.taskId, exchange: route.exchange, routingKey: route.routingKey, queue: route.queue, eta },
+      delayMs > 0 ? 'task sent with a delay' : 'task sent',
     );
-    return { taskId: task.taskId, route };
+    return { taskId: task.taskId, route, eta };
   }
+}
+
+/** The eta `countdown` or `eta` asks for, or null. @throws UsageError for both, or a bad value. */
+function etaOf(options: SendTaskOptions, now: Date): Date | null {
+  const { countdown, eta } = options;
+  if (countdown !== undefined && eta !== undefined) throw new UsageError('sendTask: give countdown or eta, not both');
+  if (countdown !== undefined) {
+    if (typeof countdown !== 'number' || !Number.isFinite(countdown) || countdown < 0) {
+      throw new UsageError(`sendTask: countdown must be a number of seconds >= 0 (got ${String(countdown)})`);
+    }
+    return new Date(now.getTime() + countdown * 1000);
+  }
+  if (eta !== undefined && (!(eta instanceof Date) || Number.isNaN(eta.getTime()))) {
+    throw new UsageError(`sendTask: eta must be a valid Date (got ${String(eta)})`);
+  }
+  return eta ?? null;
+}
+
+function limitOf(seconds: number | undefined, name: string): number | null {
+  if (seconds === undefined) return null;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
+    throw new UsageError(`sendTask: ${name} must be a number of seconds above 0 (got ${String(seconds)})`);
+  }
+  return seconds;
 }

@@ -1,4 +1,5 @@
-export type { AmqpProperties, IncomingMessage } from './amqp-properties';
+export { copiedProperties, type AmqpProperties, type IncomingMessage } from './amqp-properties';
+export { republishTaskMessage, type RepublishChanges, type RepublishedTaskMessage } from './republish-task-message';
 export type { SignatureDict, TaskEmbed, TaskMessage, TaskMessageHeaders, TimeLimit } from './task-message';
 export {
   encodeTaskMessage,

@@ -1,6 +1,6 @@
 import { TopologyMismatchError } from '../errors';
 import { friendlyName } from './arguments';
-import type { BindingSpec, DeclareOptions, ExchangeSpec, Topology } from './topology';
+import type { BindingSpec, DeclareOptions, ExchangeBindingSpec, ExchangeSpec, Topology } from './topology';
 
 /**
  * The channel operations declaring needs. amqplib's `Channel` satisfies it as it is, so
@@ -10,6 +10,7 @@ export interface TopologyChannel {
   assertExchange(exchange: string, type: string, options: DeclareOptions): Promise<unknown>;
   assertQueue(queue: string, options: DeclareOptions): Promise<{ messageCount: number; consumerCount: number }>;
   bindQueue(queue: string, source: string, pattern: string, args: Readonly<Record<string, unknown>>): Promise<unknown>;
+  bindExchange(destination: string, source: string, pattern: string, args: Readonly<Record<string, unknown>>): Promise<unknown>;
 }
 
 /** A queue as the broker reported it when it was declared. */
@@ -24,11 +25,12 @@ export interface DeclaredReport {
   readonly exchanges: readonly ExchangeSpec[];
   readonly queues: readonly DeclaredQueue[];
   readonly bindings: readonly BindingSpec[];
+  readonly exchangeBindings: readonly ExchangeBindingSpec[];
 }
 
 /**
- * Declares `topology` on `channel`: every exchange, then every queue, then every binding,
- * one at a time. Declaring is idempotent, so this is safe on every start and reconnect.
+ * Declares `topology` on `channel`: every exchange, then every queue, then every binding
+ * (queue bindings, then exchange-to-exchange bindings), one at a time. Declaring is idempotent, so this is safe on every start and reconnect.
  *
  * Use a channel of its own: a declare that fails closes its channel, and the caller opens
  * a new one for whatever comes next.
@@ -49,7 +51,11 @@ export async function declareTopology(channel: TopologyChannel, topology: Topolo
     for (const b of topology.bindings) {
       await channel.bindQueue(b.queue, b.exchange, b.routingKey, b.arguments);
     }
-    return { exchanges: topology.exchanges, queues, bindings: topology.bindings };
+    const exchangeBindings = topology.exchangeBindings ?? [];
+    for (const b of exchangeBindings) {
+      await channel.bindExchange(b.destination, b.source, b.routingKey, b.arguments);
+    }
+    return { exchanges: topology.exchanges, queues, bindings: topology.bindings, exchangeBindings };
   } catch (error) {
     throw mismatchError(error) ?? error;
   }

@@ -43,7 +43,7 @@ export interface RabbitDefinitionsFile {
     source: string;
     vhost: string;
     destination: string;
-    destination_type: 'queue';
+    destination_type: 'queue' | 'exchange';
     routing_key: string;
     arguments: Record<string, unknown>;
   }[];
@@ -75,14 +75,24 @@ export function exportDefinitions(topology: Topology, options: ExportDefinitions
       auto_delete: q.options.autoDelete,
       arguments: { ...q.options.arguments },
     })),
-    bindings: topology.bindings.map((b) => ({
-      source: b.exchange,
-      vhost,
-      destination: b.queue,
-      destination_type: 'queue',
-      routing_key: b.routingKey,
-      arguments: { ...b.arguments },
-    })),
+    bindings: [
+      ...topology.bindings.map((b) => ({
+        source: b.exchange,
+        vhost,
+        destination: b.queue,
+        destination_type: 'queue' as const,
+        routing_key: b.routingKey,
+        arguments: { ...b.arguments },
+      })),
+      ...(topology.exchangeBindings ?? []).map((b) => ({
+        source: b.source,
+        vhost,
+        destination: b.destination,
+        destination_type: 'exchange' as const,
+        routing_key: b.routingKey,
+        arguments: { ...b.arguments },
+      })),
+    ],
   };
   if (user === false) return file;
   return {

@@ -1,6 +1,31 @@
-export { queueArguments, friendlyName, deadLetterExchange } from './arguments';
+export {
+  queueArguments,
+  friendlyName,
+  deadLetterExchange,
+  deadLetterRoutingKey,
+  deadLetterHeaders,
+  deliveryCountHeader,
+  isBrokerHeader,
+  previousDeliveries,
+  recordedDeliveries,
+} from './arguments';
 export { buildTopology, selectTopology } from './topology';
-export type { DeclareOptions, ExchangeSpec, QueueSpec, BindingSpec, Topology } from './topology';
+export type { DeclareOptions, ExchangeSpec, QueueSpec, BindingSpec, ExchangeBindingSpec, Topology } from './topology';
+export {
+  DELAY_LEVELS,
+  MAX_DELAY_SECONDS,
+  DEFAULT_DELAY_PREFIX,
+  delayTopology,
+  delayTargetBinding,
+  delayedRoute,
+  delayLevelName,
+  delayDeliverExchange,
+  delayUnroutableName,
+  isDelayHeader,
+  type DelayTopologyOptions,
+  type DelayTarget,
+  type DelayedRoute,
+} from './delay-topology';
 export { declareTopology } from './declare-topology';
 export type { TopologyChannel, DeclaredQueue, DeclaredReport } from './declare-topology';
 export { exportDefinitions } from './export-definitions';

@@ -30,11 +30,21 @@ export interface BindingSpec {
   readonly arguments: Readonly<Record<string, unknown>>;
 }
 
+/** One exchange-to-exchange binding: `bindExchange(destination, source, routingKey, arguments)`. */
+export interface ExchangeBindingSpec {
+  readonly destination: string;
+  readonly source: string;
+  readonly routingKey: string;
+  readonly arguments: Readonly<Record<string, unknown>>;
+}
+
 /** Everything to declare on the broker, in definition order. */
 export interface Topology {
   readonly exchanges: readonly ExchangeSpec[];
   readonly queues: readonly QueueSpec[];
   readonly bindings: readonly BindingSpec[];
+  /** Declared after the queue bindings. The definitions declare none; the delay levels do. */
+  readonly exchangeBindings?: readonly ExchangeBindingSpec[];
 }
 
 /** The topology the definitions declare, with friendly queue options turned into `x-` arguments. */
@@ -62,8 +72,8 @@ export function buildTopology(defs: Definitions): Topology {
 
 /**
  * The part of `topology` a worker consuming `queueNames` needs: those queues, their
- * bindings, the exchanges they bind to and the dead-letter exchanges they name.
- * Order follows `topology`.
+ * bindings, the exchanges they bind to, the dead-letter exchanges they name and the queues
+ * bound to those (a dead letter with nowhere to go would be dropped). Order follows `topology`.
  * @throws UnknownQueueError for a name `topology` does not declare.
  */
 export function selectTopology(topology: Topology, queueNames: readonly string[]): Topology {
@@ -71,7 +81,13 @@ export function selectTopology(topology: Topology, queueNames: readonly string[]
   for (const name of queueNames) {
     if (!declared.includes(name)) throw new UnknownQueueError(name, declared);
   }
-  const wanted = new Set(queueNames);
+  const deadLetterExchanges = new Set(
+    topology.queues.filter((q) => queueNames.includes(q.name)).flatMap((q) => deadLetterExchange(q.options.arguments) ?? []),
+  );
+  const wanted = new Set([
+    ...queueNames,
+    ...topology.bindings.filter((b) => deadLetterExchanges.has(b.exchange)).map((b) => b.queue),
+  ]);
   const queues = topology.queues.filter((q) => wanted.has(q.name));
   const bindings = topology.bindings.filter((b) => wanted.has(b.queue));
   const exchangeNames = new Set([

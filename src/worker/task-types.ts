@@ -8,6 +8,8 @@ export interface TaskContext {
   retries: number;
   /** The broker delivered this message before (a worker died or handed it back). */
   redelivered: boolean;
+  /** The time the task was due (from `countdown` or `eta`); null when it was due at once. */
+  eta: Date | null;
   /** Aborted when the worker must stop the task (shutdown, time limit). */
   signal: AbortSignal;
   /** The worker's node name, e.g. `warren@host`. */

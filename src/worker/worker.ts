@@ -4,10 +4,31 @@ import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { QueueDefinition } from '../config/types';
 import { InvalidMessageError, UnroutableError } from '../errors';
 import type { Logger } from '../logging/logger';
-import { decodeTaskMessage, encodeError, encodeResultMessage, formatTraceback, type TaskMessage } from '../protocol';
-import { declareTopology, type Topology } from '../topology';
-import type { BrokerConnection, Publisher } from '../transport';
+import { decodeTaskMessage, encodeError, encodeResultMessage, formatTraceback, republishTaskMessage, type TaskMessage } from '../protocol';
+import { declareTopology, isBrokerHeader, isDelayHeader, type DelayTarget, type Topology } from '../topology';
+import type { BrokerConnection, Publisher, PublishRequest } from '../transport';
 import type { RegisteredTask, TaskContext, TaskLookup } from './task-types';
+
+/**
+ * Publishes tasks again, now or after a delay the broker keeps (the producer's
+ * `DelayedDelivery` is one): for retries, and for tasks that arrive before their `eta`.
+ */
+export interface TaskRepublisher {
+  /** Declares what delayed publishes to `targets` need; the worker calls it on start. */
+  prepare(targets: readonly DelayTarget[]): Promise<void>;
+  /** Resolves once the broker confirmed the message; it is routed after `delayMs` (now if <= 0). */
+  publish(request: PublishRequest, delayMs: number): Promise<void>;
+}
+
+/**
+ * A task due within this long is held in the worker until its time; one due later goes back
+ * into the broker's delay levels. So no delivery stays unacked much longer than a second
+ * waiting for its time (DESIGN.md section 3).
+ */
+const HOLD_LIMIT_MS = 1000;
+
+/** Headers a message published again must not carry on: the broker's, and the delay levels'. */
+const transportHeader = (name: string): boolean => isBrokerHeader(name) || isDelayHeader(name);
 
 export interface WorkerOptions {
   /** The queues to consume, already checked against the definitions. */
@@ -22,6 +43,8 @@ export interface WorkerOptions {
   hostname?: string;
   /** How long `stop()` lets running tasks finish. @defaultValue 30000 */
   shutdownTimeoutMs?: number;
+  /** Publishes retries and tasks that arrived too early. */
+  republisher: TaskRepublisher;
 }
 
 interface Delivery {
@@ -90,6 +113,8 @@ export class Worker {
     const names = this.options.queues.map((q) => q.name);
     await this.connection.withTemporaryChannel((channel) => declareTopology(channel, this.options.topology));
     await this.publisher.start();
+    // Retries and early tasks go back to the queue they came from, through the delay levels.
+    await this.options.republisher.prepare(names.map((queue) => ({ exchange: '', routingKey: queue })));
     // Quorum queues refuse a channel-wide (global) prefetch, so the channel limit is set only
     // when every consumed queue is classic; the per-consumer limit applies always.
     const channelWide = this.options.queues.every((q) => q.type !== 'quorum');
@@ -162,6 +187,14 @@ export class Worker {
       this.ack(delivery, log);
       return;
     }
+    if (task.eta) {
+      const earlyMs = task.eta.getTime() - Date.now();
+      if (earlyMs > HOLD_LIMIT_MS) {
+        await this.delayAgain(delivery, task, earlyMs, log);
+        return;
+      }
+      if (earlyMs > 0) await new Promise((resolve) => setTimeout(resolve, earlyMs));
+    }
     if (message.fields.redelivered) log.warn('task redelivered');
     if (registered.options.trackStarted) {
       await this.sendResult(task, queue, 'STARTED', { pid: process.pid, hostname: this.hostname }, null, log, registered);
@@ -172,6 +205,7 @@ export class Worker {
       taskName: task.task,
       retries: task.retries,
       redelivered: message.fields.redelivered,
+      eta: task.eta,
       signal,
       hostname: this.hostname,
       queue,
@@ -193,6 +227,30 @@ export class Worker {
       this.emit('task-failed', { taskId: task.id, taskName: task.task, error });
       this.finish(delivery, delivered, log);
     }
+  }
+
+  /**
+   * A task that arrived before its `eta` (sent by a client without delay levels, such as Python
+   * Celery, or early by clock skew): the same message goes back into the delay levels, bound
+   * for this queue, and only once the broker confirmed that copy is this delivery acked.
+   */
+  private async delayAgain(delivery: Delivery, task: TaskMessage, delayMs: number, log: Logger): Promise<void> {
+    const { body, properties } = republishTaskMessage(delivery.message, task, { dropHeader: transportHeader });
+    try {
+      await this.options.republisher.publish({ exchange: '', routingKey: delivery.queue, body, properties }, delayMs);
+    } catch (err) {
+      log.error({ err: (err as Error).message, eta: task.eta }, 'could not move an early task into the delay levels; it goes back to the queue');
+      await this.pause();
+      settle(delivery, 'requeue');
+      return;
+    }
+    log.debug({ eta: task.eta, delayMs }, 'task not due yet: moved into the delay levels');
+    this.ack(delivery, log);
+  }
+
+  /** A short wait before handing a message back after a broker error, so it does not spin. */
+  private pause(): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, HOLD_LIMIT_MS));
   }
 
   /**

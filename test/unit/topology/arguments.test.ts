@@ -43,6 +43,18 @@ describe('queueArguments', () => {
     });
   });
 
+  it('declares deliveryLimit N as x-delivery-limit N - 1, since the broker allows x-delivery-limit + 1 deliveries', () => {
+    expect(queueArguments(queueDefinition('q', { type: 'quorum', deliveryLimit: 3 }))).toStrictEqual({
+      'x-queue-type': 'quorum',
+      'x-delivery-limit': 2,
+    });
+    expect(friendlyName('x-delivery-limit')).toBe('deliveryLimit');
+  });
+
+  it('gives a classic queue with deliveryLimit no argument: the worker counts its deliveries', () => {
+    expect(queueArguments(queueDefinition('q', { deliveryLimit: 3 }))).toStrictEqual({});
+  });
+
   it('leaves the definition untouched', () => {
     const queue = queueDefinition('q', { maxPriority: 5, arguments: Object.freeze({ 'x-overflow': 'drop-head' }) });
     queueArguments(queue);
@@ -63,7 +75,7 @@ describe('friendlyName', () => {
   });
 
   it('has no friendly name for arguments that only exist raw', () => {
-    expect(friendlyName('x-delivery-limit')).toBeUndefined();
+    expect(friendlyName('x-overflow')).toBeUndefined();
     expect(friendlyName('durable')).toBeUndefined();
   });
 });

@@ -21,6 +21,7 @@ function fakeChannel(failOn?: (call: Call) => boolean, error?: Error) {
     assertExchange: async (...args) => record(['assertExchange', ...args]) ?? { exchange: args[0] },
     assertQueue: async (...args) => record(['assertQueue', ...args]) ?? { queue: args[0], messageCount: 3, consumerCount: 1 },
     bindQueue: async (...args) => record(['bindQueue', ...args]) ?? {},
+    bindExchange: async (...args) => record(['bindExchange', ...args]) ?? {},
   };
   return { channel, calls };
 }
@@ -206,7 +207,25 @@ describe('declareTopology on an empty topology', () => {
   it('declares nothing and reports nothing', async () => {
     const empty: Topology = { exchanges: [], queues: [], bindings: [] };
     const { channel, calls } = fakeChannel();
-    expect(await declareTopology(channel, empty)).toStrictEqual({ exchanges: [], queues: [], bindings: [] });
+    expect(await declareTopology(channel, empty)).toStrictEqual({ exchanges: [], queues: [], bindings: [], exchangeBindings: [] });
     expect(calls).toEqual([]);
+  });
+});
+
+describe('declareTopology with exchange-to-exchange bindings', () => {
+  it('binds exchanges after the queue bindings, and reports them', async () => {
+    const topology: Topology = {
+      exchanges: [],
+      queues: [],
+      bindings: [{ queue: 'q', exchange: 'a', routingKey: '', arguments: {} }],
+      exchangeBindings: [{ destination: 'b', source: 'a', routingKey: 'k', arguments: { 'x-match': 'all', h: '1' } }],
+    };
+    const { channel, calls } = fakeChannel();
+    const report = await declareTopology(channel, topology);
+    expect(calls).toStrictEqual([
+      ['bindQueue', 'q', 'a', '', {}],
+      ['bindExchange', 'b', 'a', 'k', { 'x-match': 'all', h: '1' }],
+    ]);
+    expect(report.exchangeBindings).toEqual(topology.exchangeBindings);
   });
 });

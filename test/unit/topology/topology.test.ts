@@ -63,10 +63,11 @@ describe('selectTopology', () => {
     expect(selected.exchanges.map((x) => x.name)).toEqual(['for_task2', 'events']);
   });
 
-  it('adds the dead-letter exchange a chosen queue names, without its queues', () => {
+  it('adds the dead-letter exchange a chosen queue names and the queues bound to it, so no dead letter is dropped', () => {
     const selected = selectTopology(topology, ['for_task1']);
     expect(selected.exchanges.map((x) => x.name)).toEqual(['for_task1', 'dead']);
-    expect(selected.queues.map((q) => q.name)).toEqual(['for_task1']);
+    expect(selected.queues.map((q) => q.name)).toEqual(['for_task1', 'dead_letters']);
+    expect(selected.bindings.map((b) => `${b.exchange}->${b.queue}`)).toEqual(['for_task1->for_task1', 'dead->dead_letters']);
   });
 
   it('keeps the topology order whatever order the names come in', () => {
