@@ -11,4 +11,14 @@ export type { SendTaskOptions } from './producer';
 export { AsyncResult, type ResultState, type GetOptions } from './result';
 export { createRouter, type Router, type Route } from './router';
 export { buildTopology, declareTopology, exportDefinitions, type Topology } from './topology';
-export { Worker, type WorkerOptions, type WorkerEvents, type TaskContext, type TaskHandler, type TaskOptions } from './worker';
+export {
+  Worker,
+  type WorkerOptions,
+  type WorkerEvents,
+  type TaskContext,
+  type TaskHandler,
+  type TaskOptions,
+  type RetryOptions,
+  type RetryPolicy,
+  type ErrorClass,
+} from './worker';

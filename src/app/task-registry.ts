@@ -1,5 +1,5 @@
 import { UsageError } from '../errors';
-import type { RegisteredTask, TaskHandler, TaskLookup, TaskOptions } from '../worker';
+import { checkTaskOptions, type RegisteredTask, type TaskHandler, type TaskLookup, type TaskOptions } from '../worker';
 
 /** The tasks an app defines, by name. A name is registered once. */
 export class TaskRegistry implements TaskLookup {
@@ -9,6 +9,7 @@ export class TaskRegistry implements TaskLookup {
     if (typeof name !== 'string' || name.length === 0) throw new UsageError('a task name must be a non-empty string');
     if (typeof handler !== 'function') throw new UsageError(`task "${name}": the handler must be a function`);
     if (this.tasks.has(name)) throw new UsageError(`task "${name}" is already registered`);
+    checkTaskOptions(name, options);
     const task: RegisteredTask = Object.freeze({ name, handler, options: Object.freeze({ ...options }) });
     this.tasks.set(name, task);
     return task;

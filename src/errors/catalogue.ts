@@ -179,3 +179,48 @@ export class TaskRevokedError extends WarrenError {
     this.taskId = taskId;
   }
 }
+
+/**
+ * A control signal, not a failure: the task asked to run again later (`ctx.retry()`), or threw
+ * an error its `autoretryFor` lists. The worker publishes the next attempt, reports RETRY and
+ * acks; a task never sees it as a result. Let it propagate: a handler that catches it cancels
+ * the retry.
+ */
+export class Retry extends WarrenError {
+  /** Seconds until the next attempt; the task's retry policy decides when absent. */
+  readonly countdown: number | undefined;
+  /** The time of the next attempt (instead of `countdown`). */
+  readonly eta: Date | undefined;
+  /** The retries allowed, instead of the task's `retry.max`. */
+  readonly max: number | undefined;
+
+  constructor(options: { countdown?: number; eta?: Date; error?: unknown; max?: number } = {}) {
+    const when = options.eta ? `at ${options.eta.toISOString()}` : options.countdown !== undefined ? `in ${options.countdown}s` : 'later';
+    const reason = options.error === undefined ? '' : `: ${describeError(options.error)}`;
+    super('WARREN_RETRY', `retry ${when}${reason}`, { cause: options.error });
+    this.countdown = options.countdown;
+    this.eta = options.eta;
+    this.max = options.max;
+  }
+}
+
+/** A task kept failing (or asking to retry) after its last allowed retry. Its `cause` is the last error. */
+export class MaxRetriesExceededError extends WarrenError {
+  readonly taskName: string;
+  readonly taskId: string;
+  readonly retries: number;
+
+  constructor(taskName: string, taskId: string, retries: number, cause: unknown) {
+    const reason = cause === undefined ? '' : `: ${describeError(cause)}`;
+    super('WARREN_MAX_RETRIES_EXCEEDED', `task ${taskName}[${taskId}] gave up after ${retries} ${retries === 1 ? 'retry' : 'retries'}${reason}`, { cause });
+    this.taskName = taskName;
+    this.taskId = taskId;
+    this.retries = retries;
+  }
+}
+
+/** `Name: message` of an error, or the text of anything else thrown. */
+function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
+}

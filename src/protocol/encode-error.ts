@@ -27,13 +27,17 @@ const PYTHON_CLASSES: ReadonlyMap<string, { exc_type: string; exc_module: string
   ['RangeError', { exc_type: 'ValueError', exc_module: 'builtins' }],
   // warren's TaskRevokedError, reported for revoked and expired tasks as a Python worker does.
   ['TaskRevokedError', { exc_type: 'TaskRevokedError', exc_module: 'celery.exceptions' }],
+  // warren's retry signal and its give-up error: Celery's Retry and MaxRetriesExceededError.
+  ['Retry', { exc_type: 'Retry', exc_module: 'celery.exceptions' }],
+  ['MaxRetriesExceededError', { exc_type: 'MaxRetriesExceededError', exc_module: 'celery.exceptions' }],
 ]);
 
 /**
  * Encodes what a task threw so a Python client rebuilds a sensible exception:
  * `Error` → `builtins.Exception`, `TypeError` → `builtins.TypeError`, `RangeError` →
- * `builtins.ValueError`; warren's `TaskNotRegisteredError` and `TaskRevokedError` →
- * `celery.exceptions.NotRegistered` / `.TaskRevokedError` (what a Python worker reports);
+ * `builtins.ValueError`; warren's `TaskNotRegisteredError`, `TaskRevokedError`, `Retry` and
+ * `MaxRetriesExceededError` → `celery.exceptions.NotRegistered` / `.TaskRevokedError` / `.Retry` /
+ * `.MaxRetriesExceededError` (what a Python worker reports);
  * any other error → its `name` in {@link JS_ERROR_MODULE}. A thrown non-Error (a string, an
  * object) becomes `builtins.Exception` with its text.
  */

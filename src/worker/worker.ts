@@ -2,11 +2,12 @@ import { hostname as osHostname } from 'node:os';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { QueueDefinition } from '../config/types';
-import { InvalidMessageError, UnroutableError } from '../errors';
+import { InvalidMessageError, MaxRetriesExceededError, Retry, UnroutableError } from '../errors';
 import type { Logger } from '../logging/logger';
 import { decodeTaskMessage, encodeError, encodeResultMessage, formatTraceback, republishTaskMessage, type TaskMessage } from '../protocol';
 import { declareTopology, isBrokerHeader, isDelayHeader, type DelayTarget, type Topology } from '../topology';
 import type { BrokerConnection, Publisher, PublishRequest } from '../transport';
+import { matchesAutoretry, maxRetries, retryDelayMs } from './retry-policy';
 import type { RegisteredTask, TaskContext, TaskLookup } from './task-types';
 
 /**
@@ -58,6 +59,7 @@ interface Delivery {
 export interface WorkerEvents {
   'task-succeeded': { taskId: string; taskName: string; runtimeMs: number };
   'task-failed': { taskId: string; taskName: string; error: unknown };
+  'task-retried': { taskId: string; taskName: string; retries: number; delayMs: number };
   'message-rejected': { queue: string; reason: string };
 }
 
@@ -68,6 +70,8 @@ export interface WorkerEvents {
  * - a message is acked only after its task finished and its result was confirmed by the broker
  *   (late ack): a worker that dies mid-task loses nothing, the broker redelivers;
  * - a task that throws gives a FAILURE result and is acked;
+ * - a task that retries (`ctx.retry()`, `autoretryFor`) is published again, delayed by the broker,
+ *   before its delivery is acked; past its allowed retries it fails;
  * - a message that cannot be a task is rejected without requeue (dead-lettered where the
  *   queue has a DLX) and logged with the reason; the worker goes on.
  */
@@ -210,23 +214,77 @@ export class Worker {
       hostname: this.hostname,
       queue,
       logger: log,
+      retry: (options) => {
+        throw new Retry(options);
+      },
     };
     const hasKwargs = Object.keys(task.kwargs).length > 0;
     const params = hasKwargs ? [...task.args, task.kwargs, context] : [...task.args, context];
     log.debug('task started');
+    let value: unknown;
     try {
-      const value = await registered.handler(...params);
-      const runtimeMs = performance.now() - started;
-      const delivered = await this.sendResult(task, queue, 'SUCCESS', value === undefined ? null : value, null, log, registered);
-      log.debug({ runtimeMs }, 'task succeeded');
-      this.emit('task-succeeded', { taskId: task.id, taskName: task.task, runtimeMs });
-      this.finish(delivery, delivered, log);
+      value = await registered.handler(...params);
     } catch (error) {
-      log.warn({ err: error instanceof Error ? error.message : String(error) }, 'task failed');
-      const delivered = await this.sendResult(task, queue, 'FAILURE', encodeError(error), formatTraceback(error), log, registered);
-      this.emit('task-failed', { taskId: task.id, taskName: task.task, error });
-      this.finish(delivery, delivered, log);
+      const { retry, autoretryFor } = registered.options;
+      if (error instanceof Retry || matchesAutoretry(error, autoretryFor)) {
+        const asked = error instanceof Retry ? error : undefined;
+        const cause = asked ? asked.cause : error;
+        const max = maxRetries(retry, asked?.max);
+        if (task.retries < max) {
+          const delayMs = asked?.eta ? asked.eta.getTime() - Date.now() : asked?.countdown !== undefined ? asked.countdown * 1000 : retryDelayMs(retry, task.retries);
+          await this.retry(delivery, task, registered, { delayMs, cause, signal: asked }, log);
+          return;
+        }
+        await this.fail(delivery, task, registered, new MaxRetriesExceededError(task.task, task.id, task.retries, cause), log);
+        return;
+      }
+      await this.fail(delivery, task, registered, error, log);
+      return;
     }
+    const runtimeMs = performance.now() - started;
+    const delivered = await this.sendResult(task, queue, 'SUCCESS', value === undefined ? null : value, null, log, registered);
+    log.debug({ runtimeMs }, 'task succeeded');
+    this.emit('task-succeeded', { taskId: task.id, taskName: task.task, runtimeMs });
+    this.finish(delivery, delivered, log);
+  }
+
+  private async fail(delivery: Delivery, task: TaskMessage, registered: RegisteredTask, error: unknown, log: Logger): Promise<void> {
+    log.warn({ err: error instanceof Error ? error.message : String(error) }, 'task failed');
+    const delivered = await this.sendResult(task, delivery.queue, 'FAILURE', encodeError(error), formatTraceback(error), log, registered);
+    this.emit('task-failed', { taskId: task.id, taskName: task.task, error });
+    this.finish(delivery, delivered, log);
+  }
+
+  /**
+   * Runs the task again later, as Celery's `Task.retry` does: publishes the next attempt (same
+   * id, reply queue and correlation id, `retries` + 1, an `eta`) into this queue through the
+   * delay levels; once the broker confirmed it, reports RETRY and acks this delivery. If the
+   * publish fails, this delivery goes back to the queue, so the task is never lost.
+   */
+  private async retry(
+    delivery: Delivery,
+    task: TaskMessage,
+    registered: RegisteredTask,
+    next: { delayMs: number; cause: unknown; signal: Retry | undefined },
+    log: Logger,
+  ): Promise<void> {
+    const delayMs = Math.max(0, next.delayMs);
+    const eta = delayMs > 0 ? new Date(Date.now() + delayMs) : null;
+    const { body, properties } = republishTaskMessage(delivery.message, task, { retries: task.retries + 1, eta, dropHeader: transportHeader });
+    try {
+      await this.options.republisher.publish({ exchange: '', routingKey: delivery.queue, body, properties }, delayMs);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'could not publish the retry; the task goes back to the queue');
+      await this.pause();
+      settle(delivery, 'requeue');
+      return;
+    }
+    const reported = next.cause ?? next.signal ?? new Retry({ countdown: delayMs / 1000 });
+    log.warn({ retries: task.retries + 1, delayMs, eta, err: reported instanceof Error ? reported.message : String(reported) }, 'task will be retried');
+    // The next attempt is with the broker already: whatever happens to the RETRY state, ack.
+    await this.sendResult(task, delivery.queue, 'RETRY', encodeError(reported), formatTraceback(reported), log, registered);
+    this.emit('task-retried', { taskId: task.id, taskName: task.task, retries: task.retries + 1, delayMs });
+    this.ack(delivery, log);
   }
 
   /**
@@ -262,7 +320,7 @@ export class Worker {
   private async sendResult(
     task: TaskMessage,
     queue: string,
-    status: 'SUCCESS' | 'FAILURE' | 'STARTED' | 'REVOKED',
+    status: 'SUCCESS' | 'FAILURE' | 'STARTED' | 'REVOKED' | 'RETRY',
     result: unknown,
     traceback: string | null,
     log: Logger,
