@@ -89,7 +89,7 @@ export class Producer {
           ? options.expires
           : new Date(now.getTime() + options.expires * 1000);
     const eta = etaOf(options, now);
-    const { body, properties } = encodeTaskMessage({
+    const { body, properties: encoded } = encodeTaskMessage({
       id: task.taskId,
       task: task.taskName,
       args: [...task.args],
@@ -103,6 +103,10 @@ export class Producer {
       headers: options.headers,
       now,
     });
+    // Celery also sets `expiration`, so the broker drops an expired task unseen and its caller
+    // waits for nothing. warren leaves it out: a worker sees the expired task, reports REVOKED
+    // and acks it (the `expires` header says when).
+    const { expiration: _expiration, ...properties } = encoded;
     // The delay counts from the publish, which comes after `now`: never early.
     const delayMs = eta === null ? 0 : eta.getTime() - Date.now();
     await this.publisher.publish({ exchange: route.exchange, routingKey: route.routingKey, body, properties }, delayMs);

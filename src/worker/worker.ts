@@ -60,6 +60,7 @@ export interface WorkerEvents {
   'task-succeeded': { taskId: string; taskName: string; runtimeMs: number };
   'task-failed': { taskId: string; taskName: string; error: unknown };
   'task-retried': { taskId: string; taskName: string; retries: number; delayMs: number };
+  'task-revoked': { taskId: string; taskName: string; reason: 'expired' };
   'message-rejected': { queue: string; reason: string };
 }
 
@@ -185,19 +186,17 @@ export class Worker {
       this.reject(delivery, `task "${task.task}" is not registered on this worker`);
       return;
     }
-    if (task.expires && task.expires.getTime() <= Date.now()) {
-      log.info({ expires: task.expires.toISOString() }, 'task expired before it ran; revoked');
-      await this.sendResult(task, queue, 'REVOKED', { exc_type: 'TaskRevokedError', exc_message: ['expired'], exc_module: 'celery.exceptions' }, null, log, registered);
-      this.ack(delivery, log);
-      return;
-    }
+    if (await this.revokeIfExpired(delivery, task, registered, log)) return;
     if (task.eta) {
       const earlyMs = task.eta.getTime() - Date.now();
       if (earlyMs > HOLD_LIMIT_MS) {
         await this.delayAgain(delivery, task, earlyMs, log);
         return;
       }
-      if (earlyMs > 0) await new Promise((resolve) => setTimeout(resolve, earlyMs));
+      if (earlyMs > 0) {
+        await new Promise((resolve) => setTimeout(resolve, earlyMs));
+        if (await this.revokeIfExpired(delivery, task, registered, log)) return;
+      }
     }
     if (message.fields.redelivered) log.warn('task redelivered');
     if (registered.options.trackStarted) {
@@ -246,6 +245,17 @@ export class Worker {
     log.debug({ runtimeMs }, 'task succeeded');
     this.emit('task-succeeded', { taskId: task.id, taskName: task.task, runtimeMs });
     this.finish(delivery, delivered, log);
+  }
+
+  /** A task past its `expires` is not run: REVOKED, acked, logged. True when it was. */
+  private async revokeIfExpired(delivery: Delivery, task: TaskMessage, registered: RegisteredTask, log: Logger): Promise<boolean> {
+    if (!task.expires || task.expires.getTime() > Date.now()) return false;
+    log.warn({ expires: task.expires.toISOString(), eta: task.eta }, 'task expired before it ran; revoked');
+    const revoked = { exc_type: 'TaskRevokedError', exc_message: ['expired'], exc_module: 'celery.exceptions' };
+    await this.sendResult(task, delivery.queue, 'REVOKED', revoked, null, log, registered);
+    this.emit('task-revoked', { taskId: task.id, taskName: task.task, reason: 'expired' });
+    this.ack(delivery, log);
+    return true;
   }
 
   private async fail(delivery: Delivery, task: TaskMessage, registered: RegisteredTask, error: unknown, log: Logger): Promise<void> {

@@ -78,4 +78,12 @@ describe('Producer: countdown and eta', () => {
     await p.publish(send({ timeLimit: 10, softTimeLimit: 5 }));
     expect(published[0].request.properties.headers?.timelimit).toEqual([10, 5]);
   });
+
+  test('expires travels as the expires header only: no expiration property, so the broker never drops a task unseen', async () => {
+    const { producer: p, published } = producer();
+    const expires = new Date(Date.now() + 60_000);
+    await p.publish(send({ expires }));
+    expect(published[0].request.properties.headers?.expires).toBe(expires.toISOString().replace('Z', '000+00:00'));
+    expect(published[0].request.properties).not.toHaveProperty('expiration');
+  });
 });
