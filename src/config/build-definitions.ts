@@ -12,6 +12,7 @@ import type {
   ScheduleSpec,
 } from './types';
 import type { RoutingTarget, ShapedExchange, ShapedQueue, ShapedScheduleEntry } from './document-schema';
+import { deadLetterDeclarations, deadLetterQueueName } from './dead-letter-queues';
 import type { MergedDocuments } from './merge-documents';
 import { routeKind } from './route-pattern';
 import type { Keyed } from './schema';
@@ -46,13 +47,15 @@ function buildBindings(queue: ShapedQueue): BindingDefinition[] {
 }
 
 function buildQueue(queue: ShapedQueue): QueueDefinition {
-  const { maxPriority, messageTtl, maxLength, deadLetterExchange, deadLetterRoutingKey, expires } = queue;
+  const { maxPriority, messageTtl, maxLength, deadLetterRoutingKey, expires, deliveryLimit } = queue;
+  const deadLetterQueue = deadLetterQueueName(queue);
+  const deadLetterExchange = deadLetterQueue ?? queue.deadLetterExchange;
   return {
     name: queue.name,
     durable: queue.durable ?? true,
     autoDelete: queue.autoDelete ?? false,
     type: queue.type ?? 'classic',
-    ...definedOnly({ maxPriority, messageTtl, maxLength, deadLetterExchange, deadLetterRoutingKey, expires }),
+    ...definedOnly({ maxPriority, messageTtl, maxLength, deadLetterExchange, deadLetterRoutingKey, expires, deliveryLimit, deadLetterQueue }),
     arguments: queue.arguments ?? {},
     bindings: buildBindings(queue),
   };
@@ -108,11 +111,12 @@ function withCeleryDefault(
 export function buildDefinitions(merged: MergedDocuments, brokerUrls: readonly string[]): Definitions {
   const defaultQueue = merged.defaultQueue?.value ?? CELERY_DEFAULT_QUEUE;
   const timezone = merged.timezone?.value ?? DEFAULT_TIMEZONE;
+  const deadLetters = deadLetterDeclarations(merged.queues.map((queue) => queue.value));
   const declared = withCeleryDefault(
     merged,
     defaultQueue,
-    merged.exchanges.map((exchange) => buildExchange(exchange.value)),
-    merged.queues.map((queue) => buildQueue(queue.value)),
+    [...merged.exchanges.map((exchange) => buildExchange(exchange.value)), ...deadLetters.exchanges.map(buildExchange)],
+    [...merged.queues.map((queue) => buildQueue(queue.value)), ...deadLetters.queues.map(buildQueue)],
   );
   return {
     broker: { urls: [...brokerUrls] },

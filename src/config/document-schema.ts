@@ -58,6 +58,9 @@ export interface ShapedQueue {
   deadLetterExchange?: string;
   deadLetterRoutingKey?: string;
   expires?: number;
+  deliveryLimit?: number;
+  /** `true` asks for the default name; `false` is left out when checked. */
+  deadLetterQueue?: true | { name?: string };
   arguments?: Record<string, unknown>;
 }
 
@@ -161,6 +164,21 @@ const binding = object<ShapedBinding>('a binding: a mapping with exchange and ro
   arguments: optional(rawArguments),
 });
 
+const DEAD_LETTER_QUEUE_EXPECTED = 'true, false, or a mapping with name';
+
+const deadLetterQueueObject = object<{ name?: string }>(DEAD_LETTER_QUEUE_EXPECTED, { name: optional(text('a queue name')) });
+
+/** `deadLetterQueue`: `true` or `{ name }` asks for one; `false` is the same as leaving it out. */
+const deadLetterQueue: Schema<true | { name?: string }> = {
+  expected: DEAD_LETTER_QUEUE_EXPECTED,
+  check(value, path, context) {
+    if (value === true) return true;
+    if (value === false) return undefined;
+    if (isMapping(value)) return deadLetterQueueObject.check(value, path, context);
+    return report(context, path, `${describeValue(value)} is not a dead-letter queue (expected ${DEAD_LETTER_QUEUE_EXPECTED})`);
+  },
+};
+
 /** What RabbitMQ refuses to declare for a quorum queue, said before it gets the chance. */
 function checkQuorum(queue: ShapedQueue, path: string, context: CheckContext): void {
   if (queue.type !== 'quorum') return;
@@ -191,11 +209,14 @@ const queue = object<ShapedQueue>(
     deadLetterExchange: optional(exchangeReference),
     deadLetterRoutingKey: optional(routingKey),
     expires: optional(milliseconds(1)),
+    deliveryLimit: optional(integer(1)),
+    deadLetterQueue: optional(deadLetterQueue),
     arguments: optional(rawArguments),
   },
   {
     refine(value, path, context) {
       forbidBoth(value, 'exchange', 'bindings', path, context);
+      forbidBoth(value, 'deadLetterExchange', 'deadLetterQueue', path, context);
       requireCompanion(value, 'routingKey', 'exchange', path, context);
       requireCompanion(value, 'deadLetterRoutingKey', 'deadLetterExchange', path, context);
       checkQuorum(value, path, context);

@@ -2,6 +2,7 @@ import { DefinitionsError, type DefinitionProblem } from '../errors';
 import type { Definitions } from './types';
 import { buildDefinitions } from './build-definitions';
 import { checkReferences } from './check-references';
+import { checkDeadLetterQueues } from './dead-letter-queues';
 import { deepFreeze } from './deep-freeze';
 import { shapeDocument } from './document-schema';
 import { mergeDocuments, type MergedDocuments } from './merge-documents';
@@ -57,6 +58,7 @@ export function resolveDefinitions(documents: readonly DefinitionsDocument[], op
   const merged = mergeDocuments(shaped, problems);
   const definitions = buildDefinitions(merged, resolveBrokerUrls(merged, options, problems));
   checkReferences(merged, definitions, problems);
+  checkDeadLetterQueues(merged, problems);
   if (problems.length > 0) throw new DefinitionsError(problems);
   return deepFreeze(definitions);
 }

@@ -144,6 +144,11 @@ export function recordedDeliveries(headers: Readonly<Record<string, unknown>> | 
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : 0;
 }
 
+/** Whether `name` is warren's delivery count header; a retry starts counting afresh. */
+export function isDeliveryCountHeader(name: string): boolean {
+  return name === DELIVERY_COUNT_HEADER;
+}
+
 /** The header that records `count` deliveries on a copy of a message. */
 export function deliveryCountHeader(count: number): Record<string, number> {
   return { [DELIVERY_COUNT_HEADER]: count };

@@ -6,6 +6,7 @@ export {
   deadLetterHeaders,
   deliveryCountHeader,
   isBrokerHeader,
+  isDeliveryCountHeader,
   previousDeliveries,
   recordedDeliveries,
 } from './arguments';

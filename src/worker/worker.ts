@@ -4,8 +4,30 @@ import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { QueueDefinition } from '../config/types';
 import { InvalidMessageError, MaxRetriesExceededError, Retry, UnroutableError } from '../errors';
 import type { Logger } from '../logging/logger';
-import { decodeTaskMessage, encodeError, encodeResultMessage, formatTraceback, republishTaskMessage, type TaskMessage } from '../protocol';
-import { declareTopology, isBrokerHeader, isDelayHeader, type DelayTarget, type Topology } from '../topology';
+import {
+  copiedProperties,
+  decodeTaskMessage,
+  encodeError,
+  encodeResultMessage,
+  formatTraceback,
+  republishTaskMessage,
+  type TaskMessage,
+} from '../protocol';
+import {
+  deadLetterExchange,
+  deadLetterHeaders,
+  deadLetterRoutingKey,
+  declareTopology,
+  deliveryCountHeader,
+  isBrokerHeader,
+  isDelayHeader,
+  isDeliveryCountHeader,
+  previousDeliveries,
+  queueArguments,
+  recordedDeliveries,
+  type DelayTarget,
+  type Topology,
+} from '../topology';
 import type { BrokerConnection, Publisher, PublishRequest } from '../transport';
 import { matchesAutoretry, maxRetries, retryDelayMs } from './retry-policy';
 import type { RegisteredTask, TaskContext, TaskLookup } from './task-types';
@@ -28,8 +50,8 @@ export interface TaskRepublisher {
  */
 const HOLD_LIMIT_MS = 1000;
 
-/** Headers a message published again must not carry on: the broker's, and the delay levels'. */
-const transportHeader = (name: string): boolean => isBrokerHeader(name) || isDelayHeader(name);
+/** Headers a task published again must not carry on: the broker's, the delay levels', warren's delivery count. */
+const transportHeader = (name: string): boolean => isBrokerHeader(name) || isDelayHeader(name) || isDeliveryCountHeader(name);
 
 export interface WorkerOptions {
   /** The queues to consume, already checked against the definitions. */
@@ -61,7 +83,8 @@ export interface WorkerEvents {
   'task-failed': { taskId: string; taskName: string; error: unknown };
   'task-retried': { taskId: string; taskName: string; retries: number; delayMs: number };
   'task-revoked': { taskId: string; taskName: string; reason: 'expired' };
-  'message-rejected': { queue: string; reason: string };
+  /** A message dead-lettered or dropped by the worker: not a task, an unknown task, or a poison message. */
+  'message-rejected': { queue: string; reason: string; deadLettered: boolean };
 }
 
 /**
@@ -73,8 +96,10 @@ export interface WorkerEvents {
  * - a task that throws gives a FAILURE result and is acked;
  * - a task that retries (`ctx.retry()`, `autoretryFor`) is published again, delayed by the broker,
  *   before its delivery is acked; past its allowed retries it fails;
- * - a message that cannot be a task is rejected without requeue (dead-lettered where the
- *   queue has a DLX) and logged with the reason; the worker goes on.
+ * - a message that cannot be a task is dead-lettered with its reason where the queue has a
+ *   dead-letter exchange (else rejected without requeue) and logged; the worker goes on;
+ * - on a classic queue with `deliveryLimit`, the worker counts deliveries itself (quorum queues
+ *   count in the broker) and dead-letters a message delivered that often without finishing.
  */
 export class Worker {
   readonly hostname: string;
@@ -87,6 +112,8 @@ export class Worker {
   private consumerTags: string[] = [];
   private readonly inbox: Delivery[] = [];
   private readonly running = new Map<Delivery, AbortController>();
+  /** Per consumed queue: where its dead letters go, and warren's delivery limit for classic queues. */
+  private readonly queueSettings: ReadonlyMap<string, QueueSettings>;
   private stopping = false;
   private idle: (() => void) | undefined;
   private readonly listeners: { [K in keyof WorkerEvents]?: Array<(event: WorkerEvents[K]) => void> } = {};
@@ -102,6 +129,19 @@ export class Worker {
     this.concurrency = Math.max(1, options.concurrency ?? 1);
     this.prefetch = this.concurrency * Math.max(1, options.prefetchMultiplier ?? 1);
     this.logger = logger.child({ component: 'worker', hostname: this.hostname });
+    this.queueSettings = new Map(
+      options.queues.map((queue) => {
+        const table = queueArguments(queue);
+        const exchange = deadLetterExchange(table);
+        return [
+          queue.name,
+          {
+            deadLetter: exchange === undefined ? undefined : { exchange, routingKey: deadLetterRoutingKey(table) },
+            countedDeliveryLimit: queue.type === 'classic' ? queue.deliveryLimit : undefined,
+          },
+        ];
+      }),
+    );
   }
 
   on<K extends keyof WorkerEvents>(event: K, listener: (event: WorkerEvents[K]) => void): this {
@@ -171,19 +211,20 @@ export class Worker {
 
   private async execute(delivery: Delivery, signal: AbortSignal): Promise<void> {
     const { message, queue } = delivery;
+    if (message.fields.redelivered && (await this.countRedelivery(delivery))) return;
     let task: TaskMessage;
     try {
       task = decodeTaskMessage({ content: message.content, properties: message.properties });
     } catch (err) {
       const reason = err instanceof InvalidMessageError ? err.message : `undecodable message: ${String(err)}`;
-      this.reject(delivery, reason);
+      await this.deadLetter(delivery, reason, 'message rejected: not a valid task');
       return;
     }
     const log = this.logger.child({ queue, task: task.task, taskId: task.id });
     const registered = this.tasks.get(task.task);
     if (!registered) {
       await this.sendResult(task, queue, 'FAILURE', { exc_type: 'NotRegistered', exc_message: [task.task], exc_module: 'celery.exceptions' }, null, log);
-      this.reject(delivery, `task "${task.task}" is not registered on this worker`);
+      await this.deadLetter(delivery, `task "${task.task}" is not registered on this worker`, 'message rejected: not a valid task');
       return;
     }
     if (await this.revokeIfExpired(delivery, task, registered, log)) return;
@@ -198,7 +239,10 @@ export class Worker {
         if (await this.revokeIfExpired(delivery, task, registered, log)) return;
       }
     }
-    if (message.fields.redelivered) log.warn('task redelivered');
+    if (message.fields.redelivered) {
+      const before = previousDeliveries(message.properties.headers) || recordedDeliveries(message.properties.headers);
+      log.warn(before > 0 ? { delivery: before + 1 } : {}, 'task redelivered');
+    }
     if (registered.options.trackStarted) {
       await this.sendResult(task, queue, 'STARTED', { pid: process.pid, hostname: this.hostname }, null, log, registered);
     }
@@ -370,10 +414,69 @@ export class Worker {
     }
   }
 
-  private reject(delivery: Delivery, reason: string): void {
-    this.logger.error({ queue: delivery.queue, reason, deliveryTag: delivery.message.fields.deliveryTag }, 'message rejected: not a valid task');
+  /**
+   * Takes a message out of the queue for good, saying why. Where the queue has a dead-letter
+   * exchange, a copy goes there with `x-warren-reason` and friends (a nack cannot carry a
+   * reason) and, once the broker confirmed it, the delivery is acked. Where the copy cannot be
+   * published, or there is no dead-letter exchange, the delivery is rejected without requeue:
+   * the broker then dead-letters it itself (with its own `x-death`) or drops it.
+   */
+  private async deadLetter(delivery: Delivery, reason: string, logMessage: string): Promise<void> {
+    const { message, queue } = delivery;
+    const target = this.queueSettings.get(queue)?.deadLetter;
+    const fields = { queue, reason, deliveryTag: message.fields.deliveryTag, taskId: message.properties.headers?.id };
+    if (target) {
+      const headers = { ...message.properties.headers, ...deadLetterHeaders(reason, queue, this.hostname, new Date()) };
+      try {
+        await this.publisher.publish({
+          exchange: target.exchange,
+          routingKey: target.routingKey ?? message.fields.routingKey,
+          body: message.content,
+          properties: copiedProperties(message.properties, headers),
+        });
+        this.logger.error({ ...fields, deadLetterExchange: target.exchange }, logMessage);
+        this.ack(delivery, this.logger);
+        this.emit('message-rejected', { queue, reason, deadLettered: true });
+        return;
+      } catch (err) {
+        this.logger.warn({ ...fields, err: (err as Error).message }, 'could not publish to the dead-letter exchange; rejecting the message instead');
+      }
+    }
+    this.logger.error(fields, logMessage);
     settle(delivery, 'reject');
-    this.emit('message-rejected', { queue: delivery.queue, reason });
+    this.emit('message-rejected', { queue, reason, deadLettered: false });
+  }
+
+  /**
+   * warren's delivery count for a classic queue with `deliveryLimit`, which keeps no count of
+   * its own. A redelivery is not run: if the limit allows another delivery, a copy recording
+   * the count (`x-warren-deliveries`) is published to the back of the queue and, once
+   * confirmed, this delivery is acked; the copy runs when it comes round. Past the limit, the
+   * message is dead-lettered as a poison message. True when the delivery was settled here.
+   * Deliveries handed back unstarted at shutdown count too, as they do on quorum queues.
+   */
+  private async countRedelivery(delivery: Delivery): Promise<boolean> {
+    const { message, queue } = delivery;
+    const limit = this.queueSettings.get(queue)?.countedDeliveryLimit;
+    if (limit === undefined) return false;
+    const count = recordedDeliveries(message.properties.headers) + 2;
+    if (count > limit) {
+      const reason = `delivered ${count - 1} times without finishing (deliveryLimit ${limit}): a poison message`;
+      await this.deadLetter(delivery, reason, 'poison message dead-lettered');
+      return true;
+    }
+    const headers = { ...message.properties.headers, ...deliveryCountHeader(count - 1) };
+    try {
+      await this.publisher.publish({ exchange: '', routingKey: queue, body: message.content, properties: copiedProperties(message.properties, headers) });
+    } catch (err) {
+      this.logger.error({ queue, err: (err as Error).message }, 'could not record a redelivery; the message goes back to the queue');
+      await this.pause();
+      settle(delivery, 'requeue');
+      return true;
+    }
+    this.logger.warn({ queue, delivery: count, deliveryLimit: limit, taskId: message.properties.headers?.id }, 'redelivered message counted and sent round again');
+    this.ack(delivery, this.logger);
+    return true;
   }
 
   /** Number of tasks running now. */
@@ -415,6 +518,13 @@ export class Worker {
     this.channel = undefined;
     this.logger.info('worker stopped');
   }
+}
+
+interface QueueSettings {
+  /** Where warren sends the queue's dead letters itself: its dead-letter exchange and routing key. */
+  readonly deadLetter: { readonly exchange: string; readonly routingKey: string | undefined } | undefined;
+  /** `deliveryLimit` of a classic queue, which the worker enforces; undefined for quorum queues (the broker does). */
+  readonly countedDeliveryLimit: number | undefined;
 }
 
 /**

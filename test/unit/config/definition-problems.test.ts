@@ -101,7 +101,7 @@ describe('each kind of invalid definition is reported with its exact message', (
       'an unknown queue key',
       (doc) => (queues(doc)[0].colour = 'blue'),
       'queues[0].colour: unknown key (expected one of name, type, exchange, routingKey, bindings, durable, autoDelete, maxPriority, ' +
-        'messageTtl, maxLength, deadLetterExchange, deadLetterRoutingKey, expires, arguments)',
+        'messageTtl, maxLength, deadLetterExchange, deadLetterRoutingKey, expires, deliveryLimit, deadLetterQueue, arguments)',
     ],
     ['a missing queue name', (doc) => delete queues(doc)[0].name, 'queues[0].name: required key is missing (expected a queue name)'],
     ['an empty (null) queue name', (doc) => (queues(doc)[0].name = null), 'queues[0].name: null is not a string (expected a queue name)'],
@@ -367,7 +367,7 @@ describe('problems are collected, not stopped at the first', () => {
       [
         'invalid definitions (5 problems):',
         `  ${FILE}: queues[0].colour: unknown key (expected one of name, type, exchange, routingKey, bindings, durable, autoDelete, ` +
-          'maxPriority, messageTtl, maxLength, deadLetterExchange, deadLetterRoutingKey, expires, arguments)',
+          'maxPriority, messageTtl, maxLength, deadLetterExchange, deadLetterRoutingKey, expires, deliveryLimit, deadLetterQueue, arguments)',
         `  ${FILE}: queues[2].type: "quorom" is not a queue type (expected one of classic, quorum)`,
         `  ${FILE}: schedule.tick.every: "10 parsecs" is not a duration (expected ${DURATION_S})`,
         `  ${FILE}: timezone: "Mars/Olympus" is not an IANA time zone (expected e.g. UTC, Europe/Berlin)`,

@@ -1,4 +1,14 @@
-import { friendlyName, queueArguments, replyQueueSpec } from '../../../src/topology';
+import {
+  deadLetterHeaders,
+  deliveryCountHeader,
+  friendlyName,
+  isBrokerHeader,
+  isDeliveryCountHeader,
+  previousDeliveries,
+  queueArguments,
+  recordedDeliveries,
+  replyQueueSpec,
+} from '../../../src/topology';
 import { queueDefinition } from './fixtures';
 
 describe('queueArguments', () => {
@@ -87,5 +97,30 @@ describe('replyQueueSpec', () => {
       options: { durable: false, autoDelete: true, arguments: { 'x-expires': 86400000 } },
     });
     expect(replyQueueSpec('a1b2', { expiresMs: 5000 }).options.arguments).toStrictEqual({ 'x-expires': 5000 });
+  });
+});
+
+describe('message headers', () => {
+  it('knows the headers the broker adds, which a message published anew drops', () => {
+    expect(['x-death', 'x-first-death-queue', 'x-first-death-reason', 'x-last-death-exchange', 'x-delivery-count'].every(isBrokerHeader)).toBe(true);
+    expect(['x-warren-reason', 'x-match', 'task', 'x-deaths'].some(isBrokerHeader)).toBe(false);
+  });
+
+  it('reads a quorum queue\'s x-delivery-count and warren\'s own count, 0 when absent or odd', () => {
+    expect(previousDeliveries({ 'x-delivery-count': 2 })).toBe(2);
+    expect(previousDeliveries({ 'x-delivery-count': 'two' })).toBe(0);
+    expect(previousDeliveries(undefined)).toBe(0);
+    expect(recordedDeliveries(deliveryCountHeader(3))).toBe(3);
+    expect(recordedDeliveries({})).toBe(0);
+    expect(Object.keys(deliveryCountHeader(1)).every(isDeliveryCountHeader)).toBe(true);
+  });
+
+  it('says why, where, by whom and when a message was dead-lettered', () => {
+    expect(deadLetterHeaders('not JSON', 'q1', 'warren@h', new Date('2030-01-02T03:04:05Z'))).toStrictEqual({
+      'x-warren-reason': 'not JSON',
+      'x-warren-queue': 'q1',
+      'x-warren-worker': 'warren@h',
+      'x-warren-dead-lettered-at': '2030-01-02T03:04:05.000Z',
+    });
   });
 });

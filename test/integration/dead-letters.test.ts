@@ -1,0 +1,151 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { GetMessage } from 'amqplib';
+import { createApp, createLogger, type App } from '../../src';
+import { BrokerProbe, randomPrefix, waitFor, writeDefinitionsFile } from '../support/broker';
+import { testBrokerUrl } from '../support/broker-url';
+import { captureLogger } from '../support/capture-logger';
+import { startTestWorker, type WorkerProcess } from '../support/worker-process';
+
+describe('dead-letter queues and poison messages', () => {
+  const prefix = randomPrefix('dlq');
+  const exchange = `${prefix}.x`;
+  const queues = { work: `${prefix}.work`, quorum: `${prefix}.quorum`, classic: `${prefix}.classic` };
+  const dlq = (queue: string): string => `${queue}.dlq`;
+  const defs = writeDefinitionsFile({
+    broker: { url: testBrokerUrl() },
+    exchanges: [{ name: exchange, type: 'direct' }],
+    queues: [
+      { name: queues.work, exchange, routingKey: 'work', deadLetterQueue: true },
+      { name: queues.quorum, exchange, routingKey: 'quorum', type: 'quorum', deliveryLimit: 3, deadLetterQueue: true },
+      { name: queues.classic, exchange, routingKey: 'classic', deliveryLimit: 2, deadLetterQueue: true },
+    ],
+    defaultQueue: queues.work,
+  });
+  const marks = join(defs.dir, 'marks.txt');
+  const apps: App[] = [];
+  const workers: WorkerProcess[] = [];
+  let probe!: BrokerProbe;
+  let client!: App;
+
+  const app = (logger = createLogger({ level: 'silent' })): App => {
+    const made = createApp({ definitions: defs.file, logger });
+    apps.push(made);
+    return made;
+  };
+  const started = (label: string): string[] =>
+    (existsSync(marks) ? readFileSync(marks, 'utf8').trim().split('\n') : []).filter((line) => line.startsWith(`${label} `));
+  /** Every message in a queue, taken off it. */
+  const drain = async (queue: string): Promise<GetMessage[]> => {
+    const taken: GetMessage[] = [];
+    for (let message = await probe.get(queue); message !== false; message = await probe.get(queue)) taken.push(message);
+    return taken;
+  };
+
+  beforeAll(async () => {
+    probe = await BrokerProbe.open();
+    client = app();
+  });
+
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+    await Promise.all(apps.map((a) => a.close()));
+    const all = Object.values(queues);
+    await probe.cleanUp([...all, ...all.map(dlq)], [exchange, ...all.map(dlq)]);
+    await probe.close();
+    defs.remove();
+  });
+
+  test('invalid messages and unknown tasks end in the dead-letter queue, unchanged, with headers that say why', async () => {
+    const logs = captureLogger('info');
+    const workerApp = app(logs.logger);
+    const ran: string[] = [];
+    workerApp.task(`${prefix}.ok`, (label: string) => {
+      ran.push(label);
+      return label;
+    });
+    await workerApp.startWorker({ queues: [queues.work], concurrency: 2 });
+
+    const v2 = (task: string, id: string) => ({ contentType: 'application/json', contentEncoding: 'utf-8', headers: { task, id } });
+    const bad = [
+      { body: 'this is not json', options: v2(`${prefix}.ok`, 'bad-json'), reason: /not valid JSON/ },
+      { body: '[[1], {}, {}]', options: { contentType: 'application/x-python-serialize', headers: { task: `${prefix}.ok`, id: 'pickle' } }, reason: /application\/x-python-serialize/ },
+      { body: '[1, 2]', options: v2(`${prefix}.ok`, 'bad-shape'), reason: /\[args, kwargs, embed\]/ },
+      { body: '[[], {}, {}]', options: v2(`${prefix}.no.such.task`, 'unknown'), reason: new RegExp(`^task "${prefix}.no.such.task" is not registered on this worker$`) },
+    ];
+    for (const [index, message] of bad.entries()) {
+      await probe.sendRaw(queues.work, Buffer.from(message.body), message.options);
+      // Valid tasks in between: each still runs.
+      const result = await client.sendTask(`${prefix}.ok`, [`valid-${index}`]);
+      await expect(result.get({ timeout: 5000 })).resolves.toBe(`valid-${index}`);
+    }
+    await waitFor('four dead letters', async () => (await probe.messageCount(dlq(queues.work))) === 4);
+
+    const dead = await drain(dlq(queues.work));
+    expect(dead.map((m) => m.content.toString())).toEqual(bad.map((m) => m.body));
+    dead.forEach((message, index) => {
+      const headers = message.properties.headers ?? {};
+      expect(headers['x-warren-reason']).toMatch(bad[index].reason);
+      expect(headers['x-warren-queue']).toBe(queues.work);
+      expect(headers['x-warren-worker']).toMatch(/^warren@/);
+      expect(Date.parse(headers['x-warren-dead-lettered-at'] as string)).toBeGreaterThan(Date.now() - 60_000);
+      expect(headers.id).toBe(bad[index].options.headers.id);
+      expect(message.properties.deliveryMode).toBe(2);
+    });
+    expect(ran).toEqual(['valid-0', 'valid-1', 'valid-2', 'valid-3']);
+    expect(await probe.messageCount(queues.work)).toBe(0);
+    const logged = logs.lines().filter((l) => l.msg === 'message rejected: not a valid task');
+    expect(logged.map((l) => l.deadLetterExchange)).toEqual(bad.map(() => dlq(queues.work)));
+  });
+
+  /**
+   * Sends a worker-killing task and ten ordinary ones to `queue`, then keeps one `-c 1` worker
+   * process running (a new one each time one dies) until the killer is in the dead-letter queue
+   * and every ordinary task has its result.
+   */
+  async function poisonRun(queue: string, label: string): Promise<{ deaths: number; dead: GetMessage[] }> {
+    const killer = await client.sendTask(`${prefix}.die`, [label], {}, { queue, ignoreResult: true });
+    const ordinary = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => client.sendTask(`${prefix}.slow`, [`${label}-ok-${i}`, 20], {}, { queue })),
+    );
+    const done = Promise.all(ordinary.map((r) => r.get({ timeout: 60_000 })));
+    let deaths = 0;
+    let finished = false;
+    void done.then(() => (finished = true), () => undefined);
+    while (!(finished && (await probe.messageCount(dlq(queue))) === 1)) {
+      if (deaths > 6) throw new Error(`the worker died ${deaths} times and the poison message is still not dead-lettered`);
+      const worker = startTestWorker({ prefix, definitions: defs.file, queues: [queue], name: `${label}-${deaths}@test`, concurrency: 1, env: { WARREN_TEST_MARKS: marks } });
+      workers.push(worker);
+      worker.ready.catch(() => undefined); // a worker may die of the poison message before it logs that it is ready
+      const exited = worker.exited.then(() => 'exited' as const);
+      const goal = waitFor('the poison message dead-lettered and every ordinary task done', async () => finished && (await probe.messageCount(dlq(queue))) === 1, 30_000).then(() => 'done' as const);
+      if ((await Promise.race([exited, goal])) === 'exited') deaths += 1;
+      else await worker.stop('SIGTERM');
+    }
+    await expect(done).resolves.toHaveLength(10);
+    const dead = await drain(dlq(queue));
+    expect(dead.map((m) => m.properties.headers?.id)).toEqual([killer.id]);
+    process.stdout.write(`${label}: ${started(label).length} deliveries of the poison message, ${deaths} worker deaths, 10 of 10 ordinary tasks done\n`);
+    return { deaths, dead };
+  }
+
+  test('quorum queue, deliveryLimit 3: a task that kills its worker runs 3 times, then the broker dead-letters it; the others complete', async () => {
+    const { deaths, dead } = await poisonRun(queues.quorum, 'quorum-killer');
+    expect(started('quorum-killer')).toHaveLength(3);
+    expect(deaths).toBe(3);
+    const death = dead[0].properties.headers?.['x-death']?.[0];
+    expect(death).toMatchObject({ queue: queues.quorum, reason: 'delivery_limit' });
+    expect(await probe.messageCount(queues.quorum)).toBe(0);
+  }, 90_000);
+
+  test('classic queue, deliveryLimit 2: warren counts the deliveries, then dead-letters it with the reason', async () => {
+    const { deaths, dead } = await poisonRun(queues.classic, 'classic-killer');
+    expect(started('classic-killer')).toHaveLength(2);
+    expect(deaths).toBe(2);
+    expect(dead[0].properties.headers).toMatchObject({
+      'x-warren-reason': 'delivered 2 times without finishing (deliveryLimit 2): a poison message',
+      'x-warren-queue': queues.classic,
+    });
+    expect(await probe.messageCount(queues.classic)).toBe(0);
+  }, 90_000);
+});
