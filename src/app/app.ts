@@ -35,6 +35,10 @@ export interface StartWorkerOptions {
   hostname?: string;
   /** @defaultValue 30000 */
   shutdownTimeoutMs?: number;
+  /** Hard time limit (seconds) for tasks that set none. @defaultValue none */
+  timeLimit?: number;
+  /** Soft time limit (seconds) for tasks that set none. @defaultValue none */
+  softTimeLimit?: number;
 }
 
 /**
@@ -166,6 +170,8 @@ export class App {
       hostname: options.hostname,
       shutdownTimeoutMs: options.shutdownTimeoutMs,
       republisher: this.delays!,
+      timeLimit: options.timeLimit,
+      softTimeLimit: options.softTimeLimit,
     });
     await worker.start();
     this.workers.add(worker);

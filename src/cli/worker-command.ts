@@ -11,6 +11,8 @@ interface WorkerArgs extends CommonArgs {
   'prefetch-multiplier': number;
   hostname?: string;
   'shutdown-timeout': string;
+  'time-limit'?: string;
+  'soft-time-limit'?: string;
 }
 
 export const workerCommand: CommandModule<object, WorkerArgs> = {
@@ -24,6 +26,8 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('prefetch-multiplier', { type: 'number', default: 1, describe: 'unacknowledged messages per concurrency slot' })
       .option('hostname', { alias: 'n', type: 'string', describe: 'node name (default warren@<host>)' })
       .option('shutdown-timeout', { type: 'string', default: '30s', describe: 'how long running tasks may finish after SIGTERM/SIGINT' })
+      .option('time-limit', { type: 'string', describe: 'hard time limit for tasks that set none, e.g. 5m: FAILURE, and the worker goes on' })
+      .option('soft-time-limit', { type: 'string', describe: "soft time limit for tasks that set none, e.g. 4m: aborts the task's signal" })
       .example('$0 worker -A ./dist/examples/tasks.js -Q for_task1 -c 8', 'consume for_task1 only') as unknown as Argv<WorkerArgs>,
   handler: async (args) => {
     if (!Number.isInteger(args.concurrency) || args.concurrency < 1) throw new UsageError(`--concurrency must be a whole number of at least 1 (got ${args.concurrency})`);
@@ -36,6 +40,20 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
     } catch (err) {
       throw new UsageError(`--shutdown-timeout: ${(err as Error).message}`);
     }
+    const seconds = (flag: 'time-limit' | 'soft-time-limit'): number | undefined => {
+      const text = args[flag];
+      if (text === undefined) return undefined;
+      let ms: number;
+      try {
+        ms = parseDuration(text);
+      } catch (err) {
+        throw new UsageError(`--${flag}: ${(err as Error).message}`);
+      }
+      if (ms <= 0) throw new UsageError(`--${flag} must be above 0 (got ${text})`);
+      return ms / 1000;
+    };
+    const timeLimit = seconds('time-limit');
+    const softTimeLimit = seconds('soft-time-limit');
     const { app, logger } = appFromArgs(args);
     const worker = await app.startWorker({
       queues: splitList(args.queues),
@@ -43,6 +61,8 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       prefetchMultiplier: args['prefetch-multiplier'],
       hostname: args.hostname,
       shutdownTimeoutMs,
+      timeLimit,
+      softTimeLimit,
     });
     await new Promise<void>((resolve) => {
       let signals = 0;

@@ -224,3 +224,31 @@ function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
 }
+
+/**
+ * A task ran past its hard time limit: the worker stopped waiting for it, recorded this as its
+ * FAILURE, acked its message and freed its slot. JavaScript cannot stop a running function, so
+ * the task's AbortSignal is aborted too; whatever the task does after that is ignored.
+ */
+export class TimeLimitExceededError extends WarrenError {
+  readonly taskName: string;
+  readonly seconds: number;
+
+  constructor(taskName: string, seconds: number) {
+    super('WARREN_TIME_LIMIT', `task ${taskName} exceeded its time limit of ${seconds} s`);
+    this.taskName = taskName;
+    this.seconds = seconds;
+  }
+}
+
+/** The reason a task's AbortSignal carries when its soft time limit passes: finish up, or stop. */
+export class SoftTimeLimitExceededError extends WarrenError {
+  readonly taskName: string;
+  readonly seconds: number;
+
+  constructor(taskName: string, seconds: number) {
+    super('WARREN_SOFT_TIME_LIMIT', `task ${taskName} exceeded its soft time limit of ${seconds} s`);
+    this.taskName = taskName;
+    this.seconds = seconds;
+  }
+}

@@ -30,14 +30,18 @@ const PYTHON_CLASSES: ReadonlyMap<string, { exc_type: string; exc_module: string
   // warren's retry signal and its give-up error: Celery's Retry and MaxRetriesExceededError.
   ['Retry', { exc_type: 'Retry', exc_module: 'celery.exceptions' }],
   ['MaxRetriesExceededError', { exc_type: 'MaxRetriesExceededError', exc_module: 'celery.exceptions' }],
+  // warren's time limits: Celery's (billiard's, re-exported by celery.exceptions).
+  ['TimeLimitExceededError', { exc_type: 'TimeLimitExceeded', exc_module: 'celery.exceptions' }],
+  ['SoftTimeLimitExceededError', { exc_type: 'SoftTimeLimitExceeded', exc_module: 'celery.exceptions' }],
 ]);
 
 /**
  * Encodes what a task threw so a Python client rebuilds a sensible exception:
  * `Error` → `builtins.Exception`, `TypeError` → `builtins.TypeError`, `RangeError` →
- * `builtins.ValueError`; warren's `TaskNotRegisteredError`, `TaskRevokedError`, `Retry` and
- * `MaxRetriesExceededError` → `celery.exceptions.NotRegistered` / `.TaskRevokedError` / `.Retry` /
- * `.MaxRetriesExceededError` (what a Python worker reports);
+ * `builtins.ValueError`; warren's `TaskNotRegisteredError`, `TaskRevokedError`, `Retry`,
+ * `MaxRetriesExceededError`, `TimeLimitExceededError` and `SoftTimeLimitExceededError` →
+ * `celery.exceptions.NotRegistered` / `.TaskRevokedError` / `.Retry` / `.MaxRetriesExceededError` /
+ * `.TimeLimitExceeded` / `.SoftTimeLimitExceeded` (what a Python worker reports);
  * any other error → its `name` in {@link JS_ERROR_MODULE}. A thrown non-Error (a string, an
  * object) becomes `builtins.Exception` with its text.
  */

@@ -64,6 +64,8 @@ export function checkTaskOptions(name: string, options: TaskOptions): void {
       problems.push(`retry.backoff must be 'fixed' or 'exponential' (got ${String(retry.backoff)})`);
     }
   }
+  seconds('timeLimit', options.timeLimit, false);
+  seconds('softTimeLimit', options.softTimeLimit, false);
   if (options.autoretryFor !== undefined) {
     const list: unknown = options.autoretryFor;
     if (!Array.isArray(list) || list.some((entry) => typeof entry !== 'string' && typeof entry !== 'function')) {

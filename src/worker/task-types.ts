@@ -10,7 +10,10 @@ export interface TaskContext {
   redelivered: boolean;
   /** The time the task was due (from `countdown` or `eta`); null when it was due at once. */
   eta: Date | null;
-  /** Aborted when the worker must stop the task (shutdown, time limit). */
+  /**
+   * Aborted when the worker wants the task to stop: its soft time limit passed (reason
+   * `SoftTimeLimitExceededError`), its hard limit passed, or the worker's shutdown timed out.
+   */
   signal: AbortSignal;
   /** The worker's node name, e.g. `warren@host`. */
   hostname: string;
@@ -80,6 +83,17 @@ export interface TaskOptions {
    * names (matched against the error's `name` and the names of its classes).
    */
   autoretryFor?: ReadonlyArray<string | ErrorClass>;
+  /**
+   * Seconds after which the worker stops waiting for the task: FAILURE with
+   * `TimeLimitExceededError`, the message acked, the slot freed. A message's own limit (sent
+   * with `timeLimit`, or Celery's `time_limit`) wins. @defaultValue the worker's `timeLimit`
+   */
+  timeLimit?: number;
+  /**
+   * Seconds after which the task's `signal` is aborted with `SoftTimeLimitExceededError`, so it
+   * can wind up. A message's own limit wins. @defaultValue the worker's `softTimeLimit`
+   */
+  softTimeLimit?: number;
 }
 
 export interface RegisteredTask {

@@ -2,7 +2,14 @@ import { hostname as osHostname } from 'node:os';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { QueueDefinition } from '../config/types';
-import { InvalidMessageError, MaxRetriesExceededError, Retry, UnroutableError } from '../errors';
+import {
+  InvalidMessageError,
+  MaxRetriesExceededError,
+  Retry,
+  SoftTimeLimitExceededError,
+  TimeLimitExceededError,
+  UnroutableError,
+} from '../errors';
 import type { Logger } from '../logging/logger';
 import {
   copiedProperties,
@@ -68,6 +75,10 @@ export interface WorkerOptions {
   shutdownTimeoutMs?: number;
   /** Publishes retries and tasks that arrived too early. */
   republisher: TaskRepublisher;
+  /** Hard time limit in seconds for tasks that set none (see `TaskOptions.timeLimit`). @defaultValue none */
+  timeLimit?: number;
+  /** Soft time limit in seconds for tasks that set none (see `TaskOptions.softTimeLimit`). @defaultValue none */
+  softTimeLimit?: number;
 }
 
 interface Delivery {
@@ -201,7 +212,7 @@ export class Worker {
       const delivery = this.inbox.shift()!;
       const abort = new AbortController();
       this.running.set(delivery, abort);
-      void this.execute(delivery, abort.signal).finally(() => {
+      void this.execute(delivery, abort).finally(() => {
         this.running.delete(delivery);
         if (this.running.size === 0) this.idle?.();
         this.pump();
@@ -209,7 +220,7 @@ export class Worker {
     }
   }
 
-  private async execute(delivery: Delivery, signal: AbortSignal): Promise<void> {
+  private async execute(delivery: Delivery, abort: AbortController): Promise<void> {
     const { message, queue } = delivery;
     if (message.fields.redelivered && (await this.countRedelivery(delivery))) return;
     let task: TaskMessage;
@@ -253,7 +264,7 @@ export class Worker {
       retries: task.retries,
       redelivered: message.fields.redelivered,
       eta: task.eta,
-      signal,
+      signal: abort.signal,
       hostname: this.hostname,
       queue,
       logger: log,
@@ -264,10 +275,14 @@ export class Worker {
     const hasKwargs = Object.keys(task.kwargs).length > 0;
     const params = hasKwargs ? [...task.args, task.kwargs, context] : [...task.args, context];
     log.debug('task started');
-    let value: unknown;
-    try {
-      value = await registered.handler(...params);
-    } catch (error) {
+    const limits = this.timeLimits(task, registered);
+    const outcome = await this.runWithinLimits(() => registered.handler(...params), task.task, limits, abort, log);
+    if (outcome.kind === 'timed-out') {
+      await this.fail(delivery, task, registered, outcome.error, log);
+      return;
+    }
+    if (outcome.kind === 'threw') {
+      const { error } = outcome;
       const { retry, autoretryFor } = registered.options;
       if (error instanceof Retry || matchesAutoretry(error, autoretryFor)) {
         const asked = error instanceof Retry ? error : undefined;
@@ -284,11 +299,72 @@ export class Worker {
       await this.fail(delivery, task, registered, error, log);
       return;
     }
+    const { value } = outcome;
     const runtimeMs = performance.now() - started;
     const delivered = await this.sendResult(task, queue, 'SUCCESS', value === undefined ? null : value, null, log, registered);
     log.debug({ runtimeMs }, 'task succeeded');
     this.emit('task-succeeded', { taskId: task.id, taskName: task.task, runtimeMs });
     this.finish(delivery, delivered, log);
+  }
+
+  /**
+   * The time limits of a run, in seconds: the message's own (`timelimit`, hard first), else the
+   * task's options, else the worker's.
+   */
+  private timeLimits(task: TaskMessage, registered: RegisteredTask): { soft: number | undefined; hard: number | undefined } {
+    const [hard, soft] = task.timelimit;
+    return {
+      hard: hard ?? registered.options.timeLimit ?? this.options.timeLimit,
+      soft: soft ?? registered.options.softTimeLimit ?? this.options.softTimeLimit,
+    };
+  }
+
+  /**
+   * Runs the task body under its limits. At the soft limit its signal is aborted with
+   * `SoftTimeLimitExceededError`, and the task goes on until it settles. At the hard limit the
+   * worker stops waiting: JavaScript cannot kill a function, so the body may go on running,
+   * but its outcome is ignored, its signal is aborted, and its slot is given to the next task.
+   */
+  private async runWithinLimits(
+    body: () => unknown,
+    taskName: string,
+    limits: { soft: number | undefined; hard: number | undefined },
+    abort: AbortController,
+    log: Logger,
+  ): Promise<{ kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown } | { kind: 'timed-out'; error: TimeLimitExceededError }> {
+    const timers: NodeJS.Timeout[] = [];
+    if (limits.soft !== undefined) {
+      const soft = limits.soft;
+      timers.push(
+        setTimeout(() => {
+          log.warn({ softTimeLimit: soft }, 'soft time limit exceeded: the task is asked to stop');
+          abort.abort(new SoftTimeLimitExceededError(taskName, soft));
+        }, soft * 1000),
+      );
+    }
+    try {
+      return await new Promise((resolve) => {
+        Promise.resolve()
+          .then(body)
+          .then(
+            (value) => resolve({ kind: 'returned', value }),
+            (error: unknown) => resolve({ kind: 'threw', error }),
+          );
+        if (limits.hard !== undefined) {
+          const hard = limits.hard;
+          timers.push(
+            setTimeout(() => {
+              const error = new TimeLimitExceededError(taskName, hard);
+              log.error({ timeLimit: hard }, 'time limit exceeded: the worker stopped waiting for the task, which is recorded as failed');
+              if (!abort.signal.aborted) abort.abort(error);
+              resolve({ kind: 'timed-out', error });
+            }, hard * 1000),
+          );
+        }
+      });
+    } finally {
+      for (const timer of timers) clearTimeout(timer);
+    }
   }
 
   /** A task past its `expires` is not run: REVOKED, acked, logged. True when it was. */

@@ -76,4 +76,11 @@ describe('checkTaskOptions', () => {
       "task \"app.pay\": retry.max must be a whole number >= 0 or Infinity (got -1); retry.delay must be a number of seconds >= 0 (got -2); retry.backoff must be 'fixed' or 'exponential' (got linear); autoretryFor must be a list of error classes or error names",
     );
   });
+
+  test('time limits must be seconds above 0', () => {
+    expect(() => checkTaskOptions('t', { timeLimit: 0.5, softTimeLimit: 0.25 })).not.toThrow();
+    expect(() => checkTaskOptions('t', { timeLimit: 0, softTimeLimit: -1 })).toThrow(
+      'task "t": timeLimit must be a number of seconds above 0 (got 0); softTimeLimit must be a number of seconds above 0 (got -1)',
+    );
+  });
 });
