@@ -2,7 +2,8 @@
  * warren: RabbitMQ task routing for Node.js, speaking Celery's protocol.
  * Everything a user imports comes from here.
  */
-export { App, createApp, type AppOptions, type StartWorkerOptions } from './app';
+export { App, createApp, type AppOptions, type StartWorkerOptions, type StartBeatOptions } from './app';
+export { Beat, Schedules, type BeatEvents, type ScheduleListing, type ScheduleEntryInput, type Fire } from './beat';
 export { loadDefinitions } from './config';
 export type * from './config/types';
 export * from './errors';

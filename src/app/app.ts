@@ -1,6 +1,7 @@
 import { loadDefinitions } from '../config';
 import type { Definitions } from '../config/types';
-import { UsageError } from '../errors';
+import { Beat, DEFAULT_STATE_FILE, LeaderLock, Schedules, createScheduleStore } from '../beat';
+import { BrokerUnavailableError, UsageError } from '../errors';
 import { createLogger, type Logger, type LogLevel } from '../logging/logger';
 import { DelayedDelivery, Producer, type SendTaskOptions } from '../producer';
 import { AsyncResult, RpcResultBackend } from '../result';
@@ -8,6 +9,7 @@ import { createRouter } from '../router';
 import { buildTopology, declareTopology, selectTopology, type DeclaredReport } from '../topology';
 import { BrokerConnection, Publisher } from '../transport';
 import { Worker, type TaskHandler, type TaskOptions } from '../worker';
+import { Lazy } from '../util/lazy';
 import { TaskRegistry } from './task-registry';
 
 export interface AppOptions {
@@ -23,6 +25,18 @@ export interface AppOptions {
   publishTimeoutMs?: number;
   /** How long the first connection may take. @defaultValue 10000 */
   connectTimeoutMs?: number;
+  /**
+   * Where beat keeps runtime schedule entries and the last fire of each entry: a file path, or
+   * `postgres://...`. Env `WARREN_SCHEDULE_STORE`. @defaultValue '.warren/beat-state.json'
+   */
+  scheduleStore?: string;
+}
+
+export interface StartBeatOptions {
+  /** Separates beats of different deployments on one broker (`warren.beat.lock.<suffix>`). */
+  lockSuffix?: string;
+  /** How often a follower tries to take the lock. @defaultValue 1000 */
+  lockRetryMs?: number;
 }
 
 export interface StartWorkerOptions {
@@ -56,8 +70,9 @@ export class App {
   private connecting: Promise<BrokerConnection> | undefined;
   private publisher: Publisher | undefined;
   private delays: DelayedDelivery | undefined;
-  private client: Promise<{ producer: Producer; results: RpcResultBackend }> | undefined;
   private readonly workers = new Set<Worker>();
+  private readonly beats = new Set<Beat>();
+  private scheduleManager: Schedules | undefined;
 
   constructor(options: AppOptions = {}) {
     this.options = { ...options };
@@ -71,6 +86,20 @@ export class App {
     this.options = { ...this.options, ...defined };
     if (overrides.logger) this.logger = overrides.logger;
     return this;
+  }
+
+  /**
+   * The schedule: entries from the definitions side by side with runtime entries in the store.
+   * `add`, `list`, `show`, `enable`, `disable`, `remove`, `next`; a running beat sees each change
+   * within a second.
+   */
+  get schedules(): Schedules {
+    this.scheduleManager ??= new Schedules(
+      () => this.definitions(),
+      createScheduleStore(this.options.scheduleStore ?? process.env.WARREN_SCHEDULE_STORE, { logger: this.logger }),
+      `schedule store ${this.options.scheduleStore ?? process.env.WARREN_SCHEDULE_STORE ?? DEFAULT_STATE_FILE}`,
+    );
+    return this.scheduleManager;
   }
 
   /** Registers a task handler under its full name, e.g. `app1.tasks1.deal1`. */
@@ -108,21 +137,21 @@ export class App {
     return this.connecting;
   }
 
-  private startClient(): Promise<{ producer: Producer; results: RpcResultBackend }> {
-    this.client ??= (async () => {
-      const definitions = await this.definitions();
-      const connection = await this.connect();
-      await connection.withTemporaryChannel((channel) => declareTopology(channel, buildTopology(definitions)));
-      await this.publisher!.start();
-      const results = new RpcResultBackend(connection, this.logger);
-      await results.start();
-      return { producer: new Producer(createRouter(definitions), this.delays!, this.logger), results };
-    })().catch((err: unknown) => {
-      this.client = undefined;
-      throw err;
-    });
-    return this.client;
-  }
+  /** Declares the whole topology (a client may send anywhere) and starts the publisher. */
+  private readonly producer = new Lazy(async () => {
+    const definitions = await this.definitions();
+    const connection = await this.connect();
+    await connection.withTemporaryChannel((channel) => declareTopology(channel, buildTopology(definitions)));
+    await this.publisher!.start();
+    return new Producer(createRouter(definitions), this.delays!, this.logger);
+  });
+
+  /** The reply queue, made only when a task that wants its result is sent. */
+  private readonly results = new Lazy(async () => {
+    const results = new RpcResultBackend(await this.connect(), this.logger);
+    await results.start();
+    return results;
+  });
 
   /**
    * Sends a task by name: the routes table picks its queue, the broker confirms it, and the
@@ -134,13 +163,17 @@ export class App {
     kwargs: Readonly<Record<string, unknown>> = {},
     options: SendTaskOptions = {},
   ): Promise<AsyncResult<T>> {
-    const { producer, results } = await this.startClient();
+    const producer = await this.producer.get();
     const taskId = options.taskId ?? Producer.newTaskId();
-    const ignore = options.ignoreResult ?? false;
+    if (options.ignoreResult) {
+      await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: '', options });
+      return AsyncResult.ignored<T>(taskId);
+    }
+    const results = await this.results.get();
     // Follow the id before publishing: a fast worker's result must find its listener.
-    const result = ignore ? results.ignored<T>(taskId) : results.track<T>(taskId);
+    const result = results.track<T>(taskId);
     try {
-      await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: ignore ? '' : results.replyQueue, options });
+      await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: results.replyQueue, options });
     } catch (err) {
       results.forget(taskId);
       throw err;
@@ -178,16 +211,59 @@ export class App {
     return worker;
   }
 
+  /**
+   * Starts a beat: it fires the schedule while it holds the leader lock (an exclusive queue
+   * on this app's connection), and waits to take over while another beat holds it.
+   */
+  async startBeat(options: StartBeatOptions = {}): Promise<Beat> {
+    const producer = await this.producer.get();
+    const connection = await this.connect();
+    const lock = new LeaderLock({ connection: { createChannel: () => connection.openChannel() }, suffix: options.lockSuffix, logger: this.logger });
+    const beat = new Beat({
+      schedules: this.schedules,
+      store: this.schedules.store,
+      lock,
+      logger: this.logger,
+      lockRetryMs: options.lockRetryMs,
+      send: async ({ entry, planned, taskId, expiresAt }) => {
+        // No publish may wait out a disconnect: the lock is gone with the connection, and
+        // another beat fires from the store's state meanwhile.
+        if (!connection.isConnected()) throw new BrokerUnavailableError('not connected to the broker');
+        await producer.publish({
+          taskId,
+          taskName: entry.task,
+          args: entry.args,
+          kwargs: entry.kwargs,
+          replyTo: '',
+          options: {
+            queue: entry.queue,
+            exchange: entry.exchange,
+            routingKey: entry.routingKey,
+            priority: entry.priority,
+            expires: expiresAt ?? undefined,
+            ignoreResult: true,
+            headers: { 'x-warren-beat-entry': entry.name, 'x-warren-beat-planned': planned.toISOString() },
+          },
+        });
+      },
+    });
+    await beat.start();
+    this.beats.add(beat);
+    return beat;
+  }
+
   /** Stops workers (letting running tasks finish), then closes every channel and the connection. */
   async close(): Promise<void> {
     await Promise.all([...this.workers].map((worker) => worker.stop()));
     this.workers.clear();
-    const client = this.client;
-    this.client = undefined;
-    if (client) {
-      const started = await client.catch(() => undefined);
-      await started?.results.close();
-    }
+    await Promise.all([...this.beats].map((beat) => beat.stop()));
+    this.beats.clear();
+    await this.scheduleManager?.store.close();
+    this.scheduleManager = undefined;
+    const results = this.results.peek();
+    this.results.reset();
+    this.producer.reset();
+    await (await results?.catch(() => undefined))?.close();
     this.delays?.close();
     this.delays = undefined;
     await this.publisher?.close();

@@ -1,2 +1,2 @@
-export { App, createApp, type AppOptions, type StartWorkerOptions } from './app';
+export { App, createApp, type AppOptions, type StartWorkerOptions, type StartBeatOptions } from './app';
 export { TaskRegistry } from './task-registry';

@@ -33,10 +33,10 @@ export function withCommonOptions<T>(yargs: Argv<T>, defaultLevel: LogLevel = 'i
 }
 
 /** The app of `-A`, or an app with no tasks, configured from the common flags. */
-export function appFromArgs(args: CommonArgs & { app?: string }): { app: App; logger: Logger } {
+export function appFromArgs(args: CommonArgs & { app?: string; store?: string }): { app: App; logger: Logger } {
   const logger = createLogger({ level: args['log-level'] });
   const app = args.app ? loadApp(args.app) : new App();
-  app.configure({ definitions: args.definitions, brokerUrl: args.broker, logger });
+  app.configure({ definitions: args.definitions, brokerUrl: args.broker, logger, scheduleStore: args.store });
   return { app, logger };
 }
 
@@ -44,4 +44,18 @@ export function appFromArgs(args: CommonArgs & { app?: string }): { app: App; lo
 export function splitList(values: readonly string[] | string | undefined): string[] {
   const list = values === undefined ? [] : Array.isArray(values) ? values : [values];
   return list.flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter((v) => v.length > 0);
+}
+
+export interface StoreArgs {
+  store?: string;
+}
+
+/** `--store`: where beat keeps runtime entries and state. */
+export function withStoreOption<T>(yargs: Argv<T>): Argv<T & StoreArgs> {
+  return yargs.option('store', {
+    type: 'string',
+    describe: 'schedule store: a file path or postgres://...; env WARREN_SCHEDULE_STORE',
+    default: process.env.WARREN_SCHEDULE_STORE,
+    defaultDescription: '.warren/beat-state.json',
+  }) as Argv<T & StoreArgs>;
 }

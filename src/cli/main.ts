@@ -1,5 +1,7 @@
 import yargs from 'yargs';
 import { ExitCode, reportError } from './exit-codes';
+import { beatCommand } from './beat-command';
+import { scheduleCommand } from './schedule-command';
 import { sendCommand } from './send-command';
 import { topologyCommand } from './topology-command';
 import { workerCommand } from './worker-command';
@@ -13,6 +15,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(workerCommand)
     .command(sendCommand)
     .command(topologyCommand)
+    .command(beatCommand)
+    .command(scheduleCommand)
     .demandCommand(1, 'name a command')
     .strict()
     .help()

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
 import { parseDuration } from '../config';
 import { UsageError } from '../errors';
+import { closeOnSignal } from './shutdown';
 import { appFromArgs, splitList, withCommonOptions, type CommonArgs } from './common-options';
 
 interface WorkerArgs extends CommonArgs {
@@ -64,23 +65,6 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       timeLimit,
       softTimeLimit,
     });
-    await new Promise<void>((resolve) => {
-      let signals = 0;
-      const onSignal = (signal: NodeJS.Signals): void => {
-        signals += 1;
-        if (signals > 1) {
-          // Closing the connection hands every unacknowledged message back to the broker.
-          logger.warn({ signal }, 'second signal: stopping now, unfinished tasks go back to the broker');
-          process.exit(1);
-        }
-        logger.info({ signal, active: worker.active }, 'shutting down: no new tasks, waiting for running ones');
-        app.close().then(resolve, (err: unknown) => {
-          logger.error({ err }, 'error while shutting down');
-          resolve();
-        });
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-    });
+    await closeOnSignal(app, logger, () => ({ active: worker.active }));
   },
 };

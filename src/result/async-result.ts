@@ -43,6 +43,11 @@ export class AsyncResult<T = unknown> {
     private readonly ignored = false,
   ) {}
 
+  /** A result that will never come: the task was sent with `ignoreResult`. */
+  static ignored<T>(id: string): AsyncResult<T> {
+    return new AsyncResult<T>(id, () => ({ type: 'Ignored', module: undefined, message: '' }), true);
+  }
+
   get state(): ResultState {
     return this.current.state;
   }

@@ -54,11 +54,6 @@ export class RpcResultBackend {
     this.waiting.delete(taskId);
   }
 
-  /** An AsyncResult that will never see a result (the task was sent with ignoreResult). */
-  ignored<T>(taskId: string): AsyncResult<T> {
-    return new AsyncResult<T>(taskId, decodeError, true);
-  }
-
   private onMessage(message: ConsumeMessage): void {
     let decoded: ReturnType<typeof decodeResultMessage>;
     try {

@@ -122,6 +122,18 @@ export class BrokerConnection {
     }
   }
 
+  /**
+   * A plain amqplib channel on the connection as it is now; it dies with that connection and
+   * is not re-opened. For what must end with the connection, like the beat's leader lock.
+   */
+  async openChannel(): Promise<Channel> {
+    const model = this.requireManager().connection;
+    if (!model) throw new BrokerUnavailableError('not connected to the broker');
+    const channel = await model.createChannel();
+    channel.on('error', () => undefined);
+    return channel;
+  }
+
   isConnected(): boolean {
     return this.manager?.isConnected() ?? false;
   }

@@ -30,23 +30,24 @@ export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, tim
   });
 }
 
-/** A `warren worker` process. */
+/** A long-running `warren` process: `worker` (ready once it logs "worker ready") or `beat` ("beat started"). */
 export class WorkerProcess {
   readonly child: ChildProcess;
   readonly ready: Promise<void>;
   readonly exited: Promise<number | null>;
   private logs = '';
 
-  constructor(args: readonly string[], env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [CLI, 'worker', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv, command: 'worker' | 'beat' = 'worker') {
+    const readyMessage = command === 'worker' ? '"worker ready"' : '"beat started"';
+    this.child = spawn(process.execPath, [CLI, command, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (chunk: Buffer) => (this.logs += chunk.toString()));
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
     this.ready = new Promise((resolve, reject) => {
       this.child.stderr!.on('data', (chunk: Buffer) => {
         this.logs += chunk.toString();
-        if (this.logs.includes('"worker ready"')) resolve();
+        if (this.logs.includes(readyMessage)) resolve();
       });
-      void this.exited.then((code) => reject(new Error(`worker exited with ${code} before it was ready:\n${this.logs}`)));
+      void this.exited.then((code) => reject(new Error(`${command} exited with ${code} before it was ready:\n${this.logs}`)));
     });
   }
 
