@@ -1,10 +1,13 @@
 /**
  * `npm run demo`: declares the example topology, starts one worker process for `for_task1` and
- * one for `for_task2`, sends ten of each task by name, and prints which worker ran which.
+ * one for `for_task2`, sends ten of each task by name and prints which worker ran which, then
+ * starts beat and shows its periodic fires reaching the worker of their queue.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, createLogger, BrokerUnavailableError } from '../src';
+import { createApp, createLogger, BrokerUnavailableError, type Fire } from '../src';
 
 const root = join(__dirname, '..', '..');
 const cli = join(root, 'bin', 'warren.js');
@@ -16,22 +19,32 @@ interface RunningWorker {
   queue: string;
   child: ChildProcess;
   ready: Promise<void>;
+  /** Ids of the tasks this worker finished, from its log. */
+  finished: Set<string>;
 }
 
 function startWorker(name: string, queue: string): RunningWorker {
-  const child = spawn(process.execPath, [cli, 'worker', '-A', tasksModule, '-Q', queue, '-n', name, '-c', '2', '--definitions', definitions], {
+  const child = spawn(process.execPath, [cli, 'worker', '-A', tasksModule, '-Q', queue, '-n', name, '-c', '2', '-l', 'debug', '--definitions', definitions], {
     stdio: ['ignore', 'inherit', 'pipe'],
   });
+  const finished = new Set<string>();
   const ready = new Promise<void>((resolve, reject) => {
     let buffered = '';
+    let partial = '';
     child.stderr!.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const entry = line.startsWith('{') ? (JSON.parse(line) as { msg?: string; taskId?: string }) : {};
+        if (entry.msg === 'task succeeded' && entry.taskId) finished.add(entry.taskId);
+      }
       if (buffered.includes('"worker ready"')) resolve();
       if (process.env.DEMO_VERBOSE) process.stderr.write(chunk);
     });
     child.once('exit', (code) => reject(new Error(`worker ${name} exited with code ${code} before it was ready:\n${buffered}`)));
   });
-  return { name, queue, child, ready };
+  return { name, queue, child, ready, finished };
 }
 
 function stopWorker(worker: RunningWorker): Promise<number | null> {
@@ -43,7 +56,8 @@ function stopWorker(worker: RunningWorker): Promise<number | null> {
 }
 
 async function main(): Promise<number> {
-  const app = createApp({ definitions, logger: createLogger({ level: 'warn' }), connectTimeoutMs: 5000 });
+  const stateDir = mkdtempSync(join(tmpdir(), 'warren-demo-'));
+  const app = createApp({ definitions, logger: createLogger({ level: 'warn' }), connectTimeoutMs: 5000, scheduleStore: join(stateDir, 'beat-state.json') });
   const workers: RunningWorker[] = [];
   try {
     const report = await app.declareTopology();
@@ -67,8 +81,22 @@ async function main(): Promise<number> {
       if (result.worker !== expectedWorker[task]) wrong += 1;
       console.log(`${task.padEnd(18)} -> ${JSON.stringify(value).padEnd(20)} ran on ${result.worker} (queue ${result.queue})`);
     }
-    console.log(`\n${results.length} tasks, ${results.length - wrong} ran on the worker of their own queue`);
-    return wrong === 0 ? 0 : 1;
+    console.log(`\n${results.length} tasks, ${results.length - wrong} ran on the worker of their own queue\n`);
+
+    // Beat: fires the schedule of definitions/ (deal-every-2-seconds) while it holds the lock.
+    const beat = await app.startBeat({ lockSuffix: `demo.${process.pid}` });
+    const fired: Fire[] = [];
+    beat.on('fired', ({ fire }) => fired.push(fire));
+    console.log('started beat; waiting for three fires of deal-every-2-seconds ...');
+    while (fired.length < 3) await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    let beatWrong = 0;
+    for (const fire of fired.slice(0, 3)) {
+      const ranOn = workers.find((w) => w.finished.has(fire.taskId))?.name ?? 'nobody yet';
+      if (ranOn !== 'worker1@demo') beatWrong += 1;
+      console.log(`beat ${fire.entry.name} planned ${fire.planned.toISOString()} -> ${fire.entry.task} ran on ${ranOn}`);
+    }
+    return wrong === 0 && beatWrong === 0 ? 0 : 1;
   } catch (err) {
     if (err instanceof BrokerUnavailableError) {
       console.error(`${err.message}\n\nThe demo needs RabbitMQ at the broker URL of definitions/ (or WARREN_BROKER_URL). Start one with:\n` +
@@ -81,6 +109,7 @@ async function main(): Promise<number> {
     const codes = await Promise.all(workers.map(stopWorker));
     if (workers.length > 0) console.log(`workers stopped (exit codes ${codes.join(', ')})`);
     await app.close();
+    rmSync(stateDir, { recursive: true, force: true });
   }
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { ScheduleStoreError } from './schedule-store-error';
+import { ScheduleStoreError } from '../../errors';
 
 export interface FileLockOptions {
   /**

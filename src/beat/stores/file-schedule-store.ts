@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { ClosedError } from '../../errors';
+import { ClosedError, ScheduleStoreError } from '../../errors';
 import type { ScheduleEntryInput } from '../entry-input';
 import { errorCode, FileLock, processExists } from './file-lock';
 import type { EntryState, ScheduleStore, StoredEntry, StoredOverride } from './schedule-store';
-import { ScheduleStoreError } from './schedule-store-error';
 
 export interface FileScheduleStoreOptions {
   /**

@@ -5,7 +5,7 @@ import type { Logger } from '../../logging/logger';
 import { maskUrl } from '../../util/mask-url';
 import type { ScheduleEntryInput } from '../entry-input';
 import type { EntryState, ScheduleStore, StoredEntry, StoredOverride } from './schedule-store';
-import { ScheduleStoreError } from './schedule-store-error';
+import { ScheduleStoreError } from '../../errors';
 
 export interface PostgresScheduleStoreOptions {
   /**

@@ -5,7 +5,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClosedError } from '../../../../src/errors';
 import { FileScheduleStore } from '../../../../src/beat/stores/file-schedule-store';
-import { ScheduleStoreError } from '../../../../src/beat/stores/schedule-store-error';
+import { ScheduleStoreError } from '../../../../src/errors';
 import { scheduleStoreContract, temporaryFileStores } from './schedule-store-contract';
 
 let dir: string;
