@@ -250,10 +250,10 @@ export class Worker {
         if (await this.revokeIfExpired(delivery, task, registered, log)) return;
       }
     }
-    if (message.fields.redelivered) {
-      const before = previousDeliveries(message.properties.headers) || recordedDeliveries(message.properties.headers);
-      log.warn(before > 0 ? { delivery: before + 1 } : {}, 'task redelivered');
-    }
+    // Delivered before: flagged by the broker, or a copy that warren's own count sent round.
+    const before = previousDeliveries(message.properties.headers) || recordedDeliveries(message.properties.headers);
+    const redelivered = message.fields.redelivered || before > 0;
+    if (redelivered) log.warn(before > 0 ? { delivery: before + 1 } : {}, 'task redelivered');
     if (registered.options.trackStarted) {
       await this.sendResult(task, queue, 'STARTED', { pid: process.pid, hostname: this.hostname }, null, log, registered);
     }
@@ -262,7 +262,7 @@ export class Worker {
       taskId: task.id,
       taskName: task.task,
       retries: task.retries,
-      redelivered: message.fields.redelivered,
+      redelivered,
       eta: task.eta,
       signal: abort.signal,
       hostname: this.hostname,
