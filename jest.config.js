@@ -16,5 +16,15 @@ module.exports = {
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },
+    {
+      // Fault tests: real broker, worker processes killed and restarted, counts printed.
+      ...common,
+      displayName: 'faults',
+      roots: ['<rootDir>/test/faults'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+      // testTimeout is global-only in jest 29; a setup file raises it for this project alone.
+      setupFilesAfterEnv: ['<rootDir>/test/support/faults-setup.ts'],
+    },
   ],
 };
