@@ -1,5 +1,7 @@
 import type { Argv } from 'yargs';
 import { App } from '../app';
+import { parseDuration } from '../config';
+import { UsageError } from '../errors';
 import { createLogger, type Logger, type LogLevel } from '../logging/logger';
 import { loadApp } from './load-app';
 
@@ -58,4 +60,49 @@ export function withStoreOption<T>(yargs: Argv<T>): Argv<T & StoreArgs> {
     default: process.env.WARREN_SCHEDULE_STORE,
     defaultDescription: '.warren/beat-state.json',
   }) as Argv<T & StoreArgs>;
+}
+
+/** A command-line argument as JSON where it parses (`3`, `true`, `[1,2]`), else as a string. */
+export function parseArgument(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** A duration flag (`250ms`, `10s`, `1.5m`, `2h`, or seconds) in milliseconds; undefined stays undefined. */
+export function durationFlag(flag: string, text: string): number;
+export function durationFlag(flag: string, text: string | undefined): number | undefined;
+export function durationFlag(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new UsageError(`--${flag}: ${(err as Error).message}`);
+  }
+}
+
+/** Routing flags shared by `send` and `schedule add`. */
+export interface RoutingArgs {
+  queue?: string;
+  exchange?: string;
+  'routing-key'?: string;
+  priority?: number;
+}
+
+export function withRoutingOptions<T>(yargs: Argv<T>): Argv<T & RoutingArgs> {
+  return yargs
+    .option('queue', { type: 'string', describe: 'send to this declared queue instead of the routed one' })
+    .option('exchange', { type: 'string', describe: 'publish to this exchange instead of the routed one' })
+    .option('routing-key', { type: 'string', describe: 'publish with this routing key' })
+    .option('priority', { type: 'number', describe: 'message priority 0-255' }) as Argv<T & RoutingArgs>;
+}
+
+/** Checks `--priority` and returns the routing options of `sendTask`. */
+export function routingFromArgs(args: RoutingArgs): { queue?: string; exchange?: string; routingKey?: string; priority?: number } {
+  if (args.priority !== undefined && (!Number.isInteger(args.priority) || args.priority < 0 || args.priority > 255)) {
+    throw new UsageError(`--priority must be a whole number from 0 to 255 (got ${args.priority})`);
+  }
+  return { queue: args.queue, exchange: args.exchange, routingKey: args['routing-key'], priority: args.priority };
 }

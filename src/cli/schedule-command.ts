@@ -1,12 +1,21 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { ScheduleEntryInput, ScheduleListing } from '../beat';
 import { UsageError } from '../errors';
-import { appFromArgs, withCommonOptions, withStoreOption, type CommonArgs, type StoreArgs } from './common-options';
-import { parseArgument } from './send-command';
+import {
+  appFromArgs,
+  parseArgument,
+  routingFromArgs,
+  withCommonOptions,
+  withRoutingOptions,
+  withStoreOption,
+  type CommonArgs,
+  type RoutingArgs,
+  type StoreArgs,
+} from './common-options';
 
 type ScheduleArgs = CommonArgs & StoreArgs & { json?: boolean };
 
-interface AddArgs extends ScheduleArgs {
+interface AddArgs extends ScheduleArgs, RoutingArgs {
   name: string;
   task: string;
   every?: string;
@@ -15,10 +24,6 @@ interface AddArgs extends ScheduleArgs {
   at?: string;
   args?: string;
   kwargs?: string;
-  queue?: string;
-  exchange?: string;
-  'routing-key'?: string;
-  priority?: number;
   expires?: string;
   misfire?: string;
   'catch-up-max'?: number;
@@ -60,10 +65,7 @@ function entryInput(args: AddArgs): ScheduleEntryInput {
     at: args.at,
     args: jsonOption('args', args.args, isList, 'a JSON list, e.g. \'["hello", 1]\''),
     kwargs: jsonOption('kwargs', args.kwargs, isObject, 'a JSON object, e.g. \'{"a": 1}\''),
-    queue: args.queue,
-    exchange: args.exchange,
-    routingKey: args['routing-key'],
-    priority: args.priority,
+    ...routingFromArgs(args),
     expires: args.expires,
     enabled: args.disabled ? false : undefined,
     misfire,
@@ -117,7 +119,7 @@ const addCommand: CommandModule<object, AddArgs> = {
   command: 'add <name>',
   describe: 'add a runtime entry (checked like an entry of the definitions files)',
   builder: (yargs: Argv) =>
-    scheduleOptions(yargs)
+    withRoutingOptions(scheduleOptions(yargs))
       .positional('name', { type: 'string', demandOption: true })
       .option('task', { type: 'string', demandOption: true, describe: 'task name' })
       .option('every', { type: 'string', describe: 'interval: 250ms, 10s, 1.5m, 2h' })
@@ -126,10 +128,6 @@ const addCommand: CommandModule<object, AddArgs> = {
       .option('at', { type: 'string', describe: 'one-off ISO time with offset, e.g. 2026-12-01T08:00:00+08:00' })
       .option('args', { type: 'string', describe: 'JSON list of positional arguments' })
       .option('kwargs', { type: 'string', describe: 'JSON object of keyword arguments' })
-      .option('queue', { type: 'string' })
-      .option('exchange', { type: 'string' })
-      .option('routing-key', { type: 'string' })
-      .option('priority', { type: 'number' })
       .option('expires', { type: 'string', describe: 'do not run later than this after the planned time, e.g. 30s' })
       .option('misfire', { choices: ['run-once', 'skip', 'catch-up'], describe: 'what to do about runs missed while no beat ran' })
       .option('catch-up-max', { type: 'number', describe: 'with --misfire catch-up: at most this many missed runs' })

@@ -1,9 +1,8 @@
 import { availableParallelism } from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
-import { parseDuration } from '../config';
 import { UsageError } from '../errors';
 import { closeOnSignal } from './shutdown';
-import { appFromArgs, splitList, withCommonOptions, type CommonArgs } from './common-options';
+import { appFromArgs, durationFlag, splitList, withCommonOptions, type CommonArgs } from './common-options';
 
 interface WorkerArgs extends CommonArgs {
   app: string;
@@ -35,22 +34,11 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
     if (!Number.isInteger(args['prefetch-multiplier']) || args['prefetch-multiplier'] < 1) {
       throw new UsageError(`--prefetch-multiplier must be a whole number of at least 1 (got ${args['prefetch-multiplier']})`);
     }
-    let shutdownTimeoutMs: number;
-    try {
-      shutdownTimeoutMs = parseDuration(args['shutdown-timeout']);
-    } catch (err) {
-      throw new UsageError(`--shutdown-timeout: ${(err as Error).message}`);
-    }
+    const shutdownTimeoutMs = durationFlag('shutdown-timeout', args['shutdown-timeout']);
     const seconds = (flag: 'time-limit' | 'soft-time-limit'): number | undefined => {
-      const text = args[flag];
-      if (text === undefined) return undefined;
-      let ms: number;
-      try {
-        ms = parseDuration(text);
-      } catch (err) {
-        throw new UsageError(`--${flag}: ${(err as Error).message}`);
-      }
-      if (ms <= 0) throw new UsageError(`--${flag} must be above 0 (got ${text})`);
+      const ms = durationFlag(flag, args[flag]);
+      if (ms === undefined) return undefined;
+      if (ms <= 0) throw new UsageError(`--${flag} must be above 0 (got ${args[flag]})`);
       return ms / 1000;
     };
     const timeLimit = seconds('time-limit');
