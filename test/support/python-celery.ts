@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { runProcess } from './run-process';
 import { REPO_ROOT } from './worker-process';
 
 /**
@@ -58,28 +59,7 @@ export interface PythonRun {
 
 /** Runs `test/fixtures/celery/client.py <args>` to completion (killed after `timeoutMs`). */
 export function runPythonClient(config: PythonCeleryConfig, args: readonly string[], timeoutMs = 15_000): Promise<PythonRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [join(CELERY_FIXTURES, 'client.py'), ...args], {
-      env: pythonEnv(config),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`client.py ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runProcess(PYTHON, [join(CELERY_FIXTURES, 'client.py'), ...args], pythonEnv(config), timeoutMs);
 }
 
 /**
