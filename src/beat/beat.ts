@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BrokerUnavailableError } from '../errors';
 import type { Logger } from '../logging/logger';
 import { mapConcurrent } from '../util/map-concurrent';
 import type { LeaderLock } from './leader-lock';
@@ -158,7 +159,15 @@ export class Beat {
         break;
       } catch (error) {
         if (this.stopping || !this.options.lock.isHeld()) return;
-        log.warn({ err: error instanceof Error ? error.message : String(error), attempt }, 'could not publish a fire; retrying');
+        const reason = error instanceof Error ? error.message : String(error);
+        if (!(error instanceof BrokerUnavailableError)) {
+          // Unroutable, refused or not encodable: sending it again would fail the same way, and
+          // must not hold up the rest of the schedule. The slot counts as dealt with.
+          log.error({ err: reason, planned: fire.planned.toISOString() }, 'fire failed and is dropped');
+          await this.options.store.saveState(fire.entry.name, fire.planned);
+          return;
+        }
+        log.warn({ err: reason, attempt }, 'could not publish a fire; retrying');
         await this.pause(Math.min(1000 * attempt, 5000));
       }
     }

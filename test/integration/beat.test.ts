@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { createApp, createLogger, type App, type Beat, type BeatEvents } from '../../src';
 import { BrokerProbe, randomPrefix, waitFor, writeDefinitionsFile } from '../support/broker';
+import { captureLogger } from '../support/capture-logger';
 import { testBrokerUrl } from '../support/broker-url';
 import { runCli, WorkerProcess } from '../support/worker-process';
 
@@ -108,6 +109,39 @@ describe('beat on a real broker and real time', () => {
     expect(planned.map((p) => (p - planned[0]) / 1000)).toEqual(planned.map((_, i) => i));
     console.log(`takeover: ${received.length} fires, follower's first fire ${Number(firstFire.time) - killedAt} ms after SIGKILL`);
   }, 30_000);
+
+  test('an entry that cannot be routed is logged and skipped; the rest of the schedule keeps firing', async () => {
+    const prefix = randomPrefix('beat-unroutable');
+    const defs = writeDefinitionsFile({
+      broker: { url: testBrokerUrl() },
+      exchanges: [{ name: `${prefix}.x`, type: 'direct' }],
+      queues: [{ name: `${prefix}.beat`, exchange: `${prefix}.x`, routingKey: 'good' }],
+      defaultQueue: `${prefix}.beat`,
+      schedule: {
+        good: { task: 'beat.good', every: '1s' },
+        lost: { task: 'beat.lost', every: '1s', exchange: `${prefix}.x`, routingKey: 'nowhere' },
+      },
+    });
+    cleanUp.push(async () => {
+      await probe.cleanUp([`${prefix}.beat`], [`${prefix}.x`]);
+      defs.remove();
+    });
+    const logs = captureLogger('info');
+    const app = createApp({ definitions: defs.file, scheduleStore: join(defs.dir, 'state.json'), logger: logs.logger });
+    cleanUp.push(() => app.close());
+    const fired: string[] = [];
+    const beat = await app.startBeat({ lockSuffix: prefix });
+    beat.on('fired', ({ fire }) => fired.push(fire.entry.name));
+
+    await waitFor('three good fires', () => fired.filter((name) => name === 'good').length >= 3, 6000);
+    await app.close();
+    expect(fired.every((name) => name === 'good')).toBe(true);
+    const failures = logs.lines().filter((line) => line.msg === 'fire failed and is dropped');
+    expect(failures.length).toBeGreaterThanOrEqual(2);
+    expect(failures.every((line) => line.entry === 'lost' && String(line.err).includes('routing key "nowhere"'))).toBe(true);
+    const received = await drain(probe, `${prefix}.beat`, []);
+    expect(received.map((r) => r.entry)).toEqual(fired);
+  }, 20_000);
 
   const stores: Array<[string, () => Promise<{ where: string; drop: () => Promise<void> }>]> = [
     ['file', async () => ({ where: join(writeDefinitionsFile('{}').dir, 'state.json'), drop: async () => undefined })],
