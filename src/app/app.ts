@@ -4,6 +4,7 @@ import { Beat, DEFAULT_STATE_FILE, LeaderLock, Schedules, createScheduleStore } 
 import { BrokerUnavailableError, UsageError } from '../errors';
 import { createLogger, type Logger, type LogLevel } from '../logging/logger';
 import { DelayedDelivery, Producer, type SendTaskOptions } from '../producer';
+import { maxMessageBytes } from '../protocol';
 import { AsyncResult, RpcResultBackend } from '../result';
 import { createRouter } from '../router';
 import { buildTopology, declareTopology, selectTopology, type DeclaredReport } from '../topology';
@@ -25,6 +26,12 @@ export interface AppOptions {
   publishTimeoutMs?: number;
   /** How long the first connection may take. @defaultValue 10000 */
   connectTimeoutMs?: number;
+  /**
+   * The largest message body, in bytes, that `sendTask` publishes and a worker accepts; a
+   * larger task is refused with `MessageTooLargeError` (sending) or dead-lettered unparsed
+   * (consuming). @defaultValue 1048576 (1 MiB)
+   */
+  maxMessageBytes?: number;
   /**
    * Where beat keeps runtime schedule entries and the last fire of each entry: a file path, or
    * `postgres://...`. Env `WARREN_SCHEDULE_STORE`. @defaultValue '.warren/beat-state.json'
@@ -53,6 +60,8 @@ export interface StartWorkerOptions {
   timeLimit?: number;
   /** Soft time limit (seconds) for tasks that set none. @defaultValue none */
   softTimeLimit?: number;
+  /** The largest message body this worker accepts, in bytes. @defaultValue the app's `maxMessageBytes` */
+  maxMessageBytes?: number;
 }
 
 /**
@@ -143,7 +152,7 @@ export class App {
     const connection = await this.connect();
     await connection.withTemporaryChannel((channel) => declareTopology(channel, buildTopology(definitions)));
     await this.publisher!.start();
-    return new Producer(createRouter(definitions), this.delays!, this.logger);
+    return new Producer(createRouter(definitions), this.delays!, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'));
   });
 
   /** The reply queue, made only when a task that wants its result is sent. */
@@ -190,6 +199,7 @@ export class App {
 
   /** Starts a worker consuming the given queues (all must be declared in the definitions). */
   async startWorker(options: StartWorkerOptions = {}): Promise<Worker> {
+    const messageLimit = maxMessageBytes(options.maxMessageBytes ?? this.options.maxMessageBytes, 'maxMessageBytes');
     const definitions = await this.definitions();
     const names = options.queues && options.queues.length > 0 ? [...options.queues] : [definitions.defaultQueue];
     const topology = selectTopology(buildTopology(definitions), names); // throws UnknownQueueError
@@ -205,6 +215,7 @@ export class App {
       republisher: this.delays!,
       timeLimit: options.timeLimit,
       softTimeLimit: options.softTimeLimit,
+      maxMessageBytes: messageLimit,
     });
     await worker.start();
     this.workers.add(worker);

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
+import { parseByteSize } from '../config';
 import { UsageError } from '../errors';
 import { closeOnSignal } from './shutdown';
 import { appFromArgs, durationFlag, splitList, withCommonOptions, type CommonArgs } from './common-options';
@@ -13,6 +14,7 @@ interface WorkerArgs extends CommonArgs {
   'shutdown-timeout': string;
   'time-limit'?: string;
   'soft-time-limit'?: string;
+  'max-message-size'?: string;
 }
 
 export const workerCommand: CommandModule<object, WorkerArgs> = {
@@ -28,6 +30,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('shutdown-timeout', { type: 'string', default: '30s', describe: 'how long running tasks may finish after SIGTERM/SIGINT' })
       .option('time-limit', { type: 'string', describe: 'hard time limit for tasks that set none, e.g. 5m: FAILURE, and the worker goes on' })
       .option('soft-time-limit', { type: 'string', describe: "soft time limit for tasks that set none, e.g. 4m: aborts the task's signal" })
+      .option('max-message-size', { type: 'string', describe: 'largest message body accepted, e.g. 512KiB or 4MiB; larger ones are dead-lettered unparsed (default 1MiB)' })
       .example('$0 worker -A ./dist/examples/tasks.js -Q for_task1 -c 8', 'consume for_task1 only') as unknown as Argv<WorkerArgs>,
   handler: async (args) => {
     if (!Number.isInteger(args.concurrency) || args.concurrency < 1) throw new UsageError(`--concurrency must be a whole number of at least 1 (got ${args.concurrency})`);
@@ -43,6 +46,12 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
     };
     const timeLimit = seconds('time-limit');
     const softTimeLimit = seconds('soft-time-limit');
+    let maxMessageBytes: number | undefined;
+    try {
+      maxMessageBytes = args['max-message-size'] === undefined ? undefined : parseByteSize(args['max-message-size']);
+    } catch (err) {
+      throw new UsageError(`--max-message-size: ${(err as Error).message}`);
+    }
     const { app, logger } = appFromArgs(args);
     const worker = await app.startWorker({
       queues: splitList(args.queues),
@@ -52,6 +61,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       shutdownTimeoutMs,
       timeLimit,
       softTimeLimit,
+      maxMessageBytes,
     });
     await closeOnSignal(app, logger, () => ({ active: worker.active }));
   },

@@ -13,6 +13,7 @@ export {
 export { checkQueueNames } from './check-queue-names';
 export { resolveScheduleEntry, type ScheduleEntryContext } from './resolve-schedule-entry';
 export { parseDuration } from './duration';
+export { parseByteSize } from './byte-size';
 export { CELERY_DEFAULT_QUEUE, DEFAULT_TIMEZONE } from './build-definitions';
 export { routeKind, regexBody } from './route-pattern';
 export { isTimeZone } from './value-schemas';

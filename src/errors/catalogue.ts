@@ -1,3 +1,4 @@
+import { formatBytes } from '../util/format-bytes';
 import { WarrenError } from './warren-error';
 
 /** One problem found in the definitions, located by file and path inside it. */
@@ -108,6 +109,26 @@ export class PublishRejectedError extends WarrenError {
 export class InvalidMessageError extends WarrenError {
   constructor(message: string, cause?: unknown) {
     super('WARREN_INVALID_MESSAGE', message, { cause });
+  }
+}
+
+/**
+ * A message larger than the maximum message size: `sendTask` refuses to publish it, and a
+ * worker dead-letters one it receives without parsing it.
+ */
+export class MessageTooLargeError extends WarrenError {
+  readonly sizeBytes: number;
+  readonly limitBytes: number;
+
+  /** @param what - the message, as the text starts: `task app1.add[<id>]`. */
+  constructor(what: string, sizeBytes: number, limitBytes: number) {
+    super(
+      'WARREN_MESSAGE_TOO_LARGE',
+      `${what}: the message body is ${formatBytes(sizeBytes)} (${sizeBytes} bytes), over the maximum message size of ` +
+        `${formatBytes(limitBytes)} (${limitBytes} bytes); pass large data by reference, or raise maxMessageBytes (--max-message-size)`,
+    );
+    this.sizeBytes = sizeBytes;
+    this.limitBytes = limitBytes;
   }
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { UsageError } from '../errors';
+import { MessageTooLargeError, UsageError } from '../errors';
 import type { Logger } from '../logging/logger';
-import { encodeTaskMessage } from '../protocol';
+import { DEFAULT_MAX_MESSAGE_BYTES, encodeTaskMessage } from '../protocol';
 import type { Route, Router } from '../router';
 import type { DelayedDelivery } from './delayed-delivery';
 
@@ -56,7 +56,8 @@ export interface PublishedTask {
 /**
  * Sends tasks by name: route, encode as a Celery v2 message, publish with confirms and
  * `mandatory`. Resolves only once the broker confirmed the message; an unroutable task
- * rejects with the exchange and routing key it was sent to.
+ * rejects with the exchange and routing key it was sent to, and one whose body is over
+ * `maxMessageBytes` rejects before anything is sent.
  */
 export class Producer {
   private readonly logger: Logger;
@@ -65,6 +66,7 @@ export class Producer {
     private readonly router: Router,
     private readonly publisher: DelayedDelivery,
     logger: Logger,
+    private readonly maxMessageBytes: number = DEFAULT_MAX_MESSAGE_BYTES,
   ) {
     this.logger = logger.child({ component: 'producer' });
   }
@@ -107,6 +109,9 @@ export class Producer {
     // waits for nothing. warren leaves it out: a worker sees the expired task, reports REVOKED
     // and acks it (the `expires` header says when).
     const { expiration: _expiration, ...properties } = encoded;
+    if (body.length > this.maxMessageBytes) {
+      throw new MessageTooLargeError(`task ${task.taskName}[${task.taskId}]`, body.length, this.maxMessageBytes);
+    }
     // The delay counts from the publish, which comes after `now`: never early.
     const delayMs = eta === null ? 0 : eta.getTime() - Date.now();
     await this.publisher.publish({ exchange: route.exchange, routingKey: route.routingKey, body, properties }, delayMs);

@@ -84,7 +84,7 @@ export function decodeTaskMessage(message: IncomingMessage): TaskMessage {
     ignoreResult: optionalBoolean(problems, 'ignore_result', fields.ignore_result),
     shadow: optionalString(problems, 'shadow', fields.shadow),
   };
-  if (problems.length > 0) throw new InvalidMessageError(`${context(fields.task, fields.id)}: ${problems.join('; ')}`);
+  if (problems.length > 0) throw new InvalidMessageError(`${context(fields.task, fields.id)}: ${listProblems(problems)}`);
 
   const { replyTo, correlationId, priority } = properties;
   return {
@@ -95,6 +95,14 @@ export function decodeTaskMessage(message: IncomingMessage): TaskMessage {
     protocol,
     headers,
   };
+}
+
+/** At most this many problems are spelled out, so a hostile message cannot make a huge reason. */
+const LISTED_PROBLEMS = 10;
+
+function listProblems(problems: readonly string[]): string {
+  const listed = problems.slice(0, LISTED_PROBLEMS).join('; ');
+  return problems.length > LISTED_PROBLEMS ? `${listed}; and ${problems.length - LISTED_PROBLEMS} more problems` : listed;
 }
 
 function context(task: unknown, id: unknown): string {

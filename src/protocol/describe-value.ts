@@ -26,6 +26,11 @@ export function describeValue(value: unknown): string {
   }
 }
 
+/** A text cut to at most `max` characters (ending in `...` when cut), for ids and names from untrusted messages. */
+export function clip(text: string, max = 100): string {
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
+}
+
 /**
  * True for `{}` literals and `Object.create(null)`: what JSON objects and Python dicts become.
  * An object from another realm (vm, Jest's sandbox, structuredClone) counts too.

@@ -8,6 +8,7 @@ export {
   type TaskMessageProperties,
 } from './encode-task-message';
 export { decodeTaskMessage } from './decode-task-message';
+export { DEFAULT_MAX_MESSAGE_BYTES, maxMessageBytes } from './message-size';
 export {
   encodeResultMessage,
   type EncodeResultMessageInput,
@@ -19,5 +20,6 @@ export { EXCEPTION_STATES, READY_STATES, type TaskState, type TaskStatus } from 
 export { encodeError, formatTraceback, JS_ERROR_MODULE, type EncodedError } from './encode-error';
 export { decodeError, type DecodedError } from './decode-error';
 export { dumps, loads } from './kombu-json';
+export { clip } from './describe-value';
 export { pythonRepr } from './python-repr';
 export { formatIsoDatetime, parseIsoDatetime } from './iso-datetime';

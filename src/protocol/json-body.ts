@@ -44,6 +44,8 @@ export function readJsonBody(content: Buffer, properties: AmqpProperties, contex
     return loads(text);
   } catch (err) {
     if (err instanceof InvalidMessageError) throw fail(`body: ${err.message}`, err);
+    // Parsing is recursive: arrays nested a few thousand deep exhaust the stack.
+    if (err instanceof RangeError) throw fail('body is nested too deeply to read', err);
     throw fail(`body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`, err);
   }
 }

@@ -1,5 +1,5 @@
 import { types } from 'node:util';
-import { describeValue, isPlainObject } from './describe-value';
+import { clip, describeValue, isPlainObject } from './describe-value';
 import { parseIsoDatetime } from './iso-datetime';
 import type { SignatureDict, TaskEmbed, TimeLimit } from './task-message';
 
@@ -102,7 +102,7 @@ function signature(problems: string[], name: string, value: unknown): SignatureD
 
 /** `x.add[<id>]` as Celery logs a task, or less when those are unknown; for error prefixes. */
 export function taskLabel(task: unknown, id: unknown): string {
-  const name = typeof task === 'string' && task !== '' ? task : '';
-  const ident = typeof id === 'string' && id !== '' ? `[${id}]` : '';
+  const name = typeof task === 'string' && task !== '' ? clip(task) : '';
+  const ident = typeof id === 'string' && id !== '' ? `[${clip(id)}]` : '';
   return `${name}${ident}`;
 }

@@ -5,6 +5,7 @@ import type { QueueDefinition } from '../config/types';
 import {
   InvalidMessageError,
   MaxRetriesExceededError,
+  MessageTooLargeError,
   Retry,
   SoftTimeLimitExceededError,
   TimeLimitExceededError,
@@ -12,7 +13,9 @@ import {
 } from '../errors';
 import type { Logger } from '../logging/logger';
 import {
+  clip,
   copiedProperties,
+  DEFAULT_MAX_MESSAGE_BYTES,
   decodeTaskMessage,
   encodeError,
   encodeResultMessage,
@@ -79,6 +82,8 @@ export interface WorkerOptions {
   timeLimit?: number;
   /** Soft time limit in seconds for tasks that set none (see `TaskOptions.softTimeLimit`). @defaultValue none */
   softTimeLimit?: number;
+  /** The largest message body accepted, in bytes; a larger one is dead-lettered without being parsed. @defaultValue 1048576 */
+  maxMessageBytes?: number;
 }
 
 interface Delivery {
@@ -212,16 +217,26 @@ export class Worker {
       const delivery = this.inbox.shift()!;
       const abort = new AbortController();
       this.running.set(delivery, abort);
-      void this.execute(delivery, abort).finally(() => {
-        this.running.delete(delivery);
-        if (this.running.size === 0) this.idle?.();
-        this.pump();
-      });
+      void this.execute(delivery, abort)
+        .catch((err: unknown) => this.unexpected(delivery, err))
+        .finally(() => {
+          this.running.delete(delivery);
+          if (this.running.size === 0) this.idle?.();
+          this.pump();
+        });
     }
   }
 
   private async execute(delivery: Delivery, abort: AbortController): Promise<void> {
     const { message, queue } = delivery;
+    // Checked before anything reads the body: an oversized message is never parsed.
+    const limit = this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    if (message.content.length > limit) {
+      const { task: name, id } = message.properties.headers ?? {};
+      const label = typeof name === 'string' && typeof id === 'string' ? `task ${clip(name)}[${clip(id)}]` : 'message';
+      await this.deadLetter(delivery, new MessageTooLargeError(label, message.content.length, limit).message, 'message rejected: too large');
+      return;
+    }
     if (message.fields.redelivered && (await this.countRedelivery(delivery))) return;
     let task: TaskMessage;
     try {
@@ -305,6 +320,20 @@ export class Worker {
     log.debug({ runtimeMs }, 'task succeeded');
     this.emit('task-succeeded', { taskId: task.id, taskName: task.task, runtimeMs });
     this.finish(delivery, delivered, log);
+  }
+
+  /**
+   * A bug or a broker surprise while handling a delivery must not take the worker down (an
+   * unhandled rejection ends a Node process): log it and take the message out of the queue,
+   * so it cannot come round forever; the broker dead-letters it where the queue has a DLX.
+   */
+  private unexpected(delivery: Delivery, err: unknown): void {
+    const id: unknown = delivery.message.properties.headers?.id;
+    this.logger.error(
+      { queue: delivery.queue, taskId: typeof id === 'string' ? clip(id) : undefined, err: err instanceof Error ? err.message : String(err) },
+      'unexpected error while handling a message; rejected without requeue',
+    );
+    settle(delivery, 'reject');
   }
 
   /**
@@ -497,10 +526,13 @@ export class Worker {
    * published, or there is no dead-letter exchange, the delivery is rejected without requeue:
    * the broker then dead-letters it itself (with its own `x-death`) or drops it.
    */
-  private async deadLetter(delivery: Delivery, reason: string, logMessage: string): Promise<void> {
+  private async deadLetter(delivery: Delivery, fullReason: string, logMessage: string): Promise<void> {
     const { message, queue } = delivery;
     const target = this.queueSettings.get(queue)?.deadLetter;
-    const fields = { queue, reason, deliveryTag: message.fields.deliveryTag, taskId: message.properties.headers?.id };
+    // Reasons quote the message's own values: bounded, so a hostile message cannot blow up a header or a log line.
+    const reason = clip(fullReason, 1000);
+    const id: unknown = message.properties.headers?.id;
+    const fields = { queue, reason, deliveryTag: message.fields.deliveryTag, taskId: typeof id === 'string' ? clip(id) : undefined };
     if (target) {
       const headers = { ...message.properties.headers, ...deadLetterHeaders(reason, queue, this.hostname, new Date()) };
       try {

@@ -37,4 +37,32 @@ describe('messages that are not valid tasks', () => {
     // Rejected without requeue: nothing came back to the queue.
     expect(await suite.probe.messageCount(queue)).toBe(0);
   });
+
+  test('a message over the maximum size is rejected unparsed, with the sizes in its reason', async () => {
+    const queue = topology.queues.task1;
+    const oversized = Buffer.alloc(1024 * 1024 + 1, '{');
+    await suite.probe.sendRaw(queue, oversized, { contentType: 'application/json', contentEncoding: 'utf-8', headers: { task: topology.tasks.deal1, id: `${prefix}-big` } });
+
+    await waitFor('the rejection', () => logs.lines().some((l) => l.msg === 'message rejected: too large'));
+    const [line] = logs.lines().filter((l) => l.msg === 'message rejected: too large');
+    expect(line.reason).toBe(
+      `task ${topology.tasks.deal1}[${prefix}-big]: the message body is 1 MiB (1048577 bytes), over the maximum message size of 1 MiB (1048576 bytes); ` +
+        'pass large data by reference, or raise maxMessageBytes (--max-message-size)',
+    );
+    // Never parsed: no JSON error was logged for it.
+    expect(rejections().filter((l) => l.taskId === `${prefix}-big`)).toEqual([]);
+    expect(await suite.probe.messageCount(queue)).toBe(0);
+    const result = await suite.client.sendTask<string>(topology.tasks.deal1, ['after-big']);
+    await expect(result.get({ timeout: 5000 })).resolves.toBe('after-big=======');
+  });
+
+  test('sendTask refuses a task over the maximum size before anything reaches the queue', async () => {
+    const queue = topology.queues.task2;
+    const before = await suite.probe.messageCount(queue);
+    await expect(suite.client.sendTask(topology.tasks.deal2, ['x'.repeat(1024 * 1024)])).rejects.toMatchObject({
+      code: 'WARREN_MESSAGE_TOO_LARGE',
+      limitBytes: 1024 * 1024,
+    });
+    expect(await suite.probe.messageCount(queue)).toBe(before);
+  });
 });

@@ -1,5 +1,5 @@
 import { createLogger } from '../../../src';
-import { UsageError } from '../../../src/errors';
+import { MessageTooLargeError, UsageError } from '../../../src/errors';
 import { Producer, type DelayedDelivery } from '../../../src/producer';
 import type { Route, Router } from '../../../src/router';
 import type { PublishRequest } from '../../../src/transport';
@@ -85,5 +85,28 @@ describe('Producer: countdown and eta', () => {
     await p.publish(send({ expires }));
     expect(published[0].request.properties.headers?.expires).toBe(expires.toISOString().replace('Z', '000+00:00'));
     expect(published[0].request.properties).not.toHaveProperty('expiration');
+  });
+});
+
+describe('Producer: maximum message size', () => {
+  test('a task whose body is over the limit rejects with WARREN_MESSAGE_TOO_LARGE before anything is published', async () => {
+    const published: PublishRequest[] = [];
+    const delays = { publish: async (request: PublishRequest) => void published.push(request) } as unknown as DelayedDelivery;
+    const router: Router = { route: () => ({ exchange: 'jobs', routingKey: 'task_a', queue: 'q1' }) };
+    const limited = new Producer(router, delays, createLogger({ level: 'silent' }), 1024);
+
+    const oversized = limited.publish({ ...send({}), args: ['x'.repeat(2000)] });
+    await expect(oversized).rejects.toBeInstanceOf(MessageTooLargeError);
+    await expect(oversized).rejects.toMatchObject({
+      code: 'WARREN_MESSAGE_TOO_LARGE',
+      limitBytes: 1024,
+      message: expect.stringMatching(
+        /^task app\.task\[id-1\]: the message body is 2 KiB \(\d+ bytes\), over the maximum message size of 1 KiB \(1024 bytes\); pass large data by reference, or raise maxMessageBytes \(--max-message-size\)$/,
+      ),
+    });
+    expect(published).toEqual([]);
+
+    await limited.publish({ ...send({}), args: ['x'.repeat(900)] });
+    expect(published).toHaveLength(1);
   });
 });

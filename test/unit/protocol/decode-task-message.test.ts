@@ -241,6 +241,33 @@ describe('decodeTaskMessage', () => {
       );
     });
 
+    it('random bytes, as bytes that are not UTF-8', () => {
+      const message = v2Message();
+      message.content = Buffer.from([0x8f, 0x00, 0xc3, 0x28, 0xfe, 0xff, 0x12, 0x9a]);
+      expect(reasonFor(message)).toBe(`${PREFIX}: body is not valid UTF-8`);
+    });
+
+    it('JSON nested too deeply to read, without overflowing the stack', () => {
+      const depth = 200_000;
+      expect(reasonFor(v2Message({}, `[${'['.repeat(depth)}${']'.repeat(depth)}, {}, null]`))).toBe(
+        `${PREFIX}: body is nested too deeply to read`,
+      );
+    });
+
+    it('spells out ten problems at most, and counts the rest', () => {
+      const callbacks = JSON.stringify(Array.from({ length: 5000 }, () => 1));
+      const reason = reasonFor(v2Message({}, `[[], {}, {"callbacks": ${callbacks}}]`));
+      expect(reason).toBe(
+        `${PREFIX}: ${Array.from({ length: 10 }, (_, i) => `embed.callbacks[${i}] must be a signature (an object with a string "task") (found number 1)`).join('; ')}; ` +
+          'and 4990 more problems',
+      );
+    });
+
+    it('cuts a long task name and id in the reason', () => {
+      const reason = reasonFor(v2Message({ task: 'x'.repeat(5000), id: 'i'.repeat(5000), retries: 'many' }));
+      expect(reason).toBe(`invalid task message ${'x'.repeat(97)}...[${'i'.repeat(97)}...]: retries must be a non-negative integer (found string "many")`);
+    });
+
     it('neither a task header nor a body dict with task', () => {
       expect(
         reasonFor({
