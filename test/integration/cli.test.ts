@@ -59,6 +59,14 @@ describe('warren command line', () => {
     );
   });
 
+  test('a worker given a --max-message-size that is not a size exits 2 saying what it expected', async () => {
+    const run = await runCli(['worker', '-A', 'test/fixtures/tasks/test-tasks.js', '--max-message-size', 'lots', '--definitions', defs.file], { WARREN_TEST_PREFIX: prefix });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      'warren: --max-message-size: "lots" is not a size in bytes (expected a whole number of bytes of at least 1 or a string like 1048576, 512KiB, 1MiB, 2MB)\n',
+    );
+  });
+
   test('invalid definitions exit 2 with every problem and declare nothing', async () => {
     const badPrefix = randomPrefix('cli-bad');
     const bad = writeDefinitionsFile(
