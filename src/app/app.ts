@@ -81,6 +81,7 @@ export class App {
   private delays: DelayedDelivery | undefined;
   private readonly workers = new Set<Worker>();
   private readonly beats = new Set<Beat>();
+  private beatPublishers: Array<{ publisher: Publisher; delays: DelayedDelivery }> = [];
   private scheduleManager: Schedules | undefined;
 
   constructor(options: AppOptions = {}) {
@@ -179,6 +180,8 @@ export class App {
       return AsyncResult.ignored<T>(taskId);
     }
     const results = await this.results.get();
+    // After a reconnect, the reply queue must be there again before the task goes out.
+    await results.whenReady(this.options.publishTimeoutMs ?? 10_000);
     // Follow the id before publishing: a fast worker's result must find its listener.
     const result = results.track<T>(taskId);
     try {
@@ -227,8 +230,17 @@ export class App {
    * on this app's connection), and waits to take over while another beat holds it.
    */
   async startBeat(options: StartBeatOptions = {}): Promise<Beat> {
-    const producer = await this.producer.get();
+    const definitions = await this.definitions();
+    await this.producer.get(); // declares the topology
     const connection = await this.connect();
+    // Fires go out on a channel of the connection that holds the lock: when the connection
+    // goes, so does the lock, and a fire not yet confirmed fails instead of going out after
+    // the reconnect, when another beat may lead.
+    const firePublisher = new Publisher(connection, { name: 'beat', logger: this.logger, publishTimeoutMs: this.options.publishTimeoutMs, survivesReconnect: false });
+    await firePublisher.start();
+    const fireDelays = new DelayedDelivery(connection, firePublisher, this.logger);
+    this.beatPublishers.push({ publisher: firePublisher, delays: fireDelays });
+    const producer = new Producer(createRouter(definitions), fireDelays, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'));
     const lock = new LeaderLock({ connection: { createChannel: () => connection.openChannel() }, suffix: options.lockSuffix, logger: this.logger });
     const beat = new Beat({
       schedules: this.schedules,
@@ -269,6 +281,10 @@ export class App {
     this.workers.clear();
     await Promise.all([...this.beats].map((beat) => beat.stop()));
     this.beats.clear();
+    for (const { publisher, delays } of this.beatPublishers.splice(0)) {
+      delays.close();
+      await publisher.close();
+    }
     await this.scheduleManager?.store.close();
     this.scheduleManager = undefined;
     const results = this.results.peek();

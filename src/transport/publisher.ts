@@ -15,6 +15,15 @@ export interface PublisherOptions {
   publishTimeoutMs?: number;
   /** Publishes waiting for the broker at once; one more rejects at once. @defaultValue 10000 */
   maxPending?: number;
+  /**
+   * Whether a publish may outlive the connection it started on. `true` (the default): while
+   * disconnected, publishes wait (at most `publishTimeoutMs`) and go out after the reconnect.
+   * `false`: publishes use a channel of the current connection, and when it goes, every
+   * publish not yet confirmed rejects at once and is never sent again (beat: its lock went with
+   * the connection, so a buffered fire must not go out after the reconnect).
+   * @defaultValue true
+   */
+  survivesReconnect?: boolean;
 }
 
 export interface PublishRequest {
@@ -36,6 +45,9 @@ export interface PublishRequest {
  */
 export class Publisher {
   private channel: ChannelWrapper | undefined;
+  /** With `survivesReconnect: false`: the confirm channel of the current connection. */
+  private bound: Promise<ConfirmChannel> | undefined;
+  private started = false;
   private pending = 0;
   /** Returned messages not yet matched to their confirm, by return key, with a count. */
   private readonly returned = new Map<string, { count: number; reply: string }>();
@@ -49,7 +61,9 @@ export class Publisher {
   }
 
   async start(): Promise<void> {
-    if (this.channel) return;
+    if (this.started) return;
+    this.started = true;
+    if (this.options.survivesReconnect === false) return;
     this.channel = this.connection.createChannel({
       name: this.options.name,
       confirm: true,
@@ -78,31 +92,52 @@ export class Publisher {
     return entry.reply;
   }
 
-  /** Resolves once the broker confirmed the message; rejects when it was returned, nacked or timed out. */
+  /**
+   * Resolves once the broker confirmed the message; rejects when it was returned, nacked or
+   * timed out. While disconnected the publish waits for the reconnect, at most
+   * `publishTimeoutMs` in all, among at most `maxPending` others; then it rejects with
+   * BrokerUnavailableError, naming the broker and how long it waited. A rejected publish may
+   * still have reached the broker (the connection went before its confirm came).
+   */
   async publish(request: PublishRequest): Promise<void> {
-    const channel = this.channel;
-    if (!channel) throw new BrokerUnavailableError('the publisher is not started');
+    if (!this.started) throw new BrokerUnavailableError('the publisher is not started');
+    const broker = this.connection.broker;
     const maxPending = this.options.maxPending ?? 10_000;
     if (this.pending >= maxPending) {
-      throw new BrokerUnavailableError(`${this.pending} publishes are already waiting for the broker (limit ${maxPending})`);
+      throw new BrokerUnavailableError(
+        `${this.pending} publishes are already waiting for the broker at ${broker} (limit ${maxPending}); ` +
+          (this.connection.isConnected() ? 'it is slow to confirm' : 'it is not connected'),
+      );
     }
     const mandatory = request.mandatory ?? true;
     const { exchange, routingKey } = request;
+    const target = `exchange "${exchange || '(default)'}"`;
+    const began = Date.now();
     this.pending += 1;
     try {
-      await channel.publish(exchange, routingKey, request.body, {
-        ...request.properties,
-        mandatory,
-      });
+      if (this.channel) {
+        await this.channel.publish(exchange, routingKey, request.body, { ...request.properties, mandatory });
+      } else {
+        await this.publishBound(request, mandatory);
+      }
     } catch (err) {
+      if (err instanceof BrokerUnavailableError) throw err;
       const message = err instanceof Error ? err.message : String(err);
+      const waited = Date.now() - began;
       if (message === 'timeout') {
         throw new BrokerUnavailableError(
-          `the broker did not confirm the message to exchange "${exchange || '(default)'}" within ${this.options.publishTimeoutMs ?? 10_000} ms`,
+          `the broker at ${broker} did not confirm the message to ${target} within ${this.options.publishTimeoutMs ?? 10_000} ms ` +
+            `(waited ${waited} ms, ${this.connection.isConnected() ? 'connected' : 'disconnected'})`,
           err,
         );
       }
-      throw new PublishRejectedError(`the broker refused the message to exchange "${exchange || '(default)'}": ${message}`, err);
+      if (message === 'channel closed' || message === 'Channel closed') {
+        throw new BrokerUnavailableError(
+          `the connection to the broker at ${broker} closed before it confirmed the message to ${target} (waited ${waited} ms); it may or may not have it`,
+          err,
+        );
+      }
+      throw new PublishRejectedError(`the broker refused the message to ${target}: ${message}`, err);
     } finally {
       this.pending -= 1;
     }
@@ -112,10 +147,50 @@ export class Publisher {
     }
   }
 
+  /** Publishes on the current connection's confirm channel; never waits for a reconnect. */
+  private async publishBound(request: PublishRequest, mandatory: boolean): Promise<void> {
+    const channel = await this.boundChannel();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('timeout')), this.options.publishTimeoutMs ?? 10_000);
+      try {
+        channel.publish(request.exchange, request.routingKey, request.body, { ...request.properties, mandatory }, (err) => {
+          clearTimeout(timer);
+          if (err) reject(err);
+          else resolve();
+        });
+      } catch (err) {
+        // amqplib throws on a channel that closed meanwhile.
+        clearTimeout(timer);
+        reject(new Error('channel closed', { cause: err }));
+      }
+    });
+  }
+
+  private boundChannel(): Promise<ConfirmChannel> {
+    this.bound ??= this.connection.openConfirmChannel().then(
+      (channel) => {
+        channel.on('return', (message: Message) => this.recordReturn(message));
+        channel.on('close', () => {
+          this.bound = undefined;
+        });
+        return channel;
+      },
+      (err: unknown) => {
+        this.bound = undefined;
+        throw err;
+      },
+    );
+    return this.bound;
+  }
+
   async close(): Promise<void> {
+    this.started = false;
     const channel = this.channel;
     this.channel = undefined;
     if (channel) await channel.close();
+    const bound = this.bound;
+    this.bound = undefined;
+    if (bound) await (await bound.catch(() => undefined))?.close().catch(() => undefined);
   }
 }
 

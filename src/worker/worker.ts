@@ -1,6 +1,5 @@
 import { hostname as osHostname } from 'node:os';
 import type { Channel, ConsumeMessage } from 'amqplib';
-import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { QueueDefinition } from '../config/types';
 import {
   InvalidMessageError,
@@ -122,10 +121,14 @@ export class Worker {
   private readonly concurrency: number;
   private readonly prefetch: number;
   private readonly logger: Logger;
-  private channel: ChannelWrapper | undefined;
-  /** The raw channel of the current consumers; deliveries of an older one cannot be acked. */
+  /** The channel of the current consumers; deliveries of an older one cannot be acked. */
   private current: Channel | undefined;
-  private consumerTags: string[] = [];
+  /** Consumer tag of each queue consumed on `current`. */
+  private readonly consumerTags = new Map<string, string>();
+  /** The loop that re-opens the channel after it closed; one at a time. */
+  private reopening: Promise<void> | undefined;
+  private wakeReopen: (() => void) | undefined;
+  private unsubscribe: (() => void) | undefined;
   private readonly inbox: Delivery[] = [];
   private readonly running = new Map<Delivery, AbortController>();
   /** Per consumed queue: where its dead letters go, and warren's delivery limit for classic queues. */
@@ -176,32 +179,144 @@ export class Worker {
     await this.publisher.start();
     // Retries and early tasks go back to the queue they came from, through the delay levels.
     await this.options.republisher.prepare(names.map((queue) => ({ exchange: '', routingKey: queue })));
-    // Quorum queues refuse a channel-wide (global) prefetch, so the channel limit is set only
-    // when every consumed queue is classic; the per-consumer limit applies always.
-    const channelWide = this.options.queues.every((q) => q.type !== 'quorum');
-    this.channel = this.connection.createChannel({
-      name: 'worker',
-      confirm: false,
-      setup: async (channel) => {
-        this.current = channel;
-        this.consumerTags = [];
-        await channel.prefetch(this.prefetch, false);
-        if (channelWide) await channel.prefetch(this.prefetch, true);
-        for (const queue of names) {
-          const { consumerTag } = await channel.consume(queue, (message) => this.onDelivery(channel, queue, message), {
-            noAck: false,
-          });
-          this.consumerTags.push(consumerTag);
-        }
-      },
-    });
-    await this.channel.waitForConnect();
+    await this.openChannel(false);
+    this.unsubscribe = this.connection.onConnect(() => this.reopen());
     this.logger.info({ queues: names, concurrency: this.concurrency, prefetch: this.prefetch }, 'worker ready');
+  }
+
+  /**
+   * Opens a channel with the worker's prefetch and consumes every queue on it. After a loss
+   * (`redeclare`), the topology is declared again first: a restarted broker keeps durable
+   * queues, but not the others, and someone may have deleted one meanwhile.
+   */
+  private async openChannel(redeclare: boolean): Promise<void> {
+    const names = this.options.queues.map((q) => q.name);
+    if (redeclare) {
+      await this.connection.withTemporaryChannel((channel) => declareTopology(channel, this.options.topology));
+      this.logger.info({ queues: names }, 'topology re-declared');
+    }
+    const channel = await this.connection.openChannel();
+    channel.on('close', () => this.onChannelClosed(channel));
+    try {
+      // Quorum queues refuse a channel-wide (global) prefetch, so the channel limit is set only
+      // when every consumed queue is classic; the per-consumer limit applies always.
+      await channel.prefetch(this.prefetch, false);
+      if (this.options.queues.every((q) => q.type !== 'quorum')) await channel.prefetch(this.prefetch, true);
+      this.consumerTags.clear();
+      for (const queue of names) await this.consume(channel, queue);
+    } catch (err) {
+      await channel.close().catch(() => undefined);
+      throw err;
+    }
+    this.current = channel;
+    if (redeclare) this.logger.info({ queues: names, prefetch: this.prefetch }, 'consuming again');
+  }
+
+  private async consume(channel: Channel, queue: string): Promise<void> {
+    const { consumerTag } = await channel.consume(queue, (message) => this.onDelivery(channel, queue, message), { noAck: false });
+    this.consumerTags.set(queue, consumerTag);
+  }
+
+  /**
+   * Deliveries of a closed channel can no longer be acked: the broker has requeued them, so
+   * those not started are dropped here (running ones finish; their ack fails and the broker
+   * redelivers). Unless the worker is stopping, a new channel is opened: at once when only the
+   * channel closed, after the reconnect when the connection went (the connection logs that).
+   */
+  private onChannelClosed(channel: Channel): void {
+    let dropped = 0;
+    for (let i = this.inbox.length - 1; i >= 0; i -= 1) {
+      if (this.inbox[i].channel !== channel) continue;
+      this.inbox[i].settled = true;
+      this.inbox.splice(i, 1);
+      dropped += 1;
+    }
+    if (dropped > 0) this.logger.debug({ dropped }, 'dropped prefetched deliveries of a closed channel; the broker requeued them');
+    if (channel !== this.current) return;
+    this.current = undefined;
+    this.consumerTags.clear();
+    if (this.stopping) return;
+    if (this.connection.isConnected()) this.logger.warn('the broker closed the worker channel; opening a new one');
+    this.reopen();
+  }
+
+  /**
+   * Re-declares and consumes again until it works, once at a time. While disconnected it waits
+   * for the reconnect (which wakes it). A failure is logged at error level when it is new, and
+   * at most once a minute while it repeats; attempts back off up to 30 s.
+   */
+  private reopen(): void {
+    if (this.stopping) return;
+    if (this.reopening) {
+      this.wakeReopen?.();
+      return;
+    }
+    this.reopening = (async () => {
+      const failures = new RateLimitedLog(this.logger);
+      for (let attempt = 1; !this.stopping && !this.current; attempt += 1) {
+        if (!this.connection.isConnected()) {
+          await this.sleep(30_000, true);
+          attempt = 0;
+          continue;
+        }
+        try {
+          await this.openChannel(true);
+        } catch (err) {
+          if (!this.connection.isConnected()) continue;
+          failures.error({ err: (err as Error).message, attempt }, 'could not re-declare the queues and consume them again; retrying');
+          await this.sleep(Math.min(30_000, 1000 * 2 ** (attempt - 1)), true);
+        }
+      }
+    })().finally(() => {
+      this.reopening = undefined;
+    });
+  }
+
+  /** Waits `ms` (without keeping the process alive); `wakeable` lets `reopen()` and `stop()` end it early. */
+  private sleep(ms: number, wakeable = false): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      const self = this;
+      if (wakeable) this.wakeReopen = done;
+      function done(): void {
+        clearTimeout(timer);
+        if (self.wakeReopen === done) self.wakeReopen = undefined;
+        resolve();
+      }
+    });
+  }
+
+  /**
+   * The broker cancelled one consumer (its queue was deleted, or a quorum queue lost its
+   * leader): re-declare the topology and consume the queue again on the same channel, so the
+   * tasks running from other queues are not disturbed. Retries with backoff, logging at a
+   * bounded rate, until it works, the worker stops, or the channel is replaced (the new one
+   * consumes every queue).
+   */
+  private async restoreConsumer(channel: Channel, queue: string): Promise<void> {
+    const failures = new RateLimitedLog(this.logger);
+    for (let attempt = 1; ; attempt += 1) {
+      if (this.stopping || channel !== this.current || this.consumerTags.has(queue)) return;
+      try {
+        await this.connection.withTemporaryChannel((temporary) => declareTopology(temporary, this.options.topology));
+        if (this.stopping || channel !== this.current) return;
+        await this.consume(channel, queue);
+        this.logger.info({ queue, prefetch: this.prefetch }, 'consuming again');
+        return;
+      } catch (err) {
+        failures.error({ queue, err: (err as Error).message, attempt }, 'could not consume the queue again; retrying');
+        await this.sleep(Math.min(30_000, 1000 * 2 ** (attempt - 1)));
+      }
+    }
   }
 
   private onDelivery(channel: Channel, queue: string, message: ConsumeMessage | null): void {
     if (message === null) {
-      this.logger.error({ queue }, 'the broker cancelled the consumer (was the queue deleted?)');
+      if (this.stopping || channel !== this.current) return;
+      this.consumerTags.delete(queue);
+      this.logger.error({ queue }, 'the broker cancelled the consumer (was the queue deleted?); declaring it again and consuming it');
+      void this.restoreConsumer(channel, queue);
       return;
     }
     if (this.stopping) {
@@ -599,9 +714,11 @@ export class Worker {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.unsubscribe?.();
+    this.wakeReopen?.();
     const channel = this.current;
     if (channel) {
-      await Promise.all(this.consumerTags.map((tag) => channel.cancel(tag).catch(() => undefined)));
+      await Promise.all([...this.consumerTags.values()].map((tag) => channel.cancel(tag).catch(() => undefined)));
     }
     for (const delivery of this.inbox.splice(0)) settle(delivery, 'requeue');
     if (this.running.size > 0) {
@@ -622,9 +739,28 @@ export class Worker {
         }
       }
     }
-    await this.channel?.close();
-    this.channel = undefined;
+    const last = this.current;
+    this.current = undefined;
+    await last?.close().catch(() => undefined);
     this.logger.info('worker stopped');
+  }
+}
+
+/**
+ * Logs a repeating failure at error level when it is new (another message), and at most once
+ * a minute while it stays the same, so a worker that cannot recover is loud but not a flood.
+ */
+class RateLimitedLog {
+  private last: string | undefined;
+  private at = 0;
+
+  constructor(private readonly logger: Logger) {}
+
+  error(fields: { err: string } & Record<string, unknown>, message: string): void {
+    if (fields.err === this.last && Date.now() - this.at < 60_000) return;
+    this.last = fields.err;
+    this.at = Date.now();
+    this.logger.error(fields, message);
   }
 }
 
