@@ -48,6 +48,8 @@ export class Publisher {
   /** With `survivesReconnect: false`: the confirm channel of the current connection. */
   private bound: Promise<ConfirmChannel> | undefined;
   private started = false;
+  /** Why the broker last closed a publish channel by itself (a 404 for a deleted exchange, say). */
+  private closeReason: string | undefined;
   private pending = 0;
   /** Returned messages not yet matched to their confirm, by return key, with a count. */
   private readonly returned = new Map<string, { count: number; reply: string }>();
@@ -64,15 +66,39 @@ export class Publisher {
     if (this.started) return;
     this.started = true;
     if (this.options.survivesReconnect === false) return;
-    this.channel = this.connection.createChannel({
+    this.channel = this.openWrapper();
+    await this.channel.waitForConnect();
+  }
+
+  private openWrapper(): ChannelWrapper {
+    const wrapper = this.connection.createChannel({
       name: this.options.name,
       confirm: true,
       publishTimeoutMs: this.options.publishTimeoutMs ?? 10_000,
       setup: async (channel: ConfirmChannel) => {
+        this.closeReason = undefined;
         channel.on('return', (message: Message) => this.recordReturn(message));
+        channel.on('error', (err: Error) => {
+          this.closeReason = err.message;
+        });
+        // The connection's own close comes right after its channels' (same tick).
+        channel.on('close', () => setImmediate(() => this.replaceIfStranded(wrapper)));
       },
     });
-    await this.channel.waitForConnect();
+    return wrapper;
+  }
+
+  /**
+   * amqp-connection-manager opens a channel again only after a reconnect. A channel the broker
+   * closed by itself while the connection stays (a publish to a deleted exchange: 404) would
+   * stay closed, and every later publish would wait out its timeout: open a new one instead.
+   * What waited on the old one rejects (BrokerUnavailableError); none of it was confirmed.
+   */
+  private replaceIfStranded(wrapper: ChannelWrapper): void {
+    if (!this.started || this.channel !== wrapper || !this.connection.isConnected()) return;
+    this.logger.warn({ reason: this.closeReason }, 'the broker closed the publish channel; opening a new one');
+    this.channel = this.openWrapper();
+    void wrapper.close().catch(() => undefined);
   }
 
   private recordReturn(message: Message): void {
@@ -132,8 +158,10 @@ export class Publisher {
         );
       }
       if (message === 'channel closed' || message === 'Channel closed') {
+        const reason = this.closeReason && this.connection.isConnected() ? `: ${this.closeReason}` : '';
         throw new BrokerUnavailableError(
-          `the connection to the broker at ${broker} closed before it confirmed the message to ${target} (waited ${waited} ms); it may or may not have it`,
+          `the channel to the broker at ${broker} closed before it confirmed the message to ${target} (waited ${waited} ms); ` +
+            `it may or may not have it${reason}`,
           err,
         );
       }

@@ -160,6 +160,27 @@ describe('connection loss', () => {
     await expect(result.get({ timeout: 10_000 })).resolves.toBe('again+++++++++');
   }, 60_000);
 
+  test('a publish channel the broker closes (its exchange was deleted) is opened again: the next sendTask is confirmed at once', async () => {
+    const client = app(5000);
+    await client.sendTask(topology.tasks.deal1, ['first'], {}, { ignoreResult: true });
+    const probe = await BrokerProbe.open();
+    try {
+      await probe.cleanUp([], [topology.queues.task1]); // the exchange of for_task1 (404 on the next publish)
+      const error = await client.sendTask(topology.tasks.deal1, ['lost'], {}, { ignoreResult: true }).then(
+        () => undefined,
+        (err: unknown) => err as Error & { code?: string },
+      );
+      expect(error?.code).toBe('WARREN_BROKER_UNAVAILABLE');
+      expect(error?.message).toMatch(/closed before it confirmed the message to exchange ".*for_task1".*NOT_FOUND/);
+    } finally {
+      await probe.close();
+    }
+    await client.declareTopology();
+    const began = Date.now();
+    await client.sendTask(topology.tasks.deal1, ['again'], {}, { ignoreResult: true });
+    expect(Date.now() - began).toBeLessThan(1000);
+  });
+
   test('while the broker is down, sendTask rejects after publishTimeoutMs with BrokerUnavailableError naming the broker', async () => {
     const client = app(1500);
     await client.sendTask(`${prefix}.record`, [0], {}, { ignoreResult: true });
