@@ -74,8 +74,11 @@ export class RpcResultBackend {
     if (this.channel !== channel) return;
     this.channel = undefined;
     void channel.close().catch(() => undefined);
-    // After a lost connection, the reconnect calls reopen(); a channel alone reopens now.
-    if (this.connection.isConnected()) this.reopen();
+    // After a lost connection, the reconnect calls reopen(); a channel closed alone reopens now.
+    // The connection reports its own close just after its channels': look after that.
+    setImmediate(() => {
+      if (this.connection.isConnected()) this.reopen();
+    });
   }
 
   /** Declares and consumes the reply queue again until it works (once a second at most). */

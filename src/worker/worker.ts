@@ -236,8 +236,12 @@ export class Worker {
     this.current = undefined;
     this.consumerTags.clear();
     if (this.stopping) return;
-    if (this.connection.isConnected()) this.logger.warn('the broker closed the worker channel; opening a new one');
-    this.reopen();
+    // A lost connection closes its channels just before it reports its own close: look after that.
+    setImmediate(() => {
+      if (this.current || this.stopping || !this.connection.isConnected()) return;
+      this.logger.warn('the broker closed the worker channel; opening a new one');
+      this.reopen();
+    });
   }
 
   /**
