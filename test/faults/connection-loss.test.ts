@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createApp, createLogger, type App, type BeatEvents } from '../../src';
+import { BrokerConnection, Publisher } from '../../src/transport';
 import { testBrokerUrl } from '../support/broker-url';
 import { BrokerProbe, exampleTopology, randomPrefix, waitFor, writeDefinitionsFile } from '../support/broker';
 import { startTestWorker, type WorkerProcess } from '../support/worker-process';
@@ -182,6 +183,37 @@ describe('connection loss', () => {
     const began = Date.now();
     await client.sendTask(topology.tasks.deal1, ['again'], {}, { ignoreResult: true });
     expect(Date.now() - began).toBeLessThan(1000);
+  });
+
+  test('while the broker is down, publishes beyond maxPending reject at once and the others after publishTimeoutMs, nothing unbounded', async () => {
+    const connection = new BrokerConnection({ urls: [testBrokerUrl()], logger: createLogger({ level: 'silent' }) });
+    await connection.start();
+    const publisher = new Publisher(connection, { name: 'bounded', logger: createLogger({ level: 'silent' }), publishTimeoutMs: 1500, maxPending: 5 });
+    await publisher.start();
+    const publish = (): Promise<{ code?: string; message: string; ms: number } | undefined> => {
+      const began = Date.now();
+      return publisher
+        .publish({ exchange: '', routingKey: topology.queues.default, body: Buffer.from('{}'), properties: {}, mandatory: false })
+        .then(
+          () => undefined,
+          (err: Error & { code?: string }) => ({ code: err.code, message: err.message, ms: Date.now() - began }),
+        );
+    };
+    await rabbitmqctl('stop_app');
+    try {
+      const waiting = [1, 2, 3, 4, 5].map(() => publish());
+      const overflow = await publish();
+      expect(overflow?.code).toBe('WARREN_BROKER_UNAVAILABLE');
+      expect(overflow?.message).toBe('5 publishes are already waiting for the broker at amqp://guest:***@127.0.0.1:5672/ (limit 5); it is not connected');
+      expect(overflow?.ms).toBeLessThan(50);
+      const timedOut = await Promise.all(waiting);
+      expect(timedOut.map((r) => r?.code)).toEqual(Array(5).fill('WARREN_BROKER_UNAVAILABLE'));
+      expect(Math.min(...timedOut.map((r) => r!.ms))).toBeGreaterThanOrEqual(1400);
+    } finally {
+      await brokerUp();
+      await publisher.close();
+      await connection.close();
+    }
   });
 
   test('while the broker is down, sendTask rejects after publishTimeoutMs with BrokerUnavailableError naming the broker', async () => {
