@@ -259,7 +259,8 @@ export class Worker {
       const failures = new RateLimitedLog(this.logger);
       for (let attempt = 1; !this.stopping && !this.current; attempt += 1) {
         if (!this.connection.isConnected()) {
-          await this.sleep(30_000, true);
+          // The reconnect wakes it; the timeout only guards against a missed wake.
+          await this.sleep(5000, true);
           attempt = 0;
           continue;
         }
@@ -279,15 +280,14 @@ export class Worker {
   /** Waits `ms` (without keeping the process alive); `wakeable` lets `reopen()` and `stop()` end it early. */
   private sleep(ms: number, wakeable = false): Promise<void> {
     return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        if (this.wakeReopen === done) this.wakeReopen = undefined;
+        resolve();
+      };
       const timer = setTimeout(done, ms);
       timer.unref();
-      const self = this;
       if (wakeable) this.wakeReopen = done;
-      function done(): void {
-        clearTimeout(timer);
-        if (self.wakeReopen === done) self.wakeReopen = undefined;
-        resolve();
-      }
     });
   }
 
