@@ -251,7 +251,7 @@ export class App {
       send: async ({ entry, planned, taskId, expiresAt }) => {
         // No publish may wait out a disconnect: the lock is gone with the connection, and
         // another beat fires from the store's state meanwhile.
-        if (!connection.isConnected()) throw new BrokerUnavailableError('not connected to the broker');
+        if (!connection.isConnected()) throw new BrokerUnavailableError(`not connected to the broker at ${connection.broker}`);
         await producer.publish({
           taskId,
           taskName: entry.task,
