@@ -36,6 +36,7 @@ export interface GetOptions {
 export class AsyncResult<T = unknown> {
   private current: ResultUpdate = { state: 'PENDING', result: null, traceback: null, dateDone: null };
   private readonly waiters = new Set<() => void>();
+  private readonly seen: ResultState[] = ['PENDING'];
 
   constructor(
     readonly id: string,
@@ -50,6 +51,11 @@ export class AsyncResult<T = unknown> {
 
   get state(): ResultState {
     return this.current.state;
+  }
+
+  /** Every state this result went through, in the order the messages arrived, from PENDING. */
+  get history(): readonly ResultState[] {
+    return this.seen;
   }
 
   get ready(): boolean {
@@ -75,6 +81,7 @@ export class AsyncResult<T = unknown> {
   update(update: ResultUpdate): void {
     if (this.ready) return; // a ready state is final; late STARTED/RETRY messages change nothing
     this.current = update;
+    if (this.seen.at(-1) !== update.state) this.seen.push(update.state);
     for (const wake of [...this.waiters]) wake();
   }
 

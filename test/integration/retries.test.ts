@@ -5,18 +5,10 @@ class PaymentDeclined extends Error {
   override name = 'PaymentDeclined';
 }
 
-/** The states a result goes through, sampled every 10 ms until it is ready. */
-function watchStates(result: AsyncResult): Promise<ResultState[]> {
-  return new Promise((resolve) => {
-    const seen: ResultState[] = [result.state];
-    const timer = setInterval(() => {
-      if (seen.at(-1) !== result.state) seen.push(result.state);
-      if (result.ready) {
-        clearInterval(timer);
-        resolve(seen);
-      }
-    }, 10);
-  });
+/** The states a result went through, once it is ready. */
+async function watchStates(result: AsyncResult): Promise<readonly ResultState[]> {
+  await result.get({ timeout: 30_000 }).catch(() => undefined);
+  return result.history;
 }
 
 describe('retries', () => {
