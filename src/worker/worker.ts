@@ -6,8 +6,6 @@ import {
   MaxRetriesExceededError,
   MessageTooLargeError,
   Retry,
-  SoftTimeLimitExceededError,
-  TimeLimitExceededError,
   UnroutableError,
 } from '../errors';
 import type { Logger } from '../logging/logger';
@@ -38,7 +36,10 @@ import {
   type Topology,
 } from '../topology';
 import type { BrokerConnection, Publisher, PublishRequest } from '../transport';
+import { RateLimitedLog } from '../logging/rate-limited-log';
+import { settle, type Delivery } from './delivery';
 import { matchesAutoretry, maxRetries, retryDelayMs } from './retry-policy';
+import { runWithinLimits, type TimeLimits } from './run-within-limits';
 import type { RegisteredTask, TaskContext, TaskLookup } from './task-types';
 
 /**
@@ -83,14 +84,6 @@ export interface WorkerOptions {
   softTimeLimit?: number;
   /** The largest message body accepted, in bytes; a larger one is dead-lettered without being parsed. @defaultValue 1048576 */
   maxMessageBytes?: number;
-}
-
-interface Delivery {
-  channel: Channel;
-  message: ConsumeMessage;
-  queue: string;
-  /** Acked, rejected or handed back already: a delivery is settled exactly once. */
-  settled: boolean;
 }
 
 export interface WorkerEvents {
@@ -410,7 +403,7 @@ export class Worker {
     const params = hasKwargs ? [...task.args, task.kwargs, context] : [...task.args, context];
     log.debug('task started');
     const limits = this.timeLimits(task, registered);
-    const outcome = await this.runWithinLimits(() => registered.handler(...params), task.task, limits, abort, log);
+    const outcome = await runWithinLimits(() => registered.handler(...params), task.task, limits, abort, log);
     if (outcome.kind === 'timed-out') {
       await this.fail(delivery, task, registered, outcome.error, log);
       return;
@@ -459,60 +452,12 @@ export class Worker {
    * The time limits of a run, in seconds: the message's own (`timelimit`, hard first), else the
    * task's options, else the worker's.
    */
-  private timeLimits(task: TaskMessage, registered: RegisteredTask): { soft: number | undefined; hard: number | undefined } {
+  private timeLimits(task: TaskMessage, registered: RegisteredTask): TimeLimits {
     const [hard, soft] = task.timelimit;
     return {
       hard: hard ?? registered.options.timeLimit ?? this.options.timeLimit,
       soft: soft ?? registered.options.softTimeLimit ?? this.options.softTimeLimit,
     };
-  }
-
-  /**
-   * Runs the task body under its limits. At the soft limit its signal is aborted with
-   * `SoftTimeLimitExceededError`, and the task goes on until it settles. At the hard limit the
-   * worker stops waiting: JavaScript cannot kill a function, so the body may go on running,
-   * but its outcome is ignored, its signal is aborted, and its slot is given to the next task.
-   */
-  private async runWithinLimits(
-    body: () => unknown,
-    taskName: string,
-    limits: { soft: number | undefined; hard: number | undefined },
-    abort: AbortController,
-    log: Logger,
-  ): Promise<{ kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown } | { kind: 'timed-out'; error: TimeLimitExceededError }> {
-    const timers: NodeJS.Timeout[] = [];
-    if (limits.soft !== undefined) {
-      const soft = limits.soft;
-      timers.push(
-        setTimeout(() => {
-          log.warn({ softTimeLimit: soft }, 'soft time limit exceeded: the task is asked to stop');
-          abort.abort(new SoftTimeLimitExceededError(taskName, soft));
-        }, soft * 1000),
-      );
-    }
-    try {
-      return await new Promise((resolve) => {
-        Promise.resolve()
-          .then(body)
-          .then(
-            (value) => resolve({ kind: 'returned', value }),
-            (error: unknown) => resolve({ kind: 'threw', error }),
-          );
-        if (limits.hard !== undefined) {
-          const hard = limits.hard;
-          timers.push(
-            setTimeout(() => {
-              const error = new TimeLimitExceededError(taskName, hard);
-              log.error({ timeLimit: hard }, 'time limit exceeded: the worker stopped waiting for the task, which is recorded as failed');
-              if (!abort.signal.aborted) abort.abort(error);
-              resolve({ kind: 'timed-out', error });
-            }, hard * 1000),
-          );
-        }
-      });
-    } finally {
-      for (const timer of timers) clearTimeout(timer);
-    }
   }
 
   /** A task past its `expires` is not run: REVOKED, acked, logged. True when it was. */
@@ -750,43 +695,9 @@ export class Worker {
   }
 }
 
-/**
- * Logs a repeating failure at error level when it is new (another message), and at most once
- * a minute while it stays the same, so a worker that cannot recover is loud but not a flood.
- */
-class RateLimitedLog {
-  private last: string | undefined;
-  private at = 0;
-
-  constructor(private readonly logger: Logger) {}
-
-  error(fields: { err: string } & Record<string, unknown>, message: string): void {
-    if (fields.err === this.last && Date.now() - this.at < 60_000) return;
-    this.last = fields.err;
-    this.at = Date.now();
-    this.logger.error(fields, message);
-  }
-}
-
 interface QueueSettings {
   /** Where warren sends the queue's dead letters itself: its dead-letter exchange and routing key. */
   readonly deadLetter: { readonly exchange: string; readonly routingKey: string | undefined } | undefined;
   /** `deliveryLimit` of a classic queue, which the worker enforces; undefined for quorum queues (the broker does). */
   readonly countedDeliveryLimit: number | undefined;
-}
-
-/**
- * Acks, requeues or rejects on the channel the message came from, once. False when it was
- * settled before or that channel is gone (the broker has then requeued it by itself).
- */
-function settle(delivery: Delivery, how: 'ack' | 'requeue' | 'reject'): boolean {
-  if (delivery.settled) return false;
-  delivery.settled = true;
-  try {
-    if (how === 'ack') delivery.channel.ack(delivery.message);
-    else delivery.channel.nack(delivery.message, false, how === 'requeue');
-    return true;
-  } catch {
-    return false;
-  }
 }
