@@ -41,4 +41,38 @@ describe('SIGTERM during two-second tasks', () => {
     expect(counts).toEqual({ sent: 15, confirmed: 15, processed: 15, duplicates: 0, lost: 0 });
     expect(results.map((r) => r.state)).toEqual(Array(15).fill('SUCCESS'));
   });
+
+  test('a second signal hands everything back at once: the running tasks are not acked and run again elsewhere', async () => {
+    const record2 = join(suite.defs.dir, 'record-second-signal.txt');
+    // A queue of its own: the first test's workers still consume the default queue.
+    const queue = topology.queues.task2;
+    const impatient = suite.workerProcess({
+      queues: [queue], name: 'impatient@fault', concurrency: 5,
+      env: { WARREN_TEST_RECORD: record2 }, extraArgs: ['--shutdown-timeout', '60s'],
+    });
+    await impatient.ready;
+    const results = await Promise.all(Array.from({ length: 5 }, () => suite.client.sendTask(`${prefix}.record`, [4000], {}, { queue })));
+    const ids = results.map((r) => r.id);
+    await waitFor('five tasks to start', () => readRecord(record2).filter((l) => l.event === 'start').length === 5);
+
+    const signalled = Date.now();
+    impatient.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const code = await impatient.stop('SIGTERM');
+    const stoppedAfterMs = Date.now() - signalled;
+    // It did not wait for its four-second tasks, and none of them was acked.
+    expect(code).toBe(1);
+    expect(stoppedAfterMs).toBeLessThan(3000);
+    expect(readRecord(record2).filter((l) => l.event === 'done')).toEqual([]);
+    await waitFor('the five to be back in the queue', async () => (await suite.probe.messageCount(queue)) === 5);
+
+    const other = suite.workerProcess({ queues: [queue], name: 'after@fault', concurrency: 5, env: { WARREN_TEST_RECORD: record2 } });
+    await other.ready;
+    await Promise.all(results.map((r) => r.get({ timeout: 20_000 })));
+    const lines = readRecord(record2);
+    const counts = faultCounts(5, ids, lines);
+    printCounts('second SIGTERM during 5 running four-second tasks', counts, { 'stopped after ms': stoppedAfterMs });
+    expect(lines.filter((l) => l.event === 'done').map((l) => l.hostname)).toEqual(Array(5).fill('after@fault'));
+    expect(counts).toEqual({ sent: 5, confirmed: 5, processed: 5, duplicates: 0, lost: 0 });
+  });
 });
