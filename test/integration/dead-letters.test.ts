@@ -1,64 +1,51 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GetMessage } from 'amqplib';
-import { createApp, createLogger, type App } from '../../src';
-import { BrokerProbe, randomPrefix, waitFor, writeDefinitionsFile } from '../support/broker';
+import { waitFor } from '../support/broker';
 import { testBrokerUrl } from '../support/broker-url';
 import { captureLogger } from '../support/capture-logger';
-import { startTestWorker, type WorkerProcess } from '../support/worker-process';
+import { brokerSuite } from '../support/example-suite';
 
 describe('dead-letter queues and poison messages', () => {
-  const prefix = randomPrefix('dlq');
-  const exchange = `${prefix}.x`;
-  const queues = { work: `${prefix}.work`, quorum: `${prefix}.quorum`, classic: `${prefix}.classic` };
   const dlq = (queue: string): string => `${queue}.dlq`;
-  const defs = writeDefinitionsFile({
-    broker: { url: testBrokerUrl() },
-    exchanges: [{ name: exchange, type: 'direct' }],
-    queues: [
-      { name: queues.work, exchange, routingKey: 'work', deadLetterQueue: true },
-      { name: queues.quorum, exchange, routingKey: 'quorum', type: 'quorum', deliveryLimit: 3, deadLetterQueue: true },
-      { name: queues.classic, exchange, routingKey: 'classic', deliveryLimit: 2, deadLetterQueue: true },
-    ],
-    defaultQueue: queues.work,
+  const names = (prefix: string) => ({
+    exchange: `${prefix}.x`,
+    queues: { work: `${prefix}.work`, quorum: `${prefix}.quorum`, classic: `${prefix}.classic` },
   });
-  const marks = join(defs.dir, 'marks.txt');
-  const apps: App[] = [];
-  const workers: WorkerProcess[] = [];
-  let probe!: BrokerProbe;
-  let client!: App;
+  const suite = brokerSuite('dlq', (prefix) => {
+    const { exchange, queues } = names(prefix);
+    const all = Object.values(queues);
+    return {
+      definitions: {
+        broker: { url: testBrokerUrl() },
+        exchanges: [{ name: exchange, type: 'direct' }],
+        queues: [
+          { name: queues.work, exchange, routingKey: 'work', deadLetterQueue: true },
+          { name: queues.quorum, exchange, routingKey: 'quorum', type: 'quorum', deliveryLimit: 3, deadLetterQueue: true },
+          { name: queues.classic, exchange, routingKey: 'classic', deliveryLimit: 2, deadLetterQueue: true },
+        ],
+        defaultQueue: queues.work,
+      },
+      queues: [...all, ...all.map(dlq)],
+      exchanges: [exchange, ...all.map(dlq)],
+    };
+  });
+  const { prefix } = suite;
+  const { queues } = names(prefix);
+  const marks = join(suite.defs.dir, 'marks.txt');
 
-  const app = (logger = createLogger({ level: 'silent' })): App => {
-    const made = createApp({ definitions: defs.file, logger });
-    apps.push(made);
-    return made;
-  };
   const started = (label: string): string[] =>
     (existsSync(marks) ? readFileSync(marks, 'utf8').trim().split('\n') : []).filter((line) => line.startsWith(`${label} `));
   /** Every message in a queue, taken off it. */
   const drain = async (queue: string): Promise<GetMessage[]> => {
     const taken: GetMessage[] = [];
-    for (let message = await probe.get(queue); message !== false; message = await probe.get(queue)) taken.push(message);
+    for (let message = await suite.probe.get(queue); message !== false; message = await suite.probe.get(queue)) taken.push(message);
     return taken;
   };
 
-  beforeAll(async () => {
-    probe = await BrokerProbe.open();
-    client = app();
-  });
-
-  afterAll(async () => {
-    await Promise.all(workers.map((w) => w.stop('SIGKILL')));
-    await Promise.all(apps.map((a) => a.close()));
-    const all = Object.values(queues);
-    await probe.cleanUp([...all, ...all.map(dlq)], [exchange, ...all.map(dlq)]);
-    await probe.close();
-    defs.remove();
-  });
-
   test('invalid messages and unknown tasks end in the dead-letter queue, unchanged, with headers that say why', async () => {
     const logs = captureLogger('info');
-    const workerApp = app(logs.logger);
+    const workerApp = suite.app(logs.logger);
     const ran: string[] = [];
     workerApp.task(`${prefix}.ok`, (label: string) => {
       ran.push(label);
@@ -74,12 +61,12 @@ describe('dead-letter queues and poison messages', () => {
       { body: '[[], {}, {}]', options: v2(`${prefix}.no.such.task`, 'unknown'), reason: new RegExp(`^task "${prefix}.no.such.task" is not registered on this worker$`) },
     ];
     for (const [index, message] of bad.entries()) {
-      await probe.sendRaw(queues.work, Buffer.from(message.body), message.options);
+      await suite.probe.sendRaw(queues.work, Buffer.from(message.body), message.options);
       // Valid tasks in between: each still runs.
-      const result = await client.sendTask(`${prefix}.ok`, [`valid-${index}`]);
+      const result = await suite.client.sendTask(`${prefix}.ok`, [`valid-${index}`]);
       await expect(result.get({ timeout: 5000 })).resolves.toBe(`valid-${index}`);
     }
-    await waitFor('four dead letters', async () => (await probe.messageCount(dlq(queues.work))) === 4);
+    await waitFor('four dead letters', async () => (await suite.probe.messageCount(dlq(queues.work))) === 4);
 
     const dead = await drain(dlq(queues.work));
     expect(dead.map((m) => m.content.toString())).toEqual(bad.map((m) => m.body));
@@ -93,7 +80,7 @@ describe('dead-letter queues and poison messages', () => {
       expect(message.properties.deliveryMode).toBe(2);
     });
     expect(ran).toEqual(['valid-0', 'valid-1', 'valid-2', 'valid-3']);
-    expect(await probe.messageCount(queues.work)).toBe(0);
+    expect(await suite.probe.messageCount(queues.work)).toBe(0);
     const logged = logs.lines().filter((l) => l.msg === 'message rejected: not a valid task');
     expect(logged.map((l) => l.deadLetterExchange)).toEqual(bad.map(() => dlq(queues.work)));
   });
@@ -104,21 +91,20 @@ describe('dead-letter queues and poison messages', () => {
    * and every ordinary task has its result.
    */
   async function poisonRun(queue: string, label: string): Promise<{ deaths: number; dead: GetMessage[] }> {
-    const killer = await client.sendTask(`${prefix}.die`, [label], {}, { queue, ignoreResult: true });
+    const killer = await suite.client.sendTask(`${prefix}.die`, [label], {}, { queue, ignoreResult: true });
     const ordinary = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => client.sendTask(`${prefix}.slow`, [`${label}-ok-${i}`, 20], {}, { queue })),
+      Array.from({ length: 10 }, (_, i) => suite.client.sendTask(`${prefix}.slow`, [`${label}-ok-${i}`, 20], {}, { queue })),
     );
     const done = Promise.all(ordinary.map((r) => r.get({ timeout: 60_000 })));
     let deaths = 0;
     let finished = false;
     void done.then(() => (finished = true), () => undefined);
-    while (!(finished && (await probe.messageCount(dlq(queue))) === 1)) {
+    while (!(finished && (await suite.probe.messageCount(dlq(queue))) === 1)) {
       if (deaths > 6) throw new Error(`the worker died ${deaths} times and the poison message is still not dead-lettered`);
-      const worker = startTestWorker({ prefix, definitions: defs.file, queues: [queue], name: `${label}-${deaths}@test`, concurrency: 1, env: { WARREN_TEST_MARKS: marks } });
-      workers.push(worker);
+      const worker = suite.workerProcess({ queues: [queue], name: `${label}-${deaths}@test`, concurrency: 1, env: { WARREN_TEST_MARKS: marks } });
       worker.ready.catch(() => undefined); // a worker may die of the poison message before it logs that it is ready
       const exited = worker.exited.then(() => 'exited' as const);
-      const goal = waitFor('the poison message dead-lettered and every ordinary task done', async () => finished && (await probe.messageCount(dlq(queue))) === 1, 30_000).then(() => 'done' as const);
+      const goal = waitFor('the poison message dead-lettered and every ordinary task done', async () => finished && (await suite.probe.messageCount(dlq(queue))) === 1, 30_000).then(() => 'done' as const);
       if ((await Promise.race([exited, goal])) === 'exited') deaths += 1;
       else await worker.stop('SIGTERM');
     }
@@ -135,7 +121,7 @@ describe('dead-letter queues and poison messages', () => {
     expect(deaths).toBe(3);
     const death = dead[0].properties.headers?.['x-death']?.[0];
     expect(death).toMatchObject({ queue: queues.quorum, reason: 'delivery_limit' });
-    expect(await probe.messageCount(queues.quorum)).toBe(0);
+    expect(await suite.probe.messageCount(queues.quorum)).toBe(0);
   }, 90_000);
 
   test('classic queue, deliveryLimit 2: warren counts the deliveries, then dead-letters it with the reason', async () => {
@@ -147,6 +133,6 @@ describe('dead-letter queues and poison messages', () => {
       'x-warren-reason': 'delivered 2 times without finishing (deliveryLimit 2): a poison message',
       'x-warren-queue': queues.classic,
     });
-    expect(await probe.messageCount(queues.classic)).toBe(0);
+    expect(await suite.probe.messageCount(queues.classic)).toBe(0);
   }, 90_000);
 });

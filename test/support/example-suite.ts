@@ -2,9 +2,15 @@ import { createApp, createLogger, type App, type Logger } from '../../src';
 import { BrokerProbe, exampleTopology, randomPrefix, writeDefinitionsFile } from './broker';
 import { startTestWorker, type WorkerProcess } from './worker-process';
 
-export interface ExampleSuite {
+/** What a suite's definitions declare: the document, and the queues and exchanges to delete after. */
+export interface SuiteTopology {
+  readonly definitions: Record<string, unknown>;
+  readonly queues: readonly string[];
+  readonly exchanges: readonly string[];
+}
+
+export interface BrokerSuite {
   readonly prefix: string;
-  readonly topology: ReturnType<typeof exampleTopology>;
   readonly defs: ReturnType<typeof writeDefinitionsFile>;
   /** Looks at the broker directly. Set in beforeAll. */
   readonly probe: BrokerProbe;
@@ -16,23 +22,27 @@ export interface ExampleSuite {
   workerProcess(options: Omit<Parameters<typeof startTestWorker>[0], 'prefix' | 'definitions'>): WorkerProcess;
 }
 
+export interface ExampleSuite extends BrokerSuite {
+  readonly topology: ReturnType<typeof exampleTopology>;
+}
+
 /**
- * The example routing topology under a random prefix, a client app, a broker probe, and
- * clean-up of everything the suite made. Call at the top of a `describe`.
+ * Definitions made by `make` under a random prefix, a client app, a broker probe, and clean-up
+ * of everything the suite made. Call at the top of a `describe`.
  */
-export function exampleSuite(label: string): ExampleSuite {
+export function brokerSuite(label: string, make: (prefix: string) => SuiteTopology): BrokerSuite {
   const prefix = randomPrefix(label);
-  const topology = exampleTopology(prefix);
-  const defs = writeDefinitionsFile(topology.definitions);
+  const made = make(prefix);
+  const defs = writeDefinitionsFile(made.definitions);
   const apps: App[] = [];
   const workers: WorkerProcess[] = [];
   let probe: BrokerProbe | undefined;
   let client: App | undefined;
 
   const app = (logger: Logger = createLogger({ level: 'silent' })): App => {
-    const made = createApp({ definitions: defs.file, logger });
-    apps.push(made);
-    return made;
+    const created = createApp({ definitions: defs.file, logger });
+    apps.push(created);
+    return created;
   };
 
   beforeAll(async () => {
@@ -43,14 +53,13 @@ export function exampleSuite(label: string): ExampleSuite {
   afterAll(async () => {
     await Promise.all(workers.map((w) => w.stop('SIGKILL')));
     await Promise.all(apps.map((a) => a.close()));
-    await probe?.cleanUp(Object.values(topology.queues), topology.exchanges);
+    await probe?.cleanUp(made.queues, made.exchanges);
     await probe?.close();
     defs.remove();
   });
 
   return {
     prefix,
-    topology,
     defs,
     get probe() {
       if (!probe) throw new Error('the probe is opened in beforeAll');
@@ -67,4 +76,14 @@ export function exampleSuite(label: string): ExampleSuite {
       return worker;
     },
   };
+}
+
+/** The example routing topology (default, for_task1, for_task2) as a {@link brokerSuite}. */
+export function exampleSuite(label: string): ExampleSuite {
+  let topology: ReturnType<typeof exampleTopology> | undefined;
+  const suite = brokerSuite(label, (prefix) => {
+    topology = exampleTopology(prefix);
+    return { definitions: topology.definitions, queues: Object.values(topology.queues), exchanges: topology.exchanges };
+  });
+  return Object.assign(suite, { topology: topology! });
 }
