@@ -75,8 +75,6 @@ export class App {
   private options: AppOptions;
   private logger: Logger;
   private definitionsLoad: Promise<Definitions> | undefined;
-  private connection: BrokerConnection | undefined;
-  private connecting: Promise<BrokerConnection> | undefined;
   private publisher: Publisher | undefined;
   private delays: DelayedDelivery | undefined;
   private readonly workers = new Set<Worker>();
@@ -130,21 +128,19 @@ export class App {
     return loadDefinitions(source, { brokerUrl: this.options.brokerUrl });
   }
 
+  /** The process's one connection, with its publisher; concurrent first callers share one connect. */
+  private readonly connection = new Lazy(async () => {
+    const definitions = await this.definitions();
+    const urls = this.options.brokerUrl ? [this.options.brokerUrl] : definitions.broker.urls;
+    const connection = new BrokerConnection({ urls, logger: this.logger, connectTimeoutMs: this.options.connectTimeoutMs });
+    await connection.start();
+    this.publisher = new Publisher(connection, { name: 'publisher', logger: this.logger, publishTimeoutMs: this.options.publishTimeoutMs });
+    this.delays = new DelayedDelivery(connection, this.publisher, this.logger);
+    return connection;
+  });
+
   private connect(): Promise<BrokerConnection> {
-    this.connecting ??= (async () => {
-      const definitions = await this.definitions();
-      const urls = this.options.brokerUrl ? [this.options.brokerUrl] : definitions.broker.urls;
-      const connection = new BrokerConnection({ urls, logger: this.logger, connectTimeoutMs: this.options.connectTimeoutMs });
-      await connection.start();
-      this.connection = connection;
-      this.publisher = new Publisher(connection, { name: 'publisher', logger: this.logger, publishTimeoutMs: this.options.publishTimeoutMs });
-      this.delays = new DelayedDelivery(connection, this.publisher, this.logger);
-      return connection;
-    })().catch((err: unknown) => {
-      this.connecting = undefined;
-      throw err;
-    });
-    return this.connecting;
+    return this.connection.get();
   }
 
   /** Declares the whole topology (a client may send anywhere) and starts the publisher. */
@@ -295,9 +291,8 @@ export class App {
     this.delays = undefined;
     await this.publisher?.close();
     this.publisher = undefined;
-    const connection = this.connection;
-    this.connection = undefined;
-    this.connecting = undefined;
+    const connection = await this.connection.peek()?.catch(() => undefined);
+    this.connection.reset();
     await connection?.close();
   }
 }
