@@ -7,7 +7,7 @@ import { DelayedDelivery, Producer, type SendTaskOptions } from '../producer';
 import { maxMessageBytes } from '../protocol';
 import { AsyncResult, RpcResultBackend } from '../result';
 import { createRouter } from '../router';
-import { buildTopology, declareTopology, selectTopology, type DeclaredReport } from '../topology';
+import { buildTopology, declareOnOwnChannel, selectTopology, type DeclaredReport } from '../topology';
 import { BrokerConnection, Publisher } from '../transport';
 import { Worker, type TaskHandler, type TaskOptions } from '../worker';
 import { Lazy } from '../util/lazy';
@@ -146,8 +146,7 @@ export class App {
   /** Declares the whole topology (a client may send anywhere) and starts the publisher. */
   private readonly producer = new Lazy(async () => {
     const definitions = await this.definitions();
-    const connection = await this.connect();
-    await connection.withTemporaryChannel((channel) => declareTopology(channel, buildTopology(definitions)));
+    await this.declareTopology();
     await this.publisher!.start();
     return new Producer(createRouter(definitions), this.delays!, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'));
   });
@@ -192,8 +191,7 @@ export class App {
   /** Declares every exchange, queue and binding of the definitions. */
   async declareTopology(): Promise<DeclaredReport> {
     const definitions = await this.definitions();
-    const connection = await this.connect();
-    return connection.withTemporaryChannel((channel) => declareTopology(channel, buildTopology(definitions)));
+    return declareOnOwnChannel(await this.connect(), buildTopology(definitions));
   }
 
   /** Starts a worker consuming the given queues (all must be declared in the definitions). */

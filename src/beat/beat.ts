@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BrokerUnavailableError } from '../errors';
 import type { Logger } from '../logging/logger';
 import { mapConcurrent } from '../util/map-concurrent';
+import { TypedEvents } from '../util/typed-events';
 import type { LeaderLock } from './leader-lock';
 import { Scheduler, type Fire } from './scheduler';
 import { logInvalidEntry, type Schedules } from './schedules';
@@ -50,19 +51,15 @@ export class Beat {
   private stopping = false;
   private wake: (() => void) | undefined;
   private readonly logger: Logger;
-  private readonly listeners: { [K in keyof BeatEvents]?: Array<(event: BeatEvents[K]) => void> } = {};
+  private readonly events = new TypedEvents<BeatEvents>();
 
   constructor(private readonly options: BeatOptions) {
     this.logger = options.logger.child({ component: 'beat' });
   }
 
   on<K extends keyof BeatEvents>(event: K, listener: (event: BeatEvents[K]) => void): this {
-    (this.listeners[event] ??= [] as never[]).push(listener as never);
+    this.events.on(event, listener);
     return this;
-  }
-
-  private emit<K extends keyof BeatEvents>(event: K, payload: BeatEvents[K]): void {
-    for (const listener of this.listeners[event] ?? []) (listener as (e: BeatEvents[K]) => void)(payload);
   }
 
   get isLeader(): boolean {
@@ -75,7 +72,7 @@ export class Beat {
     await this.options.store.open();
     this.options.lock.onLost(({ reason }) => {
       this.scheduler = undefined;
-      this.emit('follower', { reason });
+      this.events.emit('follower', { reason });
       this.wake?.();
     });
     this.running = this.loop().catch((error: unknown) => {
@@ -120,7 +117,7 @@ export class Beat {
     this.scheduler = new Scheduler(entries, state);
     this.lastPoll = Date.now();
     this.logger.info({ entries: entries.filter((e) => e.enabled).length }, 'leading: firing the schedule');
-    this.emit('leader', { queue: this.options.lock.queue });
+    this.events.emit('leader', { queue: this.options.lock.queue });
   }
 
   private async reloadIfChanged(): Promise<void> {
@@ -133,7 +130,7 @@ export class Beat {
     this.scheduler?.setEntries(entries);
     const enabled = entries.filter((e) => e.enabled).length;
     this.logger.info({ entries: enabled }, 'schedule changed; entries reloaded');
-    this.emit('reloaded', { entries: enabled });
+    this.events.emit('reloaded', { entries: enabled });
   }
 
   /** One round as leader; returns how long to wait before the next. */
@@ -174,7 +171,7 @@ export class Beat {
     await this.options.store.saveState(fire.entry.name, fire.planned);
     const lagMs = Date.now() - fire.planned.getTime();
     log.info({ planned: fire.planned.toISOString(), lagMs }, 'fired');
-    this.emit('fired', { fire, lagMs });
+    this.events.emit('fired', { fire, lagMs });
   }
 
   /** Stops firing and gives the lock up, so a follower takes over at once. The store stays open: its owner closes it. */

@@ -1,6 +1,6 @@
 import type { Logger } from '../logging/logger';
 import {
-  declareTopology,
+  declareOnOwnChannel,
   delayedRoute,
   delayTargetBinding,
   delayTopology,
@@ -105,7 +105,7 @@ export class DelayedDelivery {
   }
 
   private async declare(topology: Topology, message?: string): Promise<void> {
-    await this.connection.withTemporaryChannel((channel) => declareTopology(channel, topology));
+    await declareOnOwnChannel(this.connection, topology);
     if (message) this.logger.debug(message);
   }
 

@@ -84,3 +84,16 @@ function mismatchError(error: unknown): TopologyMismatchError | undefined {
   const detail = values ? `warren declared ${values[1]}, the broker has ${values[2]}` : comparison;
   return new TopologyMismatchError(kind as 'queue' | 'exchange', objectName, label, `${detail} (vhost '${vhost}')`, error);
 }
+
+/** Whatever can lend a short-lived channel of its own: the transport's `BrokerConnection`. */
+export interface TemporaryChannelSource {
+  withTemporaryChannel<T>(work: (channel: TopologyChannel) => Promise<T>): Promise<T>;
+}
+
+/**
+ * Declares `topology` on a channel of its own, never on a shared one: a declare the broker
+ * refuses (406) closes the channel it was made on.
+ */
+export function declareOnOwnChannel(source: TemporaryChannelSource, topology: Topology): Promise<DeclaredReport> {
+  return source.withTemporaryChannel((channel) => declareTopology(channel, topology));
+}

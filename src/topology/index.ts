@@ -27,8 +27,8 @@ export {
   type DelayTarget,
   type DelayedRoute,
 } from './delay-topology';
-export { declareTopology } from './declare-topology';
-export type { TopologyChannel, DeclaredQueue, DeclaredReport } from './declare-topology';
+export { declareTopology, declareOnOwnChannel } from './declare-topology';
+export type { TemporaryChannelSource, TopologyChannel, DeclaredQueue, DeclaredReport } from './declare-topology';
 export { exportDefinitions } from './export-definitions';
 export { replyQueueSpec } from './reply-queue';
 export type { DefinitionsUser, ExportDefinitionsOptions, RabbitDefinitionsFile } from './export-definitions';

@@ -24,7 +24,7 @@ import {
   deadLetterExchange,
   deadLetterHeaders,
   deadLetterRoutingKey,
-  declareTopology,
+  declareOnOwnChannel,
   deliveryCountHeader,
   isBrokerHeader,
   isDelayHeader,
@@ -37,6 +37,7 @@ import {
 } from '../topology';
 import type { BrokerConnection, Publisher, PublishRequest } from '../transport';
 import { RateLimitedLog } from '../logging/rate-limited-log';
+import { TypedEvents } from '../util/typed-events';
 import { settle, type Delivery } from './delivery';
 import { matchesAutoretry, maxRetries, retryDelayMs } from './retry-policy';
 import { runWithinLimits, type TimeLimits } from './run-within-limits';
@@ -128,7 +129,7 @@ export class Worker {
   private readonly queueSettings: ReadonlyMap<string, QueueSettings>;
   private stopping = false;
   private idle: (() => void) | undefined;
-  private readonly listeners: { [K in keyof WorkerEvents]?: Array<(event: WorkerEvents[K]) => void> } = {};
+  private readonly events = new TypedEvents<WorkerEvents>();
 
   constructor(
     private readonly connection: BrokerConnection,
@@ -157,18 +158,14 @@ export class Worker {
   }
 
   on<K extends keyof WorkerEvents>(event: K, listener: (event: WorkerEvents[K]) => void): this {
-    (this.listeners[event] ??= [] as never[]).push(listener as never);
+    this.events.on(event, listener);
     return this;
-  }
-
-  private emit<K extends keyof WorkerEvents>(event: K, payload: WorkerEvents[K]): void {
-    for (const listener of this.listeners[event] ?? []) (listener as (e: WorkerEvents[K]) => void)(payload);
   }
 
   /** Declares the queues' topology, then starts consuming. */
   async start(): Promise<void> {
     const names = this.options.queues.map((q) => q.name);
-    await this.connection.withTemporaryChannel((channel) => declareTopology(channel, this.options.topology));
+    await declareOnOwnChannel(this.connection, this.options.topology);
     await this.publisher.start();
     // Retries and early tasks go back to the queue they came from, through the delay levels.
     await this.options.republisher.prepare(names.map((queue) => ({ exchange: '', routingKey: queue })));
@@ -185,7 +182,7 @@ export class Worker {
   private async openChannel(redeclare: boolean): Promise<void> {
     const names = this.options.queues.map((q) => q.name);
     if (redeclare) {
-      await this.connection.withTemporaryChannel((channel) => declareTopology(channel, this.options.topology));
+      await declareOnOwnChannel(this.connection, this.options.topology);
       this.logger.info({ queues: names }, 'topology re-declared');
     }
     const channel = await this.connection.openChannel();
@@ -296,7 +293,7 @@ export class Worker {
     for (let attempt = 1; ; attempt += 1) {
       if (this.stopping || channel !== this.current || this.consumerTags.has(queue)) return;
       try {
-        await this.connection.withTemporaryChannel((temporary) => declareTopology(temporary, this.options.topology));
+        await declareOnOwnChannel(this.connection, this.options.topology);
         if (this.stopping || channel !== this.current) return;
         await this.consume(channel, queue);
         this.logger.info({ queue, prefetch: this.prefetch }, 'consuming again');
@@ -430,7 +427,7 @@ export class Worker {
     const runtimeMs = performance.now() - started;
     const delivered = await this.sendResult(task, queue, 'SUCCESS', value === undefined ? null : value, null, log, registered);
     log.debug({ runtimeMs }, 'task succeeded');
-    this.emit('task-succeeded', { taskId: task.id, taskName: task.task, runtimeMs });
+    this.events.emit('task-succeeded', { taskId: task.id, taskName: task.task, runtimeMs });
     this.finish(delivery, delivered, log);
   }
 
@@ -466,7 +463,7 @@ export class Worker {
     log.warn({ expires: task.expires.toISOString(), eta: task.eta }, 'task expired before it ran; revoked');
     const revoked = { exc_type: 'TaskRevokedError', exc_message: ['expired'], exc_module: 'celery.exceptions' };
     await this.sendResult(task, delivery.queue, 'REVOKED', revoked, null, log, registered);
-    this.emit('task-revoked', { taskId: task.id, taskName: task.task, reason: 'expired' });
+    this.events.emit('task-revoked', { taskId: task.id, taskName: task.task, reason: 'expired' });
     this.ack(delivery, log);
     return true;
   }
@@ -474,7 +471,7 @@ export class Worker {
   private async fail(delivery: Delivery, task: TaskMessage, registered: RegisteredTask, error: unknown, log: Logger): Promise<void> {
     log.warn({ err: error instanceof Error ? error.message : String(error) }, 'task failed');
     const delivered = await this.sendResult(task, delivery.queue, 'FAILURE', encodeError(error), formatTraceback(error), log, registered);
-    this.emit('task-failed', { taskId: task.id, taskName: task.task, error });
+    this.events.emit('task-failed', { taskId: task.id, taskName: task.task, error });
     this.finish(delivery, delivered, log);
   }
 
@@ -506,7 +503,7 @@ export class Worker {
     log.warn({ retries: task.retries + 1, delayMs, eta, err: reported instanceof Error ? reported.message : String(reported) }, 'task will be retried');
     // The next attempt is with the broker already: whatever happens to the RETRY state, ack.
     await this.sendResult(task, delivery.queue, 'RETRY', encodeError(reported), formatTraceback(reported), log, registered);
-    this.emit('task-retried', { taskId: task.id, taskName: task.task, retries: task.retries + 1, delayMs });
+    this.events.emit('task-retried', { taskId: task.id, taskName: task.task, retries: task.retries + 1, delayMs });
     this.ack(delivery, log);
   }
 
@@ -608,7 +605,7 @@ export class Worker {
         });
         this.logger.error({ ...fields, deadLetterExchange: target.exchange }, logMessage);
         this.ack(delivery, this.logger);
-        this.emit('message-rejected', { queue, reason, deadLettered: true });
+        this.events.emit('message-rejected', { queue, reason, deadLettered: true });
         return;
       } catch (err) {
         this.logger.warn({ ...fields, err: (err as Error).message }, 'could not publish to the dead-letter exchange; rejecting the message instead');
@@ -616,7 +613,7 @@ export class Worker {
     }
     this.logger.error(fields, logMessage);
     settle(delivery, 'reject');
-    this.emit('message-rejected', { queue, reason, deadLettered: false });
+    this.events.emit('message-rejected', { queue, reason, deadLettered: false });
   }
 
   /**
