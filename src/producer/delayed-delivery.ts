@@ -10,7 +10,7 @@ import {
   type DelayTopologyOptions,
   type Topology,
 } from '../topology';
-import type { BrokerConnection, Publisher, PublishRequest } from '../transport';
+import type { Publisher, PublishRequest, Transport } from '../transport';
 
 /**
  * Publishes messages that the broker holds back for a while (countdown, eta, retry backoff),
@@ -28,7 +28,7 @@ export class DelayedDelivery {
   private unsubscribe: (() => void) | undefined;
 
   constructor(
-    private readonly connection: BrokerConnection,
+    private readonly connection: Transport,
     private readonly publisher: Publisher,
     logger: Logger,
     private readonly options: DelayTopologyOptions = {},

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Channel, ConsumeMessage } from 'amqplib';
 import { BrokerUnavailableError } from '../errors';
 import type { Logger } from '../logging/logger';
 import { decodeError, decodeResultMessage } from '../protocol';
 import { replyQueueSpec } from '../topology/reply-queue';
-import type { BrokerConnection } from '../transport';
+import type { DeliveredMessage, Transport, TransportChannel } from '../transport';
 import { AsyncResult, type ResultState } from './async-result';
 
 /**
@@ -20,7 +19,7 @@ import { AsyncResult, type ResultState } from './async-result';
  */
 export class RpcResultBackend {
   readonly replyQueue: string;
-  private channel: Channel | undefined;
+  private channel: TransportChannel | undefined;
   private started = false;
   private reopening: Promise<void> | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -30,7 +29,7 @@ export class RpcResultBackend {
   private readonly logger: Logger;
 
   constructor(
-    private readonly connection: BrokerConnection,
+    private readonly connection: Transport,
     logger: Logger,
     replyQueue: string = randomUUID(),
   ) {
@@ -70,7 +69,7 @@ export class RpcResultBackend {
     }
   }
 
-  private onLost(channel: Channel): void {
+  private onLost(channel: TransportChannel): void {
     if (this.channel !== channel) return;
     this.channel = undefined;
     void channel.close().catch(() => undefined);
@@ -141,7 +140,7 @@ export class RpcResultBackend {
     this.waiting.delete(taskId);
   }
 
-  private onMessage(message: ConsumeMessage): void {
+  private onMessage(message: DeliveredMessage): void {
     let decoded: ReturnType<typeof decodeResultMessage>;
     try {
       decoded = decodeResultMessage(message.content, message.properties);

@@ -1,8 +1,9 @@
 import { connect, type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager';
-import type { Channel, ConfirmChannel } from 'amqplib';
+import type { ConfirmChannel } from 'amqplib';
 import { BrokerUnavailableError, ClosedError } from '../errors';
 import type { Logger } from '../logging/logger';
 import { maskUrl } from '../util/mask-url';
+import type { Transport, TransportChannel, TransportConfirmChannel } from './transport';
 
 export interface BrokerConnectionOptions {
   /** Broker URLs; more than one means failover in order. */
@@ -38,7 +39,7 @@ export interface ChannelOptions {
  * once, here, not per channel: disconnected (warn), each attempt (debug), reconnected (info).
  * Nothing connects before `start()`.
  */
-export class BrokerConnection {
+export class BrokerConnection implements Transport {
   private manager: AmqpConnectionManager | undefined;
   private starting: Promise<void> | undefined;
   private closed = false;
@@ -169,7 +170,7 @@ export class BrokerConnection {
    * Runs `work` on a short-lived channel of its own and closes it. A failed declare closes
    * its channel on the broker side; keeping that away from shared channels is the point.
    */
-  async withTemporaryChannel<T>(work: (channel: Channel) => Promise<T>): Promise<T> {
+  async withTemporaryChannel<T>(work: (channel: TransportChannel) => Promise<T>): Promise<T> {
     const channel = await this.currentConnection().createChannel();
     // A channel the broker closes (406, 404) emits 'error'; the awaited call rejects too.
     channel.on('error', () => undefined);
@@ -186,14 +187,14 @@ export class BrokerConnection {
    * for consumers that open their channel again themselves after `onConnect` (worker, reply
    * queue), so that no delivery of a lost connection is ever acked on a new one.
    */
-  async openChannel(): Promise<Channel> {
+  async openChannel(): Promise<TransportChannel> {
     const channel = await this.currentConnection().createChannel();
     channel.on('error', () => undefined);
     return channel;
   }
 
   /** As `openChannel`, a confirm channel: its unconfirmed publishes fail when the connection goes. */
-  async openConfirmChannel(): Promise<ConfirmChannel> {
+  async openConfirmChannel(): Promise<TransportConfirmChannel> {
     const channel = await this.currentConnection().createConfirmChannel();
     channel.on('error', () => undefined);
     return channel;

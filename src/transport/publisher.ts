@@ -4,6 +4,7 @@ import { BrokerUnavailableError, PublishRejectedError, UnroutableError } from '.
 import type { Logger } from '../logging/logger';
 import type { AmqpProperties } from '../protocol';
 import type { BrokerConnection } from './broker-connection';
+import type { ReturnedMessage, TransportConfirmChannel } from './transport';
 
 /** AMQP basic properties of a publish: the protocol layer's, camelCase as amqplib names them. */
 export type PublishProperties = AmqpProperties;
@@ -46,7 +47,7 @@ export interface PublishRequest {
 export class Publisher {
   private channel: ChannelWrapper | undefined;
   /** With `survivesReconnect: false`: the confirm channel of the current connection. */
-  private bound: Promise<ConfirmChannel> | undefined;
+  private bound: Promise<TransportConfirmChannel> | undefined;
   private started = false;
   /** Why the broker last closed a publish channel by itself (a 404 for a deleted exchange, say). */
   private closeReason: string | undefined;
@@ -101,11 +102,10 @@ export class Publisher {
     void wrapper.close().catch(() => undefined);
   }
 
-  private recordReturn(message: Message): void {
+  private recordReturn(message: ReturnedMessage): void {
     const key = returnKey(message.fields.exchange, message.fields.routingKey, message.properties.correlationId);
     const entry = this.returned.get(key);
-    // basic.return carries reply-code and reply-text; amqplib's types leave them out.
-    const fields = message.fields as typeof message.fields & { replyCode?: number; replyText?: string };
+    const { fields } = message;
     const reply = `${fields.replyCode ?? 312} ${fields.replyText ?? 'NO_ROUTE'}`;
     this.returned.set(key, { count: (entry?.count ?? 0) + 1, reply });
   }
@@ -194,10 +194,10 @@ export class Publisher {
     });
   }
 
-  private boundChannel(): Promise<ConfirmChannel> {
+  private boundChannel(): Promise<TransportConfirmChannel> {
     this.bound ??= this.connection.openConfirmChannel().then(
       (channel) => {
-        channel.on('return', (message: Message) => this.recordReturn(message));
+        channel.on('return', (message: ReturnedMessage) => this.recordReturn(message));
         channel.on('close', () => {
           this.bound = undefined;
         });

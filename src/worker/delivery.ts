@@ -1,9 +1,9 @@
-import type { Channel, ConsumeMessage } from 'amqplib';
+import type { DeliveredMessage, TransportChannel } from '../transport';
 
 /** One message handed to this worker, and the channel it must be settled on. */
 export interface Delivery {
-  channel: Channel;
-  message: ConsumeMessage;
+  channel: TransportChannel;
+  message: DeliveredMessage;
   queue: string;
   /** Acked, rejected or handed back already: a delivery is settled exactly once. */
   settled: boolean;

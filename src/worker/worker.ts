@@ -1,5 +1,4 @@
 import { hostname as osHostname } from 'node:os';
-import type { Channel, ConsumeMessage } from 'amqplib';
 import type { QueueDefinition } from '../config/types';
 import {
   InvalidMessageError,
@@ -35,7 +34,7 @@ import {
   type DelayTarget,
   type Topology,
 } from '../topology';
-import type { BrokerConnection, Publisher, PublishRequest } from '../transport';
+import type { DeliveredMessage, Publisher, PublishRequest, Transport, TransportChannel } from '../transport';
 import { RateLimitedLog } from '../logging/rate-limited-log';
 import { TypedEvents } from '../util/typed-events';
 import { settle, type Delivery } from './delivery';
@@ -116,7 +115,7 @@ export class Worker {
   private readonly prefetch: number;
   private readonly logger: Logger;
   /** The channel of the current consumers; deliveries of an older one cannot be acked. */
-  private current: Channel | undefined;
+  private current: TransportChannel | undefined;
   /** Consumer tag of each queue consumed on `current`. */
   private readonly consumerTags = new Map<string, string>();
   /** The loop that re-opens the channel after it closed; one at a time. */
@@ -132,7 +131,7 @@ export class Worker {
   private readonly events = new TypedEvents<WorkerEvents>();
 
   constructor(
-    private readonly connection: BrokerConnection,
+    private readonly connection: Transport,
     private readonly publisher: Publisher,
     private readonly tasks: TaskLookup,
     logger: Logger,
@@ -202,7 +201,7 @@ export class Worker {
     if (redeclare) this.logger.info({ queues: names, prefetch: this.prefetch }, 'consuming again');
   }
 
-  private async consume(channel: Channel, queue: string): Promise<void> {
+  private async consume(channel: TransportChannel, queue: string): Promise<void> {
     const { consumerTag } = await channel.consume(queue, (message) => this.onDelivery(channel, queue, message), { noAck: false });
     this.consumerTags.set(queue, consumerTag);
   }
@@ -213,7 +212,7 @@ export class Worker {
    * redelivers). Unless the worker is stopping, a new channel is opened: at once when only the
    * channel closed, after the reconnect when the connection went (the connection logs that).
    */
-  private onChannelClosed(channel: Channel): void {
+  private onChannelClosed(channel: TransportChannel): void {
     let dropped = 0;
     for (let i = this.inbox.length - 1; i >= 0; i -= 1) {
       if (this.inbox[i].channel !== channel) continue;
@@ -288,7 +287,7 @@ export class Worker {
    * bounded rate, until it works, the worker stops, or the channel is replaced (the new one
    * consumes every queue).
    */
-  private async restoreConsumer(channel: Channel, queue: string): Promise<void> {
+  private async restoreConsumer(channel: TransportChannel, queue: string): Promise<void> {
     const failures = new RateLimitedLog(this.logger);
     for (let attempt = 1; ; attempt += 1) {
       if (this.stopping || channel !== this.current || this.consumerTags.has(queue)) return;
@@ -305,7 +304,7 @@ export class Worker {
     }
   }
 
-  private onDelivery(channel: Channel, queue: string, message: ConsumeMessage | null): void {
+  private onDelivery(channel: TransportChannel, queue: string, message: DeliveredMessage | null): void {
     if (message === null) {
       if (this.stopping || channel !== this.current) return;
       this.consumerTags.delete(queue);
