@@ -64,8 +64,9 @@ describe('connection loss', () => {
     const workerA = worker('a@connection-loss');
     const workerB = worker('b@connection-loss');
     await Promise.all([workerA.ready, workerB.ready]);
-    // Shorter than the broker's downtime (stop_app, 2 s, start_app: 5 s or more), so that some
-    // sends run out of time while it is down and must be reported to their callers.
+    // Shorter than the broker's downtime (stop_app, 5 s, start_app), so that some sends run out
+    // of time while it is down and must be reported to their callers. (With 2 s of sleep, a fast
+    // start_app made the downtime shorter than this timeout, and no send was rejected.)
     const client = app(4000);
     await client.sendTask(`${prefix}.record`, [0], {}, { ignoreResult: true, taskId: 'warm-up' });
 
@@ -87,7 +88,7 @@ describe('connection loss', () => {
       if (i === 1000) {
         restart = (async () => {
           await rabbitmqctl('stop_app');
-          await sleep(2000);
+          await sleep(5000);
           await brokerUp();
         })();
       }
