@@ -1,0 +1,206 @@
+import type { ChannelWrapper } from 'amqp-connection-manager';
+import { BrokerUnavailableError, ClosedError } from '../../errors';
+import type { Logger } from '../../logging/logger';
+import type { ChannelOptions } from '../broker-connection';
+import type { Transport, TransportChannel, TransportConfirmChannel } from '../transport';
+import { AmqpError } from './amqp-errors';
+import { MemoryChannel } from './memory-channel';
+import type { MemoryBroker } from './memory-broker';
+import { PublishChannelStandIn } from './publish-channel-stand-in';
+import type { ServerConnection } from './server-connection';
+
+export interface MemoryTransportOptions {
+  /** The broker to connect to: see `memoryBroker(name)`. */
+  broker: MemoryBroker;
+  logger: Logger;
+  /** How long `start()` waits for a stopped broker to start. @defaultValue 10000 */
+  connectTimeoutMs?: number;
+  /** Delay before reconnecting after the connection was lost. @defaultValue 10 */
+  reconnectDelayMs?: number;
+}
+
+/**
+ * The `memory://` transport: one connection to a {@link MemoryBroker} in this process, with
+ * the behaviour of `BrokerConnection` that the roles rely on. Nothing connects before
+ * `start()`; when the broker drops the connection (`broker.dropConnections()`, `stop()`),
+ * its channels close, `isConnected()` turns false, and it reconnects by itself (once the
+ * broker runs again) and tells `onConnect` listeners, who open their channels again.
+ */
+export class MemoryTransport implements Transport {
+  /** `memory://<name>`: for logs and error messages. */
+  readonly broker: string;
+  private connection: ServerConnection | undefined;
+  private readonly channels = new Set<MemoryChannel>();
+  private readonly connectListeners = new Set<() => void>();
+  private starting: Promise<void> | undefined;
+  private connectedOnce = false;
+  private closed = false;
+  private disconnectedAt: number | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private stopWaitingForStart: (() => void) | undefined;
+  private readonly logger: Logger;
+
+  constructor(private readonly options: MemoryTransportOptions) {
+    this.broker = options.broker.url;
+    this.logger = options.logger.child({ component: 'connection' });
+  }
+
+  /** The broker this transport connects to. */
+  get memoryBroker(): MemoryBroker {
+    return this.options.broker;
+  }
+
+  start(): Promise<void> {
+    if (this.closed) return Promise.reject(new ClosedError('the broker connection is closed'));
+    this.starting ??= this.connectFirst().catch((err: unknown) => {
+      this.starting = undefined;
+      throw err;
+    });
+    return this.starting;
+  }
+
+  private async connectFirst(): Promise<void> {
+    if (this.connect()) return;
+    const timeoutMs = this.options.connectTimeoutMs ?? 10_000;
+    const started = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        unsubscribe();
+        resolve(false);
+      }, timeoutMs);
+      const unsubscribe = this.options.broker.onStart(() => {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve(true);
+      });
+    });
+    if (!started || !this.connect()) {
+      throw new BrokerUnavailableError(`no broker answered at ${this.broker} within ${timeoutMs} ms (the memory broker is stopped)`);
+    }
+  }
+
+  /** Opens a connection if the broker takes one; true if connected now. */
+  private connect(): boolean {
+    if (this.closed) return false;
+    const connection = this.options.broker.connect({ lost: (error) => this.onLost(connection, error) });
+    if (!connection) return false;
+    this.connection = connection;
+    if (this.connectedOnce) {
+      const downMs = this.disconnectedAt === undefined ? undefined : Date.now() - this.disconnectedAt;
+      this.logger.info({ broker: this.broker, downMs }, 'reconnected to broker');
+    } else {
+      this.logger.info({ broker: this.broker }, 'connected to broker');
+    }
+    this.connectedOnce = true;
+    this.disconnectedAt = undefined;
+    for (const listener of [...this.connectListeners]) listener();
+    return true;
+  }
+
+  /** The broker closed the connection: channels close (without an error of their own), then a reconnect. */
+  private onLost(connection: ServerConnection | undefined, error: Error): void {
+    if (connection === undefined || this.connection !== connection) return;
+    this.connection = undefined;
+    this.disconnectedAt ??= Date.now();
+    this.logger.warn({ broker: this.broker, err: error.message }, 'disconnected from broker; reconnecting');
+    this.closeChannels(error instanceof AmqpError ? error : undefined);
+    this.scheduleReconnect();
+  }
+
+  private closeChannels(cause?: AmqpError): void {
+    const channels = [...this.channels];
+    this.channels.clear();
+    for (const channel of channels) channel.connectionLost(cause);
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer || this.stopWaitingForStart) return;
+    if (!this.options.broker.isRunning) {
+      this.stopWaitingForStart = this.options.broker.onStart(() => {
+        this.stopWaitingForStart?.();
+        this.stopWaitingForStart = undefined;
+        this.scheduleReconnect();
+      });
+      return;
+    }
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (!this.connection && !this.connect()) this.scheduleReconnect();
+    }, this.options.reconnectDelayMs ?? 10);
+  }
+
+  private currentConnection(): ServerConnection {
+    if (!this.starting) throw new ClosedError(this.closed ? 'the broker connection is closed' : 'the broker connection is not started');
+    if (!this.connection) throw new BrokerUnavailableError(`not connected to the broker at ${this.broker}`);
+    return this.connection;
+  }
+
+  private async open(confirm: boolean): Promise<MemoryChannel> {
+    const channel = new MemoryChannel(this.options.broker, this.currentConnection(), confirm);
+    // As BrokerConnection: a channel the broker closes emits 'error'; the failed call says the same.
+    channel.on('error', () => undefined);
+    this.channels.add(channel);
+    channel.on('close', () => this.channels.delete(channel));
+    await channel.opened();
+    return channel;
+  }
+
+  /** A channel on the connection as it is now; it dies with that connection. @throws BrokerUnavailableError while disconnected */
+  openChannel(): Promise<TransportChannel> {
+    return this.open(false);
+  }
+
+  /** As `openChannel`, in confirm mode. */
+  openConfirmChannel(): Promise<TransportConfirmChannel> {
+    return this.open(true);
+  }
+
+  async withTemporaryChannel<T>(work: (channel: TransportChannel) => Promise<T>): Promise<T> {
+    const channel = await this.open(false);
+    try {
+      return await work(channel);
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  }
+
+  isConnected(): boolean {
+    return this.connection !== undefined;
+  }
+
+  onConnect(listener: () => void): () => void {
+    this.connectListeners.add(listener);
+    return () => this.connectListeners.delete(listener);
+  }
+
+  /**
+   * A publish channel that survives reconnects, as amqp-connection-manager's `createChannel`
+   * makes one: what `Publisher` uses until it owns its confirm channel through
+   * `openConfirmChannel()` and `onConnect` itself.
+   */
+  createChannel(options: ChannelOptions): ChannelWrapper {
+    return new PublishChannelStandIn(this, options) as unknown as ChannelWrapper;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.stopWaitingForStart?.();
+    this.stopWaitingForStart = undefined;
+    this.connectListeners.clear();
+    const connection = this.connection;
+    this.connection = undefined;
+    if (connection) {
+      // As connection.close: what was sent before is handled first, then the channels close.
+      await new Promise<void>((resolve) => {
+        connection.toBroker(() => {
+          this.options.broker.closeConnection(connection);
+          connection.toClient(resolve);
+        });
+        if (!connection.open) resolve();
+      });
+      this.closeChannels();
+      this.logger.debug('broker connection closed');
+    }
+  }
+}
