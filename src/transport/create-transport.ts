@@ -13,7 +13,7 @@ export interface TransportOptions {
   connectTimeoutMs?: number;
   /** AMQP heartbeat (not used by `memory://`). @defaultValue 5 */
   heartbeatSeconds?: number;
-  /** Shown in RabbitMQ's management UI (not used by `memory://`). */
+  /** Shown in RabbitMQ's management UI, and in a memory broker's `connectionList()`. */
   connectionName?: string;
 }
 
@@ -46,5 +46,10 @@ export function createTransport(options: TransportOptions): Transport {
         'a memory broker lives in this process and has no failover: give one memory:// URL alone',
     );
   }
-  return new MemoryTransport({ broker: memoryBroker(memoryBrokerName(memory[0])), logger, connectTimeoutMs: options.connectTimeoutMs });
+  return new MemoryTransport({
+    broker: memoryBroker(memoryBrokerName(memory[0])),
+    logger,
+    connectTimeoutMs: options.connectTimeoutMs,
+    connectionName: options.connectionName,
+  });
 }

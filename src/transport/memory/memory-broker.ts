@@ -49,7 +49,31 @@ export interface MemoryQueueInfo {
   /** Messages delivered and not yet acked. */
   readonly unackedCount: number;
   readonly consumerCount: number;
+  /** The id of the connection that owns it, for an exclusive queue (see `connectionList()`). */
+  readonly owner: number | undefined;
 }
+
+/** A connection, as a test sees it. */
+export interface MemoryConnectionInfo {
+  readonly id: number;
+  readonly name: string;
+  readonly channels: number;
+}
+
+/**
+ * What happened in the broker, for tests that assert on order (a result published before the
+ * task's ack, say). Messages are copies.
+ */
+export type MemoryBrokerEvent =
+  | { readonly type: 'published'; readonly exchange: string; readonly routingKey: string; readonly queues: readonly string[]; readonly message: MemoryMessage }
+  | { readonly type: 'acked'; readonly queue: string; readonly message: MemoryMessage }
+  | { readonly type: 'requeued'; readonly queue: string; readonly cause: 'nack' | 'channel closed'; readonly message: MemoryMessage }
+  /** A nack or reject without requeue; a `dead-lettered` event follows. */
+  | { readonly type: 'rejected'; readonly queue: string; readonly message: MemoryMessage }
+  /** A message left `queue` for its dead-letter exchange; `queues` is where it went ([] when it was dropped). */
+  | { readonly type: 'dead-lettered'; readonly queue: string; readonly reason: DeathReason; readonly queues: readonly string[]; readonly message: MemoryMessage }
+  /** The broker closed a channel (`scope: 'channel'`) or a connection for an error: 404, 405, 406, 540... */
+  | { readonly type: 'refused'; readonly scope: 'channel' | 'connection'; readonly connection: number; readonly code: number; readonly text: string };
 
 /** A message waiting in a queue, as a test sees it (a copy). */
 export interface MemoryMessage {
@@ -167,6 +191,7 @@ export class MemoryBroker {
   private readonly queues = new Map<string, MemoryQueue>();
   private readonly connections = new Set<ServerConnection>();
   private readonly startListeners = new Set<() => void>();
+  private readonly observers = new Set<(event: MemoryBrokerEvent) => void>();
   private running = true;
   private nextConnectionId = 1;
   private readonly host: QueueHost = {
@@ -207,9 +232,9 @@ export class MemoryBroker {
   }
 
   /** A new connection for `peer`; undefined while the broker is stopped. */
-  connect(peer: ConnectionPeer): ServerConnection | undefined {
+  connect(peer: ConnectionPeer, name = ''): ServerConnection | undefined {
     if (!this.running) return undefined;
-    const connection = new ServerConnection(this.nextConnectionId++, peer);
+    const connection = new ServerConnection(this.nextConnectionId++, name, peer);
     this.connections.add(connection);
     return connection;
   }
@@ -220,9 +245,9 @@ export class MemoryBroker {
     return () => this.startListeners.delete(listener);
   }
 
-  /** Number of open connections. */
-  get connectionCount(): number {
-    return this.connections.size;
+  /** The open connections, oldest first. */
+  connectionList(): MemoryConnectionInfo[] {
+    return [...this.connections].map((c) => ({ id: c.id, name: c.name, channels: c.channels.size }));
   }
 
   /**
@@ -249,6 +274,44 @@ export class MemoryBroker {
    */
   dropConnections(reason = 'the memory broker dropped the connection'): void {
     for (const connection of [...this.connections]) this.closeConnection(connection, new Error(reason));
+  }
+
+  /** Cuts one connection (see `connectionList()`, or a queue's `owner`); false if there is none with that id. */
+  dropConnection(id: number, reason = 'the memory broker dropped the connection'): boolean {
+    const connection = [...this.connections].find((c) => c.id === id);
+    if (!connection) return false;
+    this.closeConnection(connection, new Error(reason));
+    return true;
+  }
+
+  /**
+   * Calls `listener` with each thing that happens (published, acked, requeued, rejected,
+   * dead-lettered, refused), synchronously, in order; returns a function that removes it.
+   */
+  observe(listener: (event: MemoryBrokerEvent) => void): () => void {
+    this.observers.add(listener);
+    return () => this.observers.delete(listener);
+  }
+
+  /** A copy of a message, for events. */
+  snapshot(message: QueuedMessage): MemoryMessage {
+    return snapshot(message);
+  }
+
+  /** Tells the observers, if there are any (the event is made only then). */
+  notify(event: () => MemoryBrokerEvent): void {
+    if (this.observers.size === 0) return;
+    const made = event();
+    for (const observer of [...this.observers]) {
+      try {
+        observer(made);
+      } catch (error) {
+        // An observer's bug must not change what the broker does; it surfaces as uncaught.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
   }
 
   /**
@@ -312,6 +375,7 @@ export class MemoryBroker {
       messageCount: queue.messageCount,
       unackedCount,
       consumerCount: queue.consumers.length,
+      owner: (queue.exclusiveOwner as ServerConnection | undefined)?.id,
     };
   }
 
@@ -319,13 +383,7 @@ export class MemoryBroker {
   messages(name: string): MemoryMessage[] {
     const queue = this.queues.get(name);
     if (!queue) return [];
-    return queue.messages().map((message) => ({
-      content: Buffer.from(message.content),
-      properties: deliveredProperties(message.properties),
-      exchange: message.exchange,
-      routingKey: message.routingKey,
-      redelivered: message.redelivered,
-    }));
+    return queue.messages().map(snapshot);
   }
 
   /** The bindings whose source is `exchange`, as `{ destination, kind, routingKey, arguments }`. */
@@ -597,6 +655,13 @@ export class MemoryBroker {
       throw new BrokerRefusal(406, `message size ${content.length} is larger than configured max size ${this.maxMessageBytes}`);
     }
     const queues = this.destinations(exchange, routingKey, properties.headers ?? {});
+    this.notify(() => ({
+      type: 'published',
+      exchange: exchangeName,
+      routingKey,
+      queues: [...queues].map((q) => q.name),
+      message: snapshot({ content, properties, exchange: exchangeName, routingKey, redelivered: false }),
+    }));
     let rejected = false;
     for (const queue of queues) {
       if (queue.enqueue({ content, properties, exchange: exchangeName, routingKey }) === 'rejected') rejected = true;
@@ -613,20 +678,32 @@ export class MemoryBroker {
    */
   deadLetter(queue: MemoryQueue, message: QueuedMessage, reason: DeathReason): void {
     const dlx = queue.arguments['x-dead-letter-exchange'];
-    if (typeof dlx !== 'string') return;
-    const exchange = this.exchanges.get(dlx);
-    if (!exchange) return;
+    const exchange = typeof dlx === 'string' ? this.exchanges.get(dlx) : undefined;
+    if (typeof dlx !== 'string' || !exchange) {
+      this.notify(() => ({ type: 'dead-lettered', queue: queue.name, reason, queues: [], message: snapshot(message) }));
+      return;
+    }
     const dlrk = queue.arguments['x-dead-letter-routing-key'];
     const routingKey = typeof dlrk === 'string' ? dlrk : message.routingKey;
     const headers = withDeath(message, queue.name, reason);
     // A dead letter loses its own TTL (`x-death` keeps it as `original-expiration`).
     const properties: StoredProperties = { ...message.properties, expiration: undefined, headers };
     const deaths = headers['x-death'] as Array<Record<string, unknown>>;
-    for (const target of this.destinations(exchange, routingKey, headers)) {
-      if (reason !== 'rejected' && isCycle(deaths, target.name)) continue;
-      target.enqueue({ content: message.content, properties, exchange: dlx, routingKey });
-    }
+    const targets = [...this.destinations(exchange, routingKey, headers)].filter((target) => reason === 'rejected' || !isCycle(deaths, target.name));
+    this.notify(() => ({ type: 'dead-lettered', queue: queue.name, reason, queues: targets.map((t) => t.name), message: snapshot(message) }));
+    for (const target of targets) target.enqueue({ content: message.content, properties, exchange: dlx, routingKey });
   }
+}
+
+/** A copy of a message for tests. */
+function snapshot(message: { content: Buffer; properties: StoredProperties; exchange: string; routingKey: string; redelivered: boolean }): MemoryMessage {
+  return {
+    content: Buffer.from(message.content),
+    properties: deliveredProperties(message.properties),
+    exchange: message.exchange,
+    routingKey: message.routingKey,
+    redelivered: message.redelivered,
+  };
 }
 
 /** The message's headers with its `x-death` updated for one more dead-lettering from `queue`. */

@@ -17,6 +17,8 @@ export interface MemoryTransportOptions {
   connectTimeoutMs?: number;
   /** Delay before reconnecting after the connection was lost. @defaultValue 10 */
   reconnectDelayMs?: number;
+  /** The connection's name, as the broker lists it (`broker.connectionList()`). @defaultValue `warren <pid>` */
+  connectionName?: string;
 }
 
 /**
@@ -81,7 +83,7 @@ export class MemoryTransport implements Transport {
   /** Opens a connection if the broker takes one; true if connected now. */
   private connect(): boolean {
     if (this.closed) return false;
-    const connection = this.options.broker.connect({ lost: (error) => this.onLost(connection, error) });
+    const connection = this.options.broker.connect({ lost: (error) => this.onLost(connection, error) }, this.options.connectionName ?? `warren ${process.pid}`);
     if (!connection) return false;
     this.connection = connection;
     if (this.connectedOnce) {

@@ -66,6 +66,8 @@ export class ServerChannel implements ConsumerChannel {
       result = op();
     } catch (error) {
       if (!(error instanceof BrokerRefusal)) throw error;
+      const scope = error.closesConnection ? 'connection' : 'channel';
+      this.broker.notify(() => ({ type: 'refused', scope, connection: this.connection.id, code: error.code, text: error.text }));
       if (error.closesConnection) this.broker.closeConnection(this.connection, connectionClosed(error));
       else this.closeByBroker(error, method);
       return;
@@ -95,7 +97,7 @@ export class ServerChannel implements ConsumerChannel {
     this.consumers.clear();
     const held = [...this.unacked.values()];
     this.unacked.clear();
-    for (const { message, queue } of held) queue.requeue(message);
+    for (const { message, queue } of held) this.requeue(queue, message, 'channel closed');
   }
 
   /** How many deliveries from `queue` this channel holds unsettled. */
@@ -196,16 +198,26 @@ export class ServerChannel implements ConsumerChannel {
     return entry;
   }
 
+  private requeue(queue: MemoryQueue, message: QueuedMessage, cause: 'nack' | 'channel closed'): void {
+    this.broker.notify(() => ({ type: 'requeued', queue: queue.name, cause, message: this.broker.snapshot(message) }));
+    queue.requeue(message);
+  }
+
   ack(deliveryTag: number, allUpTo: boolean): void {
     const settled = this.settled(deliveryTag, allUpTo);
+    for (const { message, queue } of settled) this.broker.notify(() => ({ type: 'acked', queue: queue.name, message: this.broker.snapshot(message) }));
     this.afterSettle(settled);
   }
 
   nack(deliveryTag: number, allUpTo: boolean, requeue: boolean): void {
     const settled = this.settled(deliveryTag, allUpTo);
     for (const { message, queue } of settled) {
-      if (requeue) queue.requeue(message);
-      else this.broker.deadLetter(queue, message, 'rejected');
+      if (requeue) {
+        this.requeue(queue, message, 'nack');
+      } else {
+        this.broker.notify(() => ({ type: 'rejected', queue: queue.name, message: this.broker.snapshot(message) }));
+        this.broker.deadLetter(queue, message, 'rejected');
+      }
     }
     this.afterSettle(settled);
   }

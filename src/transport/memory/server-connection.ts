@@ -19,6 +19,8 @@ export class ServerConnection {
 
   constructor(
     readonly id: number,
+    /** The client's name for it (amqplib's `connection_name`), for tests that pick one. */
+    readonly name: string,
     readonly peer: ConnectionPeer,
   ) {}
 

@@ -621,3 +621,35 @@ describe('memory transport: connection loss', () => {
     expect(patient.isConnected()).toBe(true);
   });
 });
+
+describe('memory broker: observing', () => {
+  test('observe() reports publishes, settlements and refusals in the order they happen', async () => {
+    const events: string[] = [];
+    broker.observe((event) => events.push(event.type === 'refused' ? `refused ${event.code}` : `${event.type} ${'queue' in event ? event.queue : event.queues.join(',')}`));
+    const ch = await channel();
+    await ch.assertQueue('q');
+    for (const text of ['1', '2', '3']) ch.publish('', 'q', body(text));
+    const { messages } = await collect(ch, 'q');
+    await until(() => messages.length === 3, 'three deliveries');
+    ch.ack(messages[0]!);
+    ch.nack(messages[1]!, false, true);
+    ch.nack(messages[2]!, false, false);
+    ch.ack(messages[0]!);
+    await until(() => events.includes('refused 406'), 'the refusal');
+    expect(events).toEqual(['published q', 'published q', 'published q', 'acked q', 'requeued q', 'rejected q', 'dead-lettered q', 'refused 406']);
+    // The requeued one waits in the queue: its consumer's channel closed before it came round again.
+    expect(broker.messages('q')).toEqual([expect.objectContaining({ redelivered: true, content: body('2') })]);
+  });
+
+  test('dropConnection(id) cuts one connection: the owner of an exclusive queue, found by the queue\'s owner', async () => {
+    const owner = await connect();
+    const other = await connect();
+    await (await owner.openChannel()).assertQueue('lock', { exclusive: true, durable: false });
+    const id = broker.queue('lock')!.owner!;
+    expect(broker.connectionList().map((c) => c.id)).toContain(id);
+    expect(broker.dropConnection(id)).toBe(true);
+    expect(broker.queue('lock')).toBeUndefined();
+    await until(() => !owner.isConnected() || broker.connectionList().length === 2, 'the drop');
+    expect(other.isConnected()).toBe(true);
+  });
+});
