@@ -8,7 +8,7 @@ import { maxMessageBytes } from '../protocol';
 import { AsyncResult, RpcResultBackend } from '../result';
 import { createRouter } from '../router';
 import { buildTopology, declareOnOwnChannel, selectTopology, type DeclaredReport } from '../topology';
-import { BrokerConnection, Publisher } from '../transport';
+import { createTransport, Publisher, type BrokerConnection, type Transport } from '../transport';
 import { Worker, type TaskHandler, type TaskOptions } from '../worker';
 import { Lazy } from '../util/lazy';
 import { TaskRegistry } from './task-registry';
@@ -128,18 +128,22 @@ export class App {
     return loadDefinitions(source, { brokerUrl: this.options.brokerUrl });
   }
 
-  /** The process's one connection, with its publisher; concurrent first callers share one connect. */
+  /**
+   * The process's one connection, with its publisher; concurrent first callers share one
+   * connect. RabbitMQ for `amqp://` and `amqps://`, the in-process memory broker for `memory://`.
+   */
   private readonly connection = new Lazy(async () => {
     const definitions = await this.definitions();
     const urls = this.options.brokerUrl ? [this.options.brokerUrl] : definitions.broker.urls;
-    const connection = new BrokerConnection({ urls, logger: this.logger, connectTimeoutMs: this.options.connectTimeoutMs });
+    const connection = createTransport({ urls, logger: this.logger, connectTimeoutMs: this.options.connectTimeoutMs });
     await connection.start();
-    this.publisher = new Publisher(connection, { name: 'publisher', logger: this.logger, publishTimeoutMs: this.options.publishTimeoutMs });
+    // Until the publisher takes any Transport, it is handed one as BrokerConnection (the memory transport has what it uses).
+    this.publisher = new Publisher(connection as BrokerConnection, { name: 'publisher', logger: this.logger, publishTimeoutMs: this.options.publishTimeoutMs });
     this.delays = new DelayedDelivery(connection, this.publisher, this.logger);
     return connection;
   });
 
-  private connect(): Promise<BrokerConnection> {
+  private connect(): Promise<Transport> {
     return this.connection.get();
   }
 
@@ -230,7 +234,7 @@ export class App {
     // Fires go out on a channel of the connection that holds the lock: when the connection
     // goes, so does the lock, and a fire not yet confirmed fails instead of going out after
     // the reconnect, when another beat may lead.
-    const firePublisher = new Publisher(connection, { name: 'beat', logger: this.logger, publishTimeoutMs: this.options.publishTimeoutMs, survivesReconnect: false });
+    const firePublisher = new Publisher(connection as BrokerConnection, { name: 'beat', logger: this.logger, publishTimeoutMs: this.options.publishTimeoutMs, survivesReconnect: false });
     await firePublisher.start();
     const fireDelays = new DelayedDelivery(connection, firePublisher, this.logger);
     this.beatPublishers.push({ publisher: firePublisher, delays: fireDelays });
