@@ -13,6 +13,15 @@ export { AsyncResult, type ResultState, type GetOptions } from './result';
 export { createRouter, type Router, type Route } from './router';
 export { buildTopology, declareTopology, exportDefinitions, type Topology } from './topology';
 export {
+  memoryBroker,
+  resetMemoryBroker,
+  MemoryBroker,
+  type MemoryBrokerEvent,
+  type MemoryQueueInfo,
+  type MemoryMessage,
+  type MemoryConnectionInfo,
+} from './transport/memory';
+export {
   Worker,
   type WorkerOptions,
   type WorkerEvents,
