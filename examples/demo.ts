@@ -2,12 +2,17 @@
  * `npm run demo`: declares the example topology, starts one worker process for `for_task1` and
  * one for `for_task2`, sends ten of each task by name and prints which worker ran which, then
  * starts beat and shows its periodic fires reaching the worker of their queue.
+ *
+ * When no RabbitMQ answers at the definitions' broker, the same demo runs on `memory://`, an
+ * in-process broker, and says so on its first line; its workers then run in this process (a
+ * memory broker lives in one process, so worker processes could not reach it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, createLogger, BrokerUnavailableError, type Fire } from '../src';
+import { createApp, createLogger, BrokerUnavailableError, type App, type Fire } from '../src';
+import { app as tasksApp } from './tasks';
 
 const root = join(__dirname, '..', '..');
 const cli = join(root, 'bin', 'warren.js');
@@ -17,10 +22,11 @@ const definitions = process.env.WARREN_DEFINITIONS ?? join(root, 'definitions');
 interface RunningWorker {
   name: string;
   queue: string;
-  child: ChildProcess;
   ready: Promise<void>;
-  /** Ids of the tasks this worker finished, from its log. */
+  /** Ids of the tasks this worker finished. */
   finished: Set<string>;
+  /** Stops it; resolves to its exit code (null for a worker in this process). */
+  stop: () => Promise<number | null>;
 }
 
 function startWorker(name: string, queue: string): RunningWorker {
@@ -44,26 +50,67 @@ function startWorker(name: string, queue: string): RunningWorker {
     });
     child.once('exit', (code) => reject(new Error(`worker ${name} exited with code ${code} before it was ready:\n${buffered}`)));
   });
-  return { name, queue, child, ready, finished };
+  return { name, queue, ready, finished, stop: () => stopProcess(child) };
 }
 
-function stopWorker(worker: RunningWorker): Promise<number | null> {
+function stopProcess(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {
-    if (worker.child.exitCode !== null) return resolve(worker.child.exitCode);
-    worker.child.once('exit', (code) => resolve(code));
-    worker.child.kill('SIGTERM');
+    if (child.exitCode !== null) return resolve(child.exitCode);
+    child.once('exit', (code) => resolve(code));
+    child.kill('SIGTERM');
   });
+}
+
+/** A worker in this process, on the app's own (memory) connection. */
+function startWorkerInProcess(app: App, name: string, queue: string): RunningWorker {
+  const finished = new Set<string>();
+  const started = app.startWorker({ queues: [queue], hostname: name, concurrency: 2 }).then((worker) => {
+    worker.on('task-succeeded', ({ taskId }) => finished.add(taskId));
+    return worker;
+  });
+  return {
+    name,
+    queue,
+    ready: started.then(() => undefined),
+    finished,
+    stop: async () => {
+      await (await started.catch(() => undefined))?.stop();
+      return null;
+    },
+  };
 }
 
 async function main(): Promise<number> {
   const stateDir = mkdtempSync(join(tmpdir(), 'warren-demo-'));
-  const app = createApp({ definitions, logger: createLogger({ level: 'warn' }), connectTimeoutMs: 5000, scheduleStore: join(stateDir, 'beat-state.json') });
+  const options = { definitions, logger: createLogger({ level: 'warn' }), connectTimeoutMs: 5000, scheduleStore: join(stateDir, 'beat-state.json') };
+  let app = createApp(options);
+  // A memory broker lives in this process: worker processes could not reach it.
+  let inProcess = (await app.definitions()).broker.urls.some((url) => url.startsWith('memory:'));
+  if (inProcess) {
+    console.log('running the demo on memory://, an in-process broker, so its workers run in this process');
+    app = tasksApp.configure(options);
+  }
   const workers: RunningWorker[] = [];
   try {
-    const report = await app.declareTopology();
+    let report;
+    try {
+      report = await app.declareTopology();
+    } catch (err) {
+      if (!(err instanceof BrokerUnavailableError) || inProcess) throw err;
+      await app.close();
+      console.log(
+        `${err.message}: running the demo on memory:// instead, an in-process broker, so its workers run in this process ` +
+          '(start RabbitMQ to see them as processes of their own)',
+      );
+      // The example tasks' own app, on the memory broker: its workers need its handlers.
+      app = tasksApp.configure({ ...options, brokerUrl: 'memory://' });
+      inProcess = true;
+      report = await app.declareTopology();
+    }
     console.log(`declared ${report.exchanges.length} exchanges, ${report.queues.length} queues, ${report.bindings.length} bindings`);
 
-    workers.push(startWorker('worker1@demo', 'for_task1'), startWorker('worker2@demo', 'for_task2'));
+    const start = inProcess ? (name: string, queue: string) => startWorkerInProcess(app, name, queue) : startWorker;
+    workers.push(start('worker1@demo', 'for_task1'), start('worker2@demo', 'for_task2'));
     await Promise.all(workers.map((w) => w.ready));
     console.log('started worker1@demo consuming for_task1 and worker2@demo consuming for_task2\n');
 
@@ -106,8 +153,8 @@ async function main(): Promise<number> {
     }
     throw err;
   } finally {
-    const codes = await Promise.all(workers.map(stopWorker));
-    if (workers.length > 0) console.log(`workers stopped (exit codes ${codes.join(', ')})`);
+    const codes = await Promise.all(workers.map((worker) => worker.stop()));
+    if (workers.length > 0) console.log(inProcess ? 'workers stopped' : `workers stopped (exit codes ${codes.join(', ')})`);
     await app.close();
     rmSync(stateDir, { recursive: true, force: true });
   }
