@@ -22,7 +22,7 @@ export async function settle(turns = 20): Promise<void> {
 }
 
 /** Resolves once `predicate` holds; rejects with `what` after `timeoutMs`. */
-export async function until(predicate: () => boolean, what = 'the condition', timeoutMs = 2000): Promise<void> {
+export async function until(predicate: () => boolean, what = 'the condition', timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

@@ -10,7 +10,7 @@ describe('app on memory://', () => {
       app.task('math.add', async (a: number, b: number) => a + b);
       await app.startWorker({ queues: ['jobs'], concurrency: 1 });
       const result = await app.sendTask<number>('math.add', [2, 3]);
-      expect(await result.get({ timeout: 2000 })).toBe(5);
+      expect(await result.get({ timeout: 5000 })).toBe(5);
       expect(result.state).toBe('SUCCESS');
       await until(() => broker.queue('jobs')?.unackedCount === 0, 'the ack');
       expect(broker.queue('jobs')).toMatchObject({ messageCount: 0, unackedCount: 0, consumerCount: 1 });
@@ -27,7 +27,7 @@ describe('app on memory://', () => {
     try {
       await app.startWorker({ queues: ['for_task1'], concurrency: 1 });
       const result = await app.sendTask('app1.tasks1.deal1', ['text0']);
-      expect(await result.get({ timeout: 1000 })).toBe('text0=======');
+      expect(await result.get({ timeout: 5000 })).toBe('text0=======');
       await app.sendTask('app1.tasks2.deal2', ['x'], {}, { ignoreResult: true });
       expect(memoryBroker('readme').queue('for_task2')?.messageCount).toBe(1);
     } finally {

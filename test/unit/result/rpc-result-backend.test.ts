@@ -47,7 +47,7 @@ describe('rpc result backend on memory://', () => {
     publishResult('someone-else', 'SUCCESS', 1);
     publishResult('task-1', 'STARTED', { pid: 1 });
     publishResult('task-1', 'SUCCESS', 7);
-    expect(await result.get({ timeout: 2000 })).toBe(7);
+    expect(await result.get({ timeout: 5000 })).toBe(7);
     expect(result.history).toEqual(['PENDING', 'STARTED', 'SUCCESS']);
   });
 
@@ -55,7 +55,7 @@ describe('rpc result backend on memory://', () => {
     const result = backend.track<string>('task-2');
     broker.publish('', 'replies-unit', Buffer.from('not json'), { contentType: 'application/json' });
     publishResult('task-2', 'SUCCESS', 'fine');
-    expect(await result.get({ timeout: 2000 })).toBe('fine');
+    expect(await result.get({ timeout: 5000 })).toBe('fine');
   });
 
   test('after a connection drop the reply queue is declared again and consumed; results flow again', async () => {
@@ -65,7 +65,7 @@ describe('rpc result backend on memory://', () => {
     await backend.whenReady(1000);
     const result = backend.track<string>('task-3');
     expect(publishResult('task-3', 'SUCCESS', 'after the drop')).toBe(true);
-    expect(await result.get({ timeout: 2000 })).toBe('after the drop');
+    expect(await result.get({ timeout: 5000 })).toBe('after the drop');
   });
 
   test('whenReady waits for the reply queue while the broker is down, and rejects after its timeout naming the broker', async () => {
@@ -86,6 +86,6 @@ describe('rpc result backend on memory://', () => {
     await until(() => broker.queue('replies-unit')?.consumerCount === 1, 'the reply queue back');
     const result = backend.track<string>('task-4');
     publishResult('task-4', 'SUCCESS', 'back');
-    expect(await result.get({ timeout: 2000 })).toBe('back');
+    expect(await result.get({ timeout: 5000 })).toBe('back');
   });
 });

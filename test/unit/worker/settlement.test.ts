@@ -23,7 +23,7 @@ describe('worker settlement on memory://', () => {
     env.app.task('math.add', async (a: number, b: number) => a + b);
     await env.app.startWorker({ queues: ['jobs'], concurrency: 1 });
     const result = await env.app.sendTask<number>('math.add', [2, 3]);
-    expect(await result.get({ timeout: 2000 })).toBe(5);
+    expect(await result.get({ timeout: 5000 })).toBe(5);
     await until(() => trace().includes('ack jobs'), 'the ack');
     expect(trace()).toEqual(['task math.add#0 -> jobs', 'result SUCCESS', 'ack jobs']);
     expect(env.broker.queue('jobs')).toMatchObject({ messageCount: 0, unackedCount: 0 });
@@ -36,7 +36,7 @@ describe('worker settlement on memory://', () => {
     });
     await env.app.startWorker({ queues: ['jobs'], concurrency: 1 });
     const result = await env.app.sendTask('boom');
-    const error = await result.get({ timeout: 2000 }).catch((err: unknown) => err);
+    const error = await result.get({ timeout: 5000 }).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(TaskFailedError);
     expect((error as TaskFailedError).message).toContain('TypeError: bad input');
     await until(() => trace().includes('ack jobs'), 'the ack');
@@ -53,7 +53,7 @@ describe('worker settlement on memory://', () => {
     });
     await env.app.startWorker({ queues: ['jobs'], concurrency: 1 });
     const result = await env.app.sendTask<string>('flaky');
-    expect(await result.get({ timeout: 2000 })).toBe('done');
+    expect(await result.get({ timeout: 5000 })).toBe('done');
     await until(() => trace().filter((line) => line === 'ack jobs').length === 2, 'both acks');
     expect(trace()).toEqual(['task flaky#0 -> jobs', 'task flaky#1 -> jobs', 'result RETRY', 'ack jobs', 'result SUCCESS', 'ack jobs']);
     expect(result.history).toEqual(['PENDING', 'RETRY', 'SUCCESS']);
@@ -87,7 +87,7 @@ describe('worker settlement on memory://', () => {
     });
     await env.app.startWorker({ queues: ['jobs'], concurrency: 1 });
     const result = await env.app.sendTask('stale', [], {}, { expires: new Date(Date.now() - 1000) });
-    await expect(result.get({ timeout: 2000 })).rejects.toBeInstanceOf(TaskRevokedError);
+    await expect(result.get({ timeout: 5000 })).rejects.toBeInstanceOf(TaskRevokedError);
     await until(() => trace().includes('ack jobs'), 'the ack');
     expect(trace()).toEqual(['task stale#0 -> jobs', 'result REVOKED', 'ack jobs']);
     expect(ran).toBe(false);
@@ -109,7 +109,7 @@ describe('worker settlement on memory://', () => {
       env = memoryApp({ jobs: { deadLetterQueue: true } });
       await env.app.startWorker({ queues: ['jobs'], concurrency: 1 });
       const result = await env.app.sendTask('nobody.runs.this');
-      await expect(result.get({ timeout: 2000 })).rejects.toMatchObject({ remoteType: 'NotRegistered' });
+      await expect(result.get({ timeout: 5000 })).rejects.toMatchObject({ remoteType: 'NotRegistered' });
       await until(() => trace().includes('ack jobs'), 'the ack');
       expect(trace()).toEqual(['task nobody.runs.this#0 -> jobs', 'result FAILURE', 'dead letter -> jobs.dlq', 'ack jobs']);
       expect(env.broker.messages('jobs.dlq')[0].properties.headers?.['x-warren-reason']).toBe('task "nobody.runs.this" is not registered on this worker');
@@ -267,7 +267,7 @@ describe('worker settlement on memory://', () => {
       env.broker.deleteQueue('jobs');
       await until(() => env.broker.queue('jobs')?.consumerCount === 1, 'the restored consumer');
       const result = await env.app.sendTask<string>('echo', ['back']);
-      expect(await result.get({ timeout: 2000 })).toBe('back');
+      expect(await result.get({ timeout: 5000 })).toBe('back');
     });
   });
 
@@ -289,7 +289,7 @@ describe('worker settlement on memory://', () => {
     expect(trace()).not.toContain('ack jobs');
     release.open();
     await stopped;
-    expect(await running.get({ timeout: 2000 })).toBe('running');
+    expect(await running.get({ timeout: 5000 })).toBe('running');
     expect(trace()).toEqual(['task job#0 -> jobs', 'task job#0 -> jobs', 'requeue jobs (nack)', 'result SUCCESS', 'ack jobs']);
     expect(started).toEqual(['running']);
     const [back] = env.broker.messages('jobs');
