@@ -141,7 +141,7 @@ function checkQueueArguments(name: string, table: Readonly<Record<string, unknow
   const integer = (key: string, least: number) => {
     const value = table[key];
     if (value === undefined) return;
-    if (typeof value !== 'number' || !Number.isInteger(value)) throw invalid(key, `{unacceptable_type,${formatTypeOf(value)}}`);
+    if (typeof value !== 'number' || !Number.isInteger(value)) throw invalid(key, `{unacceptable_type,${erlangTypeName(value)}}`);
     if (value < least) throw invalid(key, least === 1 && value === 0 ? '{value_zero,0}' : `{value_negative,${value}}`);
   };
   integer('x-message-ttl', 0);
@@ -154,7 +154,7 @@ function checkQueueArguments(name: string, table: Readonly<Record<string, unknow
   if (typeof priority === 'number' && priority > 255) throw invalid('x-max-priority', `{value_too_large,${priority},255}`);
   for (const key of ['x-dead-letter-exchange', 'x-dead-letter-routing-key']) {
     const value = table[key];
-    if (value !== undefined && typeof value !== 'string') throw invalid(key, `{unacceptable_type,${formatTypeOf(value)}}`);
+    if (value !== undefined && typeof value !== 'string') throw invalid(key, `{unacceptable_type,${erlangTypeName(value)}}`);
   }
   const overflow = table['x-overflow'];
   if (overflow !== undefined && !['drop-head', 'reject-publish', 'reject-publish-dlx'].includes(overflow as string)) {
@@ -166,7 +166,8 @@ function checkQueueArguments(name: string, table: Readonly<Record<string, unknow
   }
 }
 
-function formatTypeOf(value: unknown): string {
+/** The type RabbitMQ names in an `{unacceptable_type,...}` complaint. */
+function erlangTypeName(value: unknown): string {
   return typeof value === 'string' ? 'longstr' : typeof value === 'number' ? 'double' : typeof value;
 }
 
@@ -679,7 +680,8 @@ export class MemoryBroker {
   deadLetter(queue: MemoryQueue, message: QueuedMessage, reason: DeathReason): void {
     const dlx = queue.arguments['x-dead-letter-exchange'];
     const exchange = typeof dlx === 'string' ? this.exchanges.get(dlx) : undefined;
-    if (typeof dlx !== 'string' || !exchange) {
+    // A message of a deleted queue (rejected after the queue went) goes nowhere.
+    if (typeof dlx !== 'string' || !exchange || queue.deleted) {
       this.notify(() => ({ type: 'dead-lettered', queue: queue.name, reason, queues: [], message: snapshot(message) }));
       return;
     }

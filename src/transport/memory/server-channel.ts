@@ -180,15 +180,15 @@ export class ServerChannel implements ConsumerChannel {
     this.send((peer) => peer.deliver(consumer.tag, delivered));
   }
 
-  /** The deliveries an ack or nack of `deliveryTag` settles: RabbitMQ refuses a tag it does not hold. */
+  /**
+   * The deliveries an ack or nack of `deliveryTag` settles: that one, or with `allUpTo` every
+   * one up to it (all of them for tag 0). RabbitMQ refuses a tag the channel does not hold.
+   */
   private settled(deliveryTag: number, allUpTo: boolean): Unacked[] {
-    if (allUpTo) {
-      const tags = [...this.unacked.keys()].filter((tag) => deliveryTag === 0 || tag <= deliveryTag);
-      if (tags.length === 0 && deliveryTag !== 0) throw new BrokerRefusal(406, `unknown delivery tag ${deliveryTag}`);
-      return tags.map((tag) => this.take(tag));
-    }
+    if (allUpTo && deliveryTag === 0) return [...this.unacked.keys()].map((tag) => this.take(tag));
     if (!this.unacked.has(deliveryTag)) throw new BrokerRefusal(406, `unknown delivery tag ${deliveryTag}`);
-    return [this.take(deliveryTag)];
+    if (!allUpTo) return [this.take(deliveryTag)];
+    return [...this.unacked.keys()].filter((tag) => tag <= deliveryTag).map((tag) => this.take(tag));
   }
 
   private take(tag: number): Unacked {

@@ -335,6 +335,19 @@ describe('memory broker: consumers, prefetch and settlement', () => {
     expect(messages[2]!.fields.redelivered).toBe(false);
   });
 
+  test('an ack with allUpTo settles every delivery up to its tag, and only those', async () => {
+    const ch = await channel();
+    await ch.assertQueue('q');
+    for (const text of ['1', '2', '3']) ch.publish('', 'q', body(text));
+    const { messages } = await collect(ch, 'q');
+    await until(() => messages.length === 3, 'three deliveries');
+    ch.ack(messages[1]!, true);
+    await settle();
+    expect(broker.queue('q')).toMatchObject({ messageCount: 0, unackedCount: 1 });
+    await ch.close();
+    expect(broker.messages('q').map((m) => m.content.toString())).toEqual(['3']);
+  });
+
   test('acking a delivery tag the channel does not hold closes the channel with 406', async () => {
     const ch = await channel();
     await ch.assertQueue('q');
