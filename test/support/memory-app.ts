@@ -79,7 +79,8 @@ function jsonBody(content: Buffer): unknown {
  * `task math.add#0 -> jobs` (a task message, with its retries, and the queues it reached),
  * `result SUCCESS` (a result message), `dead letter -> jobs.dlq` (a copy carrying x-warren-reason),
  * `message -> jobs` (anything else), `ack jobs`, `requeue jobs (nack)`, `reject jobs`,
- * `dead-letter jobs (expired) -> jobs.dlq`, `refused 406 PRECONDITION_FAILED - ...`.
+ * `dead-letter jobs (expired) -> jobs.dlq`, `refused by jobs (full)` (a publish nacked),
+ * `refused 406 PRECONDITION_FAILED - ...` (a channel closed by the broker).
  */
 export function describeEvent(event: MemoryBrokerEvent): string {
   switch (event.type) {
@@ -92,6 +93,8 @@ export function describeEvent(event: MemoryBrokerEvent): string {
       if (typeof headers.task === 'string') return `task ${headers.task}${typeof headers.retries === 'number' ? `#${headers.retries}` : ''} -> ${where}`;
       return `message -> ${where}`;
     }
+    case 'publish-refused':
+      return `refused by ${event.queue} (full)`;
     case 'acked':
       return `ack ${event.queue}`;
     case 'requeued':

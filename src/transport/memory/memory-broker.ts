@@ -66,6 +66,8 @@ export interface MemoryConnectionInfo {
  */
 export type MemoryBrokerEvent =
   | { readonly type: 'published'; readonly exchange: string; readonly routingKey: string; readonly queues: readonly string[]; readonly message: MemoryMessage }
+  /** A full queue (`x-overflow: reject-publish`) refused a message routed to it: its confirm is a nack. */
+  | { readonly type: 'publish-refused'; readonly queue: string; readonly message: MemoryMessage }
   | { readonly type: 'acked'; readonly queue: string; readonly message: MemoryMessage }
   | { readonly type: 'requeued'; readonly queue: string; readonly cause: 'nack' | 'channel closed'; readonly message: MemoryMessage }
   /** A nack or reject without requeue; a `dead-lettered` event follows. */
@@ -286,8 +288,8 @@ export class MemoryBroker {
   }
 
   /**
-   * Calls `listener` with each thing that happens (published, acked, requeued, rejected,
-   * dead-lettered, refused), synchronously, in order; returns a function that removes it.
+   * Calls `listener` with each thing that happens (published, publish-refused, acked, requeued,
+   * rejected, dead-lettered, refused), synchronously, in order; returns a function that removes it.
    */
   observe(listener: (event: MemoryBrokerEvent) => void): () => void {
     this.observers.add(listener);
@@ -665,7 +667,13 @@ export class MemoryBroker {
     }));
     let rejected = false;
     for (const queue of queues) {
-      if (queue.enqueue({ content, properties, exchange: exchangeName, routingKey }) === 'rejected') rejected = true;
+      if (queue.enqueue({ content, properties, exchange: exchangeName, routingKey }) !== 'rejected') continue;
+      rejected = true;
+      this.notify(() => ({
+        type: 'publish-refused',
+        queue: queue.name,
+        message: snapshot({ content, properties, exchange: exchangeName, routingKey, redelivered: false }),
+      }));
     }
     return { routed: queues.size > 0, rejected };
   }

@@ -59,6 +59,38 @@ describe('worker settlement on memory://', () => {
     expect(result.history).toEqual(['PENDING', 'RETRY', 'SUCCESS']);
   });
 
+  test('retry whose next attempt the broker refuses: no RETRY, no ack; the delivery goes back to the queue (after a pause) and runs again', async () => {
+    // A queue that refuses publishes once one message waits in it.
+    env = memoryApp({ jobs: { maxLength: 1, arguments: { 'x-overflow': 'reject-publish' } } });
+    const filled = gate();
+    let runs = 0;
+    env.app.task('flaky', async () => {
+      runs += 1;
+      if (runs > 1) return 'done';
+      await filled.wait;
+      throw new Retry({ countdown: 0 });
+    });
+    env.app.task('noop', async () => undefined);
+    await env.app.startWorker({ queues: ['jobs'], concurrency: 1 });
+    const result = await env.app.sendTask<string>('flaky');
+    await until(() => runs === 1, 'the first run');
+    await env.app.sendTask('noop', [], {}, { ignoreResult: true });
+    filled.open();
+    expect(await result.get({ timeout: 5000 })).toBe('done');
+    await until(() => trace().filter((line) => line === 'ack jobs').length === 2, 'both acks');
+    expect(trace()).toEqual([
+      'task flaky#0 -> jobs',
+      'task noop#0 -> jobs',
+      'task flaky#1 -> jobs',
+      'refused by jobs (full)',
+      'requeue jobs (nack)',
+      'result SUCCESS',
+      'ack jobs',
+      'ack jobs',
+    ]);
+    expect(result.history).toEqual(['PENDING', 'SUCCESS']);
+  });
+
   test('retry with a countdown: the next attempt waits in the broker\'s delay levels, not in the worker', async () => {
     env = memoryApp();
     env.app.task('later', async () => {
@@ -230,7 +262,7 @@ describe('worker settlement on memory://', () => {
       await env.app.startWorker({ queues: ['jobs'], concurrency: 1 });
       publishTask(env.broker, 'jobs', { task: 'answer', replyTo: 'replies' });
       await until(() => trace().includes('requeue jobs (nack)'), 'the requeue');
-      expect(trace().slice(0, 4)).toEqual(['message -> replies', 'task answer#0 -> jobs', 'result SUCCESS', 'requeue jobs (nack)']);
+      expect(trace().slice(0, 5)).toEqual(['message -> replies', 'task answer#0 -> jobs', 'result SUCCESS', 'refused by replies (full)', 'requeue jobs (nack)']);
       expect(trace()).not.toContain('ack jobs');
       // Once the reply queue has room again, the next run's result is confirmed and the delivery acked.
       env.broker.purgeQueue('replies');
