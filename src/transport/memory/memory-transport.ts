@@ -1,5 +1,5 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
-import { BrokerUnavailableError, ClosedError } from '../../errors';
+import { BrokerUnavailableError, ClosedError, WarrenError } from '../../errors';
 import type { Logger } from '../../logging/logger';
 import type { ChannelOptions } from '../broker-connection';
 import type { Transport, TransportChannel, TransportConfirmChannel } from '../transport';
@@ -136,8 +136,29 @@ export class MemoryTransport implements Transport {
     return this.connection;
   }
 
-  private async open(confirm: boolean): Promise<MemoryChannel> {
-    const channel = new MemoryChannel(this.options.broker, this.currentConnection(), confirm);
+  /**
+   * Runs `use` on the connection as it is now. A failure that comes from losing that connection
+   * meanwhile (calls still waiting fail with "Channel ended, no reply will be forthcoming", a
+   * closed channel throws "Channel closed") becomes a BrokerUnavailableError, as with
+   * `BrokerConnection`, so that callers tell it by type from what the broker refused (those
+   * errors carry the broker's reply code).
+   */
+  private async onConnection<T>(what: string, use: (connection: ServerConnection) => Promise<T>): Promise<T> {
+    const connection = this.currentConnection();
+    try {
+      return await use(connection);
+    } catch (err) {
+      const answered = typeof (err as { code?: unknown } | null)?.code === 'number';
+      if (err instanceof WarrenError || answered || connection.open) throw err;
+      throw new BrokerUnavailableError(
+        `the connection to the broker at ${this.broker} was lost during ${what} (${err instanceof Error ? err.message : String(err)})`,
+        err,
+      );
+    }
+  }
+
+  private async open(connection: ServerConnection, confirm: boolean): Promise<MemoryChannel> {
+    const channel = new MemoryChannel(this.options.broker, connection, confirm);
     // As BrokerConnection: a channel the broker closes emits 'error'; the failed call says the same.
     channel.on('error', () => undefined);
     this.channels.add(channel);
@@ -148,21 +169,23 @@ export class MemoryTransport implements Transport {
 
   /** A channel on the connection as it is now; it dies with that connection. @throws BrokerUnavailableError while disconnected */
   openChannel(): Promise<TransportChannel> {
-    return this.open(false);
+    return this.onConnection('the opening of a channel', (connection) => this.open(connection, false));
   }
 
   /** As `openChannel`, in confirm mode. */
   openConfirmChannel(): Promise<TransportConfirmChannel> {
-    return this.open(true);
+    return this.onConnection('the opening of a channel', (connection) => this.open(connection, true));
   }
 
-  async withTemporaryChannel<T>(work: (channel: TransportChannel) => Promise<T>): Promise<T> {
-    const channel = await this.open(false);
-    try {
-      return await work(channel);
-    } finally {
-      await channel.close().catch(() => undefined);
-    }
+  withTemporaryChannel<T>(work: (channel: TransportChannel) => Promise<T>): Promise<T> {
+    return this.onConnection('work on a channel of its own', async (connection) => {
+      const channel = await this.open(connection, false);
+      try {
+        return await work(channel);
+      } finally {
+        await channel.close().catch(() => undefined);
+      }
+    });
   }
 
   isConnected(): boolean {

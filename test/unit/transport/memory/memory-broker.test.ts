@@ -604,6 +604,21 @@ describe('memory transport: connection loss', () => {
     expect(transport.isConnected()).toBe(true);
   });
 
+  test('work on a temporary channel cut off by a lost connection fails with BrokerUnavailableError; a refusal keeps its code', async () => {
+    const transport = await connect();
+    const cut = transport.withTemporaryChannel(async (ch) => {
+      await ch.assertQueue('q', {});
+      broker.dropConnections();
+      await ch.assertQueue('r', {});
+    });
+    await expect(cut).rejects.toMatchObject({
+      code: 'WARREN_BROKER_UNAVAILABLE',
+      message: 'the connection to the broker at memory://unit was lost during work on a channel of its own (Channel ended, no reply will be forthcoming)',
+    });
+    await until(() => transport.isConnected(), 'the reconnect');
+    await expect(transport.withTemporaryChannel((ch) => ch.checkQueue('missing'))).rejects.toMatchObject({ code: 404 });
+  });
+
   test('a restart keeps durable queues with their persistent messages and loses the rest', async () => {
     const ch = await channel();
     await ch.assertQueue('durable', { durable: true });
