@@ -284,3 +284,19 @@ export class ScheduleStoreError extends WarrenError {
     super('WARREN_SCHEDULE_STORE', message, { cause });
   }
 }
+
+// --- events, closing, results (app and result backend) ---
+
+/**
+ * A listener of a Worker or Beat event threw (or its promise rejected). warren caught it so
+ * that it changes nothing in what warren was doing, and emitted it as `error` (or logged it
+ * where nobody listens for `error`). `event` names the event; `cause` is what the listener threw.
+ */
+export class ListenerError extends WarrenError {
+  readonly event: string;
+
+  constructor(event: string, cause: unknown) {
+    super('WARREN_LISTENER_ERROR', `a listener of the "${event}" event threw: ${describeError(cause)}`, { cause });
+    this.event = event;
+  }
+}
