@@ -182,7 +182,7 @@ export class App {
     try {
       await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: results.replyQueue, options });
     } catch (err) {
-      results.forget(taskId);
+      results.untrack(taskId);
       throw err;
     }
     return result;

@@ -160,13 +160,16 @@ export class TaskFailedError extends WarrenError {
   }
 }
 
-/** No result arrived within the timeout given to `AsyncResult.get`. */
+/** No result arrived within the timeout of `AsyncResult.get` (by default the app's `resultTimeoutMs`). */
 export class ResultTimeoutError extends WarrenError {
   readonly taskId: string;
+  readonly timeoutMs: number;
 
-  constructor(taskId: string, timeoutMs: number) {
-    super('WARREN_RESULT_TIMEOUT', `no result for task ${taskId} within ${timeoutMs} ms`);
+  /** @param detail - why it may not have come, or where the timeout came from; in parentheses. */
+  constructor(taskId: string, timeoutMs: number, detail?: string) {
+    super('WARREN_RESULT_TIMEOUT', `no result for task ${taskId} within ${timeoutMs} ms` + (detail ? ` (${detail})` : ''));
     this.taskId = taskId;
+    this.timeoutMs = timeoutMs;
   }
 }
 
@@ -298,5 +301,19 @@ export class ListenerError extends WarrenError {
   constructor(event: string, cause: unknown) {
     super('WARREN_LISTENER_ERROR', `a listener of the "${event}" event threw: ${describeError(cause)}`, { cause });
     this.event = event;
+  }
+}
+
+/**
+ * The result of a task is no longer followed, so `get()` cannot wait for it: `forget()` was
+ * called, or the app dropped it from tracking (more results followed at once than
+ * `maxTrackedResults`, or timed out long ago). The message says which.
+ */
+export class ResultForgottenError extends WarrenError {
+  readonly taskId: string;
+
+  constructor(taskId: string, reason: string) {
+    super('WARREN_RESULT_FORGOTTEN', `the result of task ${taskId} is no longer followed: ${reason}`);
+    this.taskId = taskId;
   }
 }
