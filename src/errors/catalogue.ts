@@ -173,10 +173,13 @@ export class ResultTimeoutError extends WarrenError {
   }
 }
 
-/** The operation needs a started app or an open connection that is closed. */
+/**
+ * The app (or a connection, a store) is closed: after `app.close()` every call rejects with it,
+ * and so do the `get()`s that were waiting. `cause` is set when a call was under way at close.
+ */
 export class ClosedError extends WarrenError {
-  constructor(message: string) {
-    super('WARREN_CLOSED', message);
+  constructor(message: string, cause?: unknown) {
+    super('WARREN_CLOSED', message, { cause });
   }
 }
 

@@ -53,8 +53,8 @@ export class RpcResultBackend implements ResultFollower {
   private closed = false;
   private reopening: Promise<void> | undefined;
   private unsubscribe: (() => void) | undefined;
-  /** Called each time the reply queue is consumed again. */
-  private readonly openListeners = new Set<() => void>();
+  /** `whenReady` callers: told when the reply queue is consumed again, or the backend closed. */
+  private readonly readyWaiters = new Set<{ opened: () => void; closed: (error: Error) => void }>();
   /** Results followed, oldest first. */
   private readonly followed = new Map<string, AsyncResult>();
   /** Results whose last `get()` timed out, oldest first; they still take a late result. */
@@ -104,7 +104,7 @@ export class RpcResultBackend implements ResultFollower {
     }
     channel.on('close', () => this.onLost(channel));
     this.channel = channel;
-    for (const listener of [...this.openListeners]) listener();
+    for (const waiter of [...this.readyWaiters]) waiter.opened();
     if (again) this.noteLostResults();
   }
 
@@ -168,16 +168,24 @@ export class RpcResultBackend implements ResultFollower {
    * `timeoutMs`.
    */
   whenReady(timeoutMs: number): Promise<void> {
+    if (this.closed) return Promise.reject(new ClosedError('the result backend is closed'));
     if (this.channel) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const began = Date.now();
-      const listener = (): void => {
-        clearTimeout(timer);
-        this.openListeners.delete(listener);
-        resolve();
+      const waiter = {
+        opened: (): void => {
+          clearTimeout(timer);
+          this.readyWaiters.delete(waiter);
+          resolve();
+        },
+        closed: (error: Error): void => {
+          clearTimeout(timer);
+          this.readyWaiters.delete(waiter);
+          reject(error);
+        },
       };
       const timer = setTimeout(() => {
-        this.openListeners.delete(listener);
+        this.readyWaiters.delete(waiter);
         reject(
           new BrokerUnavailableError(
             `the reply queue ${this.replyQueue} on the broker at ${this.connection.broker} was not declared again within ${timeoutMs} ms ` +
@@ -185,7 +193,7 @@ export class RpcResultBackend implements ResultFollower {
           ),
         );
       }, timeoutMs);
-      this.openListeners.add(listener);
+      this.readyWaiters.add(waiter);
     });
   }
 
@@ -305,6 +313,7 @@ export class RpcResultBackend implements ResultFollower {
     }
     this.followed.clear();
     this.timedOutResults.clear();
+    for (const waiter of [...this.readyWaiters]) waiter.closed(new ClosedError('the result backend was closed while waiting for the reply queue'));
     this.unsubscribe?.();
     const channel = this.channel;
     this.channel = undefined;
