@@ -8,7 +8,7 @@ import { maxMessageBytes } from '../protocol';
 import { AsyncResult, RpcResultBackend } from '../result';
 import { createRouter } from '../router';
 import { buildTopology, declareOnOwnChannel, selectTopology, type DeclaredReport } from '../topology';
-import { BrokerConnection, Publisher } from '../transport';
+import { BrokerConnection, Publisher, type Transport } from '../transport';
 import { Worker, type TaskHandler, type TaskOptions } from '../worker';
 import { Lazy } from '../util/lazy';
 import { TaskRegistry } from './task-registry';
@@ -99,7 +99,7 @@ export class App {
   private beatPublishers: Array<{ publisher: Publisher; delays: DelayedDelivery }> = [];
   private scheduleManager: Schedules | undefined;
   /** The connection once made, before it is started: close() must reach a first connect under way. */
-  private transport: BrokerConnection | undefined;
+  private transport: Transport | undefined;
   private resultBackend: RpcResultBackend | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
