@@ -388,33 +388,45 @@ export class App {
     }
   }
 
-  /** Stops and closes everything made so far; again for what calls under way made meanwhile. */
+  /**
+   * Stops and closes everything made so far; again for what calls under way made meanwhile.
+   * A step that fails is logged and the next goes on: the connection is always closed.
+   */
   private async release(): Promise<void> {
     const workers = [...this.workers];
     this.workers.clear();
-    await Promise.all(workers.map((worker) => worker.stop()));
+    await Promise.all(workers.map((worker) => this.quietly('stopping a worker', () => worker.stop())));
     const beats = [...this.beats];
     this.beats.clear();
-    await Promise.all(beats.map((beat) => beat.stop()));
+    await Promise.all(beats.map((beat) => this.quietly('stopping a beat', () => beat.stop())));
     for (const { publisher, delays } of this.beatPublishers.splice(0)) {
       delays.close();
-      await publisher.close();
+      await this.quietly('closing the beat publisher', () => publisher.close());
     }
-    await this.scheduleManager?.store.close();
+    const store = this.scheduleManager?.store;
+    if (store) await this.quietly('closing the schedule store', () => store.close());
     this.results.reset();
     this.producer.reset();
     const results = this.resultBackend;
     this.resultBackend = undefined;
-    await results?.close();
+    if (results) await this.quietly('closing the result backend', () => results.close());
     this.delays?.close();
     this.delays = undefined;
     const publisher = this.publisher;
     this.publisher = undefined;
-    await publisher?.close();
+    if (publisher) await this.quietly('closing the publisher', () => publisher.close());
     this.connection.reset();
     const connection = this.transport;
     this.transport = undefined;
-    await connection?.close();
+    if (connection) await this.quietly('closing the connection', () => connection.close());
+  }
+
+  private async quietly(what: string, step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (error) {
+      this.logger.error({ err: error instanceof Error ? error.message : String(error) }, `app.close(): ${what} failed; closing the rest`);
+    }
   }
 }
 
