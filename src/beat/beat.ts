@@ -88,7 +88,7 @@ export class Beat {
   private readonly unrecorded = new Map<string, Date>();
   private recordError: unknown;
   private readonly logger: Logger;
-  private readonly failureLog: RateLimitedLog;
+  private failureLog: RateLimitedLog;
   private readonly events: TypedEvents<BeatEvents>;
 
   constructor(private readonly options: BeatOptions) {
@@ -146,6 +146,8 @@ export class Beat {
         if (failures > 0) {
           this.logger.info({ failures, downMs: Date.now() - failingSince }, 'beat recovered');
           failures = 0;
+          this.failureLog = new RateLimitedLog(this.logger); // the next outage is logged afresh
+
         }
       } catch (error) {
         if (failures === 0) failingSince = Date.now();
