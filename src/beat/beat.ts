@@ -147,7 +147,6 @@ export class Beat {
           this.logger.info({ failures, downMs: Date.now() - failingSince }, 'beat recovered');
           failures = 0;
           this.failureLog = new RateLimitedLog(this.logger); // the next outage is logged afresh
-
         }
       } catch (error) {
         if (failures === 0) failingSince = Date.now();
