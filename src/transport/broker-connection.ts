@@ -1,5 +1,4 @@
-import { connect, type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager';
-import type { ConfirmChannel } from 'amqplib';
+import { connect, type AmqpConnectionManager } from 'amqp-connection-manager';
 import { BrokerUnavailableError, ClosedError } from '../errors';
 import type { Logger } from '../logging/logger';
 import { maskUrl } from '../util/mask-url';
@@ -19,16 +18,6 @@ export interface BrokerConnectionOptions {
   maxReconnectSeconds?: number;
   /** Shown in the broker's management UI. */
   connectionName?: string;
-}
-
-export interface ChannelOptions {
-  name: string;
-  /** A confirm channel: every publish resolves once the broker confirmed it. */
-  confirm: boolean;
-  /** Runs on every (re)opened channel before anything else uses it. */
-  setup?: (channel: ConfirmChannel) => Promise<void>;
-  /** Publishes wait at most this long for the broker, connected or not. */
-  publishTimeoutMs?: number;
 }
 
 /**
@@ -151,19 +140,6 @@ export class BrokerConnection implements Transport {
     const model = this.requireManager().connection;
     if (!model) throw new BrokerUnavailableError(`not connected to the broker at ${this.broker}`);
     return model;
-  }
-
-  /** A channel that survives reconnects. */
-  createChannel(options: ChannelOptions): ChannelWrapper {
-    const channel = this.requireManager().createChannel({
-      name: options.name,
-      confirm: options.confirm,
-      publishTimeout: options.publishTimeoutMs,
-      setup: options.setup,
-    });
-    // A failed setup emits 'error'; unheard, it would crash the process.
-    channel.on('error', (err: Error) => this.logger.error({ channel: options.name, err: err.message }, 'channel setup failed'));
-    return channel;
   }
 
   /**
