@@ -1,4 +1,5 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { testBrokerUrl } from './broker-url';
 
 /**
@@ -17,6 +18,8 @@ export interface TcpProxyOptions {
   mode?: ProxyMode;
   /** Added to each direction of a forwarded connection, so a round trip takes 2 × delayMs more. @defaultValue 0 */
   delayMs?: number;
+  /** Terminate TLS with this key and certificate (PEM): an `amqps://` front for the plain broker. */
+  tls?: { key: string; cert: string };
 }
 
 /**
@@ -30,6 +33,7 @@ export class TcpProxy {
   private mode: ProxyMode;
   private delayMs: number;
   private readonly target: { host: string; port: number };
+  private readonly tls: { key: string; cert: string } | undefined;
   /** Connections accepted so far, in any mode. */
   accepted = 0;
 
@@ -40,6 +44,7 @@ export class TcpProxy {
     this.mode = options.mode ?? 'forward';
     this.delayMs = options.delayMs ?? 0;
     this.target = options.target ?? brokerAddress();
+    this.tls = options.tls;
   }
 
   /** Starts a proxy on a free loopback port. */
@@ -55,9 +60,10 @@ export class TcpProxy {
     return proxy;
   }
 
-  /** The test broker URL (credentials, vhost and all) pointed at this proxy. */
+  /** The test broker URL (credentials, vhost and all) pointed at this proxy; `amqps://` with `tls`. */
   url(base: string = testBrokerUrl()): string {
     const url = new URL(base);
+    if (this.tls) url.protocol = 'amqps:';
     url.hostname = '127.0.0.1';
     url.port = String(this.port);
     return url.toString();
@@ -91,7 +97,10 @@ export class TcpProxy {
 
   private async listen(): Promise<void> {
     if (this.server) return;
-    const server = createServer((socket) => this.accept(socket));
+    const server = this.tls
+      ? createTlsServer({ key: this.tls.key, cert: this.tls.cert }, (socket) => this.accept(socket))
+      : createServer((socket) => this.accept(socket));
+    server.on('tlsClientError', () => undefined);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
