@@ -132,30 +132,31 @@ export class TcpProxy {
     this.pipe(upstream, client);
   }
 
-  /** Copies `from` to `to`, holding each chunk `delayMs` (read at the time the chunk arrived), in order. */
+  /**
+   * Copies `from` to `to`, holding each chunk for the delay set when it arrives (so `setDelay`
+   * acts on live connections too), in order.
+   */
   private pipe(from: Socket, to: Socket): void {
-    if (this.delayMs === 0) {
-      from.pipe(to);
-      return;
-    }
     const queue: Array<{ at: number; chunk: Buffer }> = [];
     let timer: NodeJS.Timeout | undefined;
+    let ended = false;
     const flush = (): void => {
       timer = undefined;
       const now = Date.now();
       while (queue.length > 0 && queue[0].at <= now) {
-        if (!to.destroyed) to.write(queue.shift()!.chunk);
-        else queue.shift();
+        const { chunk } = queue.shift()!;
+        if (!to.destroyed) to.write(chunk);
       }
       if (queue.length > 0) timer = setTimeout(flush, queue[0].at - now);
+      else if (ended && !to.destroyed) to.end();
     };
     from.on('data', (chunk: Buffer) => {
       queue.push({ at: Date.now() + this.delayMs, chunk });
-      timer ??= setTimeout(flush, this.delayMs);
+      if (timer === undefined) flush();
     });
     from.on('end', () => {
-      const last = queue.length > 0 ? queue[queue.length - 1].at - Date.now() : 0;
-      setTimeout(() => to.end(), Math.max(0, last));
+      ended = true;
+      if (timer === undefined) flush();
     });
     from.on('close', () => clearTimeout(timer));
   }
