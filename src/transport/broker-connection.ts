@@ -260,7 +260,8 @@ export class BrokerConnection implements Transport {
       try {
         return await work(channel);
       } finally {
-        await channel.close().catch(() => undefined);
+        // Not awaited: nothing depends on the broker's close-ok, and it would cost a round trip.
+        void channel.close().catch(() => undefined);
       }
     });
   }
