@@ -1,6 +1,6 @@
 import { connect, type AmqpConnectionManager } from 'amqp-connection-manager';
 import type { ChannelModel } from 'amqplib';
-import { BrokerUnavailableError, ClosedError, WarrenError, type ConnectAttempt, type ConnectCause } from '../errors';
+import { BrokerUnavailableError, ClosedError, UsageError, WarrenError, type ConnectAttempt, type ConnectCause } from '../errors';
 import type { Logger } from '../logging/logger';
 import { maskUrl } from '../util/mask-url';
 import { connectError, describeConnectFailure } from './connect-failure';
@@ -76,6 +76,7 @@ export class BrokerConnection implements Transport {
   readonly broker: string;
 
   constructor(private readonly options: BrokerConnectionOptions) {
+    if (options.urls.length === 0) throw new UsageError('no broker URL given (expected at least one amqp:// or amqps:// URL)');
     this.logger = options.logger.child({ component: 'connection' });
     this.broker = options.urls.map(maskUrl).join(', ');
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
