@@ -4,6 +4,8 @@ import { BrokerConnection, Publisher, type PublishRequest } from '../../src/tran
 import { testBrokerUrl } from '../support/broker-url';
 import { BrokerProbe, randomPrefix, waitFor } from '../support/broker';
 
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 describe('Publisher on the real broker', () => {
   const prefix = randomPrefix('publisher');
   const queue = `${prefix}.q`;
@@ -87,8 +89,8 @@ describe('Publisher on the real broker', () => {
     expect(error).toBeInstanceOf(BrokerUnavailableError);
     expect((error as Error).message).toMatch(
       new RegExp(
-        `^the channel to the broker at amqp://guest:\\*\\*\\*@127\\.0\\.0\\.1:5672/ closed before it confirmed the message to exchange "${exchange.replace(/\./g, '\\.')}" ` +
-          `\\(waited \\d+ ms\\); it may or may not have it: Channel closed by server: 404 \\(NOT-FOUND\\) with message "NOT_FOUND - no exchange '${exchange.replace(/\./g, '\\.')}' in vhost '/'"$`,
+        `^the channel to the broker at ${escape(connection.broker)} closed before it confirmed the message to exchange "${escape(exchange)}" ` +
+          `\\(waited \\d+ ms\\); it may or may not have it: Channel closed by server: 404 \\(NOT-FOUND\\) with message "NOT_FOUND - no exchange '${escape(exchange)}' in vhost '/'"$`,
       ),
     );
     const began = Date.now();
