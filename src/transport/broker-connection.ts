@@ -1,5 +1,5 @@
 import { connect, type AmqpConnectionManager } from 'amqp-connection-manager';
-import type { ChannelModel } from 'amqplib';
+import type { Channel, ChannelModel } from 'amqplib';
 import { BrokerUnavailableError, ClosedError, UsageError, WarrenError, type ConnectAttempt, type ConnectCause } from '../errors';
 import type { Logger } from '../logging/logger';
 import { maskUrl } from '../util/mask-url';
@@ -274,20 +274,24 @@ export class BrokerConnection implements Transport {
    * queue, publisher), so that no delivery of a lost connection is ever acked on a new one.
    */
   openChannel(): Promise<TransportChannel> {
-    return this.onConnection('the opening of a channel', async (model) => {
-      const channel = await model.createChannel();
-      channel.on('error', () => undefined);
-      return channel;
-    });
+    return this.onConnection('the opening of a channel', async (model) => this.opened(model, await model.createChannel()));
   }
 
   /** As `openChannel`, a confirm channel: its unconfirmed publishes fail when the connection goes. */
   openConfirmChannel(): Promise<TransportConfirmChannel> {
-    return this.onConnection('the opening of a channel', async (model) => {
-      const channel = await model.createConfirmChannel();
-      channel.on('error', () => undefined);
-      return channel;
-    });
+    return this.onConnection('the opening of a channel', async (model) => this.opened(model, await model.createConfirmChannel()));
+  }
+
+  /**
+   * A channel just opened, unless its connection closed meanwhile: amqplib handles every frame
+   * of a read at once, so the connection's close may come before the caller could listen for
+   * the channel's.
+   */
+  private opened<C extends Channel>(model: ChannelModel, channel: C): C {
+    // A channel the broker closes emits 'error' before 'close'; its users listen for 'close'.
+    channel.on('error', () => undefined);
+    if (this.lost.has(model)) throw new BrokerUnavailableError(`the connection to the broker at ${this.broker} was lost as a channel opened`);
+    return channel;
   }
 
   isConnected(): boolean {

@@ -1,5 +1,6 @@
 import { BrokerUnavailableError, ClosedError, PublishRejectedError, UnroutableError } from '../errors';
 import type { Logger } from '../logging/logger';
+import { RateLimitedLog } from '../logging/rate-limited-log';
 import type { AmqpProperties } from '../protocol';
 import type { ReturnedMessage, Transport, TransportConfirmChannel } from './transport';
 
@@ -104,6 +105,7 @@ export class Publisher {
   /** Returned messages not yet matched to their confirm, by return key, with a count. */
   private readonly returned = new Map<string, { count: number; reply: string }>();
   private readonly logger: Logger;
+  private readonly openFailures: RateLimitedLog;
   private readonly timeoutMs: number;
   private readonly maxPending: number;
   private readonly survivesReconnect: boolean;
@@ -113,6 +115,7 @@ export class Publisher {
     private readonly options: PublisherOptions,
   ) {
     this.logger = options.logger.child({ component: 'publisher', publisher: options.name });
+    this.openFailures = new RateLimitedLog(this.logger);
     this.timeoutMs = options.publishTimeoutMs ?? 10_000;
     this.maxPending = options.maxPending ?? 10_000;
     this.survivesReconnect = options.survivesReconnect ?? true;
@@ -184,7 +187,7 @@ export class Publisher {
   private flush(): void {
     const open = this.current;
     if (!open) {
-      if (this.queue.length > 0 && this.transport.isConnected()) void this.open().catch(() => undefined);
+      if (this.queue.length > 0 && this.transport.isConnected()) this.reopen();
       return;
     }
     while (this.queue.length > 0 && !open.closed && !open.full) {
@@ -230,10 +233,17 @@ export class Publisher {
     });
   }
 
-  /** The channel stayed open: it refused those messages themselves. */
+  /**
+   * The channel did not tell `close`: with the connection up, it refused those messages
+   * themselves; with the connection gone, it died without a word, and counts as closed.
+   */
   private judgeRefusals(open: OpenChannel): void {
     open.refusalTimer = undefined;
     if (open.closed) return;
+    if (!this.transport.isConnected()) {
+      this.onChannelClosed(open);
+      return;
+    }
     for (const { entry, error } of open.refused.splice(0)) {
       this.settle(entry, new PublishRejectedError(`the message to ${entry.target} could not be published: ${describe(error)}`, error));
     }
@@ -288,6 +298,17 @@ export class Publisher {
     return this.opening.then(() => this.flush());
   }
 
+  /**
+   * Opens a channel in the background. A failure while connected is logged (at most once a
+   * minute while it repeats); what is queued waits for the next try (the next publish, the next
+   * reconnect) or its deadline. One while disconnected is the reconnect's to mend.
+   */
+  private reopen(): void {
+    this.open().catch((error: unknown) => {
+      if (this.transport.isConnected() && !this.closed) this.openFailures.error({ err: describe(error) }, 'could not open a publish channel');
+    });
+  }
+
   private attach(channel: TransportConfirmChannel): void {
     const open: OpenChannel = {
       channel,
@@ -332,7 +353,7 @@ export class Publisher {
       if (!this.started || this.closed || this.current) return;
       if (this.transport.isConnected()) {
         this.logger.warn({ reason: open.closeReason }, 'the broker closed the publish channel; opening a new one');
-        void this.open().catch((error: unknown) => this.logger.warn({ err: describe(error) }, 'could not open a publish channel'));
+        this.reopen();
       } else if (!this.survivesReconnect) {
         this.dropQueued('the connection went before it was sent; it is not sent after the reconnect');
       }
@@ -343,7 +364,7 @@ export class Publisher {
     if (!this.started || this.closed) return;
     // Without survivesReconnect nothing of an older connection goes out on this one.
     if (!this.survivesReconnect) this.dropQueued('the connection went before it was sent; it is not sent after the reconnect');
-    void this.open().catch((error: unknown) => this.logger.warn({ err: describe(error) }, 'could not open a publish channel after the reconnect'));
+    this.reopen();
   }
 
   private dropQueued(why: string): void {
