@@ -8,9 +8,9 @@ export const TEST_TASKS = join(REPO_ROOT, 'test', 'fixtures', 'tasks', 'test-tas
 
 export type CliResult = ProcessRun;
 
-/** Runs the `warren` command to completion. */
-export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<CliResult> {
-  return runProcess(process.execPath, [CLI, ...args], { ...process.env, ...env }, timeoutMs);
+/** Runs the `warren` command to completion (in `cwd`, default this process's working directory). */
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000, cwd?: string): Promise<CliResult> {
+  return runProcess(process.execPath, [CLI, ...args], { ...process.env, ...env }, timeoutMs, cwd);
 }
 
 /** A long-running `warren` process: `worker` (ready once it logs "worker ready") or `beat` ("beat started"). */
