@@ -37,6 +37,8 @@ function localTime(time: Date): string {
 
 function formatValue(value: unknown): string {
   if (typeof value === 'string') return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+  // Durations measured with performance.now(): three decimals are plenty to read.
+  if (typeof value === 'number' && !Number.isInteger(value)) return String(Math.round(value * 1000) / 1000);
   if (Array.isArray(value) && value.every((item) => typeof item === 'string' && /^[^\s",=]+$/.test(item))) {
     return value.length > 0 ? value.join(',') : '[]';
   }

@@ -28,6 +28,17 @@ describe('warren command line', () => {
     for (const queue of Object.values(topology.queues)) expect(await probe.queueExists(queue)).toBe(true);
   });
 
+  test('logs are JSON lines on a pipe, and readable lines with --log-format pretty or WARREN_LOG_FORMAT=pretty', async () => {
+    const json = await runCli(['topology', 'apply', '-l', 'info', '--definitions', defs.file]);
+    const [first] = json.stderr.split('\n');
+    expect(JSON.parse(first)).toMatchObject({ level: 30, component: 'connection', msg: 'connected to broker', time: expect.any(Number) });
+    const readable = /^\d\d:\d\d:\d\d\.\d{3} INFO  \[connection\] connected to broker broker=amqp:\/\/guest:\*\*\*@/;
+    const flag = await runCli(['topology', 'apply', '-l', 'info', '--log-format', 'pretty', '--definitions', defs.file]);
+    expect(flag.stderr).toMatch(readable);
+    const env = await runCli(['topology', 'apply', '--definitions', defs.file], { WARREN_LOG_FORMAT: 'pretty', WARREN_LOG_LEVEL: 'info' });
+    expect(env.stderr).toMatch(readable);
+  });
+
   test('send --wait prints the task id, then the result', async () => {
     const worker = startTestWorker({ prefix, definitions: defs.file, queues: [topology.queues.task1], name: 'cli@test' });
     workers.push(worker);

@@ -25,6 +25,10 @@ describe('formatLogRecord', () => {
     );
   });
 
+  test('rounds fractions to three decimals', () => {
+    expect(format({ level: 30, time: 0, msg: 'task succeeded', runtimeMs: 0.45144206, count: 3 })).toBe('00:00:00.000 INFO  task succeeded runtimeMs=0.451 count=3\n');
+  });
+
   test('an error: its type, code and message on the line, its stack indented below', () => {
     const err = { type: 'TopologyMismatchError', code: 'WARREN_TOPOLOGY_MISMATCH', message: 'queue "q" differs', stack: 'TopologyMismatchError: queue "q" differs\n    at a (x.js:1:1)\n  at b (y.js:2:2)' };
     expect(format({ level: 50, time: 0, component: 'worker', msg: 'declare failed', err, queue: 'q' })).toBe(
