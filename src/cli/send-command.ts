@@ -50,7 +50,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
     const routing = routingFromArgs(args);
     const { app } = await appFromArgs(args);
     try {
-      // A --queue or --exchange that names nothing is a usage error: found before anything is declared.
+      // A --queue or --exchange that names nothing exits 2, found before anything is declared.
       createRouter(await app.definitions()).route(args.task, routing);
       const result = await app.sendTask(args.task, (args.args ?? []).map(parseArgument), kwargs, {
         ...routing,
