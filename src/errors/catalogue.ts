@@ -160,20 +160,26 @@ export class TaskFailedError extends WarrenError {
   }
 }
 
-/** No result arrived within the timeout given to `AsyncResult.get`. */
+/** No result arrived within the timeout of `AsyncResult.get` (by default the app's `resultTimeoutMs`). */
 export class ResultTimeoutError extends WarrenError {
   readonly taskId: string;
+  readonly timeoutMs: number;
 
-  constructor(taskId: string, timeoutMs: number) {
-    super('WARREN_RESULT_TIMEOUT', `no result for task ${taskId} within ${timeoutMs} ms`);
+  /** @param detail - why it may not have come, or where the timeout came from; in parentheses. */
+  constructor(taskId: string, timeoutMs: number, detail?: string) {
+    super('WARREN_RESULT_TIMEOUT', `no result for task ${taskId} within ${timeoutMs} ms` + (detail ? ` (${detail})` : ''));
     this.taskId = taskId;
+    this.timeoutMs = timeoutMs;
   }
 }
 
-/** The operation needs a started app or an open connection that is closed. */
+/**
+ * The app (or a connection, a store) is closed: after `app.close()` every call rejects with it,
+ * and so do the `get()`s that were waiting. `cause` is set when a call was under way at close.
+ */
 export class ClosedError extends WarrenError {
-  constructor(message: string) {
-    super('WARREN_CLOSED', message);
+  constructor(message: string, cause?: unknown) {
+    super('WARREN_CLOSED', message, { cause });
   }
 }
 
@@ -282,5 +288,35 @@ export class SoftTimeLimitExceededError extends WarrenError {
 export class ScheduleStoreError extends WarrenError {
   constructor(message: string, cause?: unknown) {
     super('WARREN_SCHEDULE_STORE', message, { cause });
+  }
+}
+
+// --- events, closing, results (app and result backend) ---
+
+/**
+ * A listener of a Worker or Beat event threw (or its promise rejected). warren caught it so
+ * that it changes nothing in what warren was doing, and emitted it as `error` (or logged it
+ * where nobody listens for `error`). `event` names the event; `cause` is what the listener threw.
+ */
+export class ListenerError extends WarrenError {
+  readonly event: string;
+
+  constructor(event: string, cause: unknown) {
+    super('WARREN_LISTENER_ERROR', `a listener of the "${event}" event threw: ${describeError(cause)}`, { cause });
+    this.event = event;
+  }
+}
+
+/**
+ * The result of a task is no longer followed, so `get()` cannot wait for it: `forget()` was
+ * called, or the app dropped it from tracking (more results followed at once than
+ * `maxTrackedResults`, or timed out long ago). The message says which.
+ */
+export class ResultForgottenError extends WarrenError {
+  readonly taskId: string;
+
+  constructor(taskId: string, reason: string) {
+    super('WARREN_RESULT_FORGOTTEN', `the result of task ${taskId} is no longer followed: ${reason}`);
+    this.taskId = taskId;
   }
 }
