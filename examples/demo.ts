@@ -3,21 +3,29 @@
  * one for `for_task2`, sends ten of each task by name and prints which worker ran which, then
  * starts beat and shows its periodic fires reaching the worker of their queue.
  *
+ * The topology is the example's, under a prefix of this run (`demo-1a2b3c.for_task1`, see
+ * demo-names.ts), so a broker that already holds a `default` of its own is no obstacle.
+ *
  * When no RabbitMQ answers at the definitions' broker, the same demo runs on `memory://`, an
  * in-process broker, and says so on its first line; its workers then run in this process (a
- * memory broker lives in one process, so worker processes could not reach it).
+ * memory broker lives in one process, so worker processes could not reach it). A broker that
+ * answers but refuses (authentication, virtual host, TLS) is reported, not replaced.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createApp, createLogger, BrokerUnavailableError, type App, type Fire } from '../src';
+import { reportError } from '../src/cli/exit-codes';
+import { prefixDefinitions } from './demo-names';
 import { app as tasksApp } from './tasks';
 
 const root = join(__dirname, '..', '..');
 const cli = join(root, 'bin', 'warren.js');
 const tasksModule = join(__dirname, 'tasks.js');
-const definitions = process.env.WARREN_DEFINITIONS ?? join(root, 'definitions');
+const names = prefixDefinitions(process.env.WARREN_DEFINITIONS ?? join(root, 'definitions'), mkdtempSync(join(tmpdir(), 'warren-demo-')));
+const definitions = names.definitions;
+process.on('exit', () => rmSync(dirname(definitions), { recursive: true, force: true }));
 
 interface RunningWorker {
   name: string;
@@ -30,7 +38,7 @@ interface RunningWorker {
 }
 
 function startWorker(name: string, queue: string): RunningWorker {
-  const child = spawn(process.execPath, [cli, 'worker', '-A', tasksModule, '-Q', queue, '-n', name, '-c', '2', '-l', 'debug', '--definitions', definitions], {
+  const child = spawn(process.execPath, [cli, 'worker', '-A', tasksModule, '-Q', queue, '-n', name, '-c', '2', '-l', 'debug', '--log-format', 'json', '--definitions', definitions], {
     stdio: ['ignore', 'inherit', 'pipe'],
   });
   const finished = new Set<string>();
@@ -80,6 +88,11 @@ function startWorkerInProcess(app: App, name: string, queue: string): RunningWor
   };
 }
 
+/** No broker answered at all (refused, unreachable, timed out); not one that answered and refused (authentication, vhost, TLS). */
+function nobodyAnswered(err: unknown): boolean {
+  return err instanceof BrokerUnavailableError && err.code === 'WARREN_BROKER_UNAVAILABLE';
+}
+
 async function main(): Promise<number> {
   const stateDir = mkdtempSync(join(tmpdir(), 'warren-demo-'));
   const options = { definitions, logger: createLogger({ level: 'warn' }), connectTimeoutMs: 5000, scheduleStore: join(stateDir, 'beat-state.json') };
@@ -96,10 +109,10 @@ async function main(): Promise<number> {
     try {
       report = await app.declareTopology();
     } catch (err) {
-      if (!(err instanceof BrokerUnavailableError) || inProcess) throw err;
+      if (!nobodyAnswered(err) || inProcess) throw err;
       await app.close();
       console.log(
-        `${err.message}: running the demo on memory:// instead, an in-process broker, so its workers run in this process ` +
+        `${(err as Error).message}: running the demo on memory:// instead, an in-process broker, so its workers run in this process ` +
           '(start RabbitMQ to see them as processes of their own)',
       );
       // The example tasks' own app, on the memory broker: its workers need its handlers.
@@ -107,10 +120,13 @@ async function main(): Promise<number> {
       inProcess = true;
       report = await app.declareTopology();
     }
-    console.log(`declared ${report.exchanges.length} exchanges, ${report.queues.length} queues, ${report.bindings.length} bindings`);
+    console.log(
+      `declared ${report.exchanges.length} exchanges, ${report.queues.length} queues, ${report.bindings.length} bindings, ` +
+        `named ${names.prefix}<name> for this run (the broker deletes them a minute after the demo)`,
+    );
 
     const start = inProcess ? (name: string, queue: string) => startWorkerInProcess(app, name, queue) : startWorker;
-    workers.push(start('worker1@demo', 'for_task1'), start('worker2@demo', 'for_task2'));
+    workers.push(start('worker1@demo', names.queue('for_task1')), start('worker2@demo', names.queue('for_task2')));
     await Promise.all(workers.map((w) => w.ready));
     console.log('started worker1@demo consuming for_task1 and worker2@demo consuming for_task2\n');
 
@@ -145,7 +161,8 @@ async function main(): Promise<number> {
     }
     return wrong === 0 && beatWrong === 0 ? 0 : 1;
   } catch (err) {
-    if (err instanceof BrokerUnavailableError) {
+    // A broker that answered and refused (authentication, vhost, TLS) is reported as the warren command reports it.
+    if (err instanceof BrokerUnavailableError && nobodyAnswered(err)) {
       console.error(`${err.message}\n\nThe demo needs RabbitMQ at the broker URL of definitions/ (or WARREN_BROKER_URL). Start one with:\n` +
         '  rabbitmq-server -detached                               # Debian package rabbitmq-server\n' +
         '  docker compose -f rabbitmq/docker-compose.yml up -d     # or with Docker');
@@ -165,7 +182,7 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    console.error(err);
-    process.exitCode = 1;
+    // As the warren command prints it: a 406 (TopologyMismatchError) with how to fix it.
+    process.exitCode = reportError(err, (text) => process.stderr.write(text));
   },
 );

@@ -8,7 +8,7 @@ import { maxMessageBytes } from '../protocol';
 import { AsyncResult, RpcResultBackend } from '../result';
 import { createRouter } from '../router';
 import { buildTopology, declareOnOwnChannel, selectTopology, type DeclaredReport } from '../topology';
-import { createTransport, Publisher, type BrokerConnection, type Transport } from '../transport';
+import { createTransport, Publisher, type Transport } from '../transport';
 import { Worker, type TaskHandler, type TaskOptions } from '../worker';
 import { Lazy } from '../util/lazy';
 import { TaskRegistry } from './task-registry';
@@ -24,8 +24,13 @@ export interface AppOptions {
   logLevel?: LogLevel;
   /** How long `sendTask` waits for the broker's confirm, connected or not. @defaultValue 10000 */
   publishTimeoutMs?: number;
-  /** How long the first connection may take. @defaultValue 10000 */
+  /** How long the first connection may take, every URL tried once. @defaultValue 10000 */
   connectTimeoutMs?: number;
+  /**
+   * How long one attempt to one URL may take (TCP connect, TLS and AMQP handshake), on the first
+   * connect and on reconnects; then the next URL is tried. @defaultValue 5000, at most `connectTimeoutMs`
+   */
+  handshakeTimeoutMs?: number;
   /**
    * The largest message body, in bytes, that `sendTask` publishes and a worker accepts; a
    * larger task is refused with `MessageTooLargeError` (sending) or dead-lettered unparsed
@@ -195,7 +200,12 @@ export class App {
     const definitions = await this.loadedDefinitions();
     this.assertOpen('connecting');
     const urls = this.options.brokerUrl ? [this.options.brokerUrl] : definitions.broker.urls;
-    const connection = createTransport({ urls, logger: this.logger, connectTimeoutMs: this.options.connectTimeoutMs });
+    const connection = createTransport({
+      urls,
+      logger: this.logger,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      handshakeTimeoutMs: this.options.handshakeTimeoutMs,
+    });
     this.transport = connection;
     await connection.start();
     // Closed during the connect: close() closed this connection; make sure of it.
@@ -203,8 +213,7 @@ export class App {
       await connection.close();
       throw new ClosedError('connecting interrupted: the app was closed meanwhile');
     }
-    // Until the publisher takes any Transport, it is handed one as BrokerConnection (the memory transport has what it uses).
-    this.publisher = new Publisher(connection as BrokerConnection, { name: 'publisher', logger: this.logger, publishTimeoutMs: this.options.publishTimeoutMs });
+    this.publisher = new Publisher(connection, { name: 'publisher', logger: this.logger, publishTimeoutMs: this.options.publishTimeoutMs });
     this.delays = new DelayedDelivery(connection, this.publisher, this.logger);
     return connection;
   });
@@ -331,7 +340,7 @@ export class App {
     // Fires go out on a channel of the connection that holds the lock: when the connection
     // goes, so does the lock, and a fire not yet confirmed fails instead of going out after
     // the reconnect, when another beat may lead.
-    const firePublisher = new Publisher(connection as BrokerConnection, { name: 'beat', logger: this.logger, publishTimeoutMs: this.options.publishTimeoutMs, survivesReconnect: false });
+    const firePublisher = new Publisher(connection, { name: 'beat', logger: this.logger, publishTimeoutMs: this.options.publishTimeoutMs, survivesReconnect: false });
     await firePublisher.start();
     const fireDelays = new DelayedDelivery(connection, firePublisher, this.logger);
     this.beatPublishers.push({ publisher: firePublisher, delays: fireDelays });

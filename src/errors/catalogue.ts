@@ -76,11 +76,63 @@ export class TopologyMismatchError extends WarrenError {
   }
 }
 
-/** The broker could not be reached, or did not confirm in time. */
+/** Why one attempt to connect to one broker address failed. */
+export type ConnectCause =
+  /** Nothing listens there (ECONNREFUSED). */
+  | 'refused'
+  /** No route to the host, or its name does not resolve (EHOSTUNREACH, ENETUNREACH, ENOTFOUND, EAI_AGAIN). */
+  | 'unreachable'
+  /** TCP connect and AMQP handshake did not finish within the handshake timeout. */
+  | 'timeout'
+  /** The broker refused the user name or password (403 ACCESS_REFUSED). */
+  | 'auth'
+  /** The broker refused the virtual host: it does not exist, or the user may not use it (530 NOT_ALLOWED). */
+  | 'vhost'
+  /** The TLS handshake failed, or the broker's certificate was not accepted. */
+  | 'tls'
+  /** The connection closed or was reset during the handshake. */
+  | 'closed'
+  | 'other';
+
+/** One broker address a connect tried, and why it failed. */
+export interface ConnectAttempt {
+  /** The address, password masked. */
+  readonly broker: string;
+  readonly cause: ConnectCause;
+  /** What happened, in words: `authentication refused for user "guest" (403 ACCESS_REFUSED - ...)`. */
+  readonly reason: string;
+}
+
+/**
+ * The broker could not be reached, or did not confirm in time. When a connect failed,
+ * `attempts` holds each address tried and why it failed; the subclasses below say that every
+ * address answered and refused, for a reason that trying again will not change.
+ */
 export class BrokerUnavailableError extends WarrenError {
-  constructor(message: string, cause?: unknown) {
-    super('WARREN_BROKER_UNAVAILABLE', message, { cause });
+  /** The code of this class's errors; each subclass has its own. */
+  static readonly errorCode: string = 'WARREN_BROKER_UNAVAILABLE';
+  /** Each broker address a failed connect tried, in order (empty for other failures). */
+  readonly attempts: readonly ConnectAttempt[];
+
+  constructor(message: string, cause?: unknown, attempts: readonly ConnectAttempt[] = []) {
+    super((new.target as typeof BrokerUnavailableError).errorCode, message, { cause });
+    this.attempts = Object.freeze([...attempts]);
   }
+}
+
+/** Every broker address refused the user name or password (403 ACCESS_REFUSED). */
+export class BrokerAuthError extends BrokerUnavailableError {
+  static override readonly errorCode: string = 'WARREN_BROKER_AUTH';
+}
+
+/** Every broker address refused the virtual host: it does not exist, or the user may not use it. */
+export class BrokerVhostError extends BrokerUnavailableError {
+  static override readonly errorCode: string = 'WARREN_BROKER_VHOST';
+}
+
+/** The TLS handshake with every broker address failed, or its certificate was not accepted. */
+export class BrokerTlsError extends BrokerUnavailableError {
+  static override readonly errorCode: string = 'WARREN_BROKER_TLS';
 }
 
 /** A published message matched no binding (returned under `mandatory`). */

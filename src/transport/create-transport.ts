@@ -11,6 +11,8 @@ export interface TransportOptions {
   logger: Logger;
   /** How long `start()` waits for the first connection. @defaultValue 10000 */
   connectTimeoutMs?: number;
+  /** How long one attempt to one RabbitMQ URL may take (not used by `memory://`). @defaultValue 5000 */
+  handshakeTimeoutMs?: number;
   /** AMQP heartbeat (not used by `memory://`). @defaultValue 5 */
   heartbeatSeconds?: number;
   /** Shown in RabbitMQ's management UI, and in a memory broker's `connectionList()`. */
@@ -36,6 +38,7 @@ export function createTransport(options: TransportOptions): Transport {
       urls,
       logger,
       connectTimeoutMs: options.connectTimeoutMs,
+      handshakeTimeoutMs: options.handshakeTimeoutMs,
       heartbeatSeconds: options.heartbeatSeconds,
       connectionName: options.connectionName,
     });

@@ -1,6 +1,5 @@
-export { BrokerConnection, type BrokerConnectionOptions, type ChannelOptions } from './broker-connection';
+export { BrokerConnection, type BrokerConnectionOptions } from './broker-connection';
 export { Publisher, type PublisherOptions, type PublishRequest, type PublishProperties } from './publisher';
 export { createTransport, type TransportOptions } from './create-transport';
 export { MemoryBroker, MemoryTransport, memoryBroker, resetMemoryBroker, type MemoryQueueInfo, type MemoryMessage } from './memory';
 export type * from './transport';
-export type { ChannelWrapper } from 'amqp-connection-manager';

@@ -1,3 +1,4 @@
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { ClosedError, createApp, createLogger, type BeatEvents } from '../../src';
 import { BrokerProbe, randomPrefix, waitFor, writeDefinitionsFile } from '../support/broker';
@@ -86,4 +87,36 @@ describe('app.close() is final', () => {
     expect(await probe.messageCount(queue)).toBe(1);
     expect(await probe.consumerCount(queue)).toBe(0);
   }, 30_000);
+
+  test('a close during the first connect (an address that accepts TCP and never answers) leaves no connection behind: the script exits on its own', async () => {
+    const sockets = new Set<Socket>();
+    let accepted = 0;
+    const hung = createServer((socket) => {
+      accepted += 1;
+      sockets.add(socket);
+      socket.resume(); // swallows the client's bytes and answers nothing
+      socket.on('error', () => undefined);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    const port = (hung.address() as { port: number }).port;
+    const hungDefs = writeDefinitionsFile({ broker: { url: `amqp://guest:guest@127.0.0.1:${port}/` }, queues: [{ name: queue }], defaultQueue: queue });
+    try {
+      const run = await runProcess(process.execPath, [CLOSE_APP, DIST, hungDefs.file, `${prefix}.nobody`, 'connecting'], process.env, 30_000);
+      const exitedAt = Date.now();
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      const report = JSON.parse(run.stdout) as Record<string, unknown>;
+      expect(report.sendDuringConnect).toBe(`ClosedError WARREN_CLOSED: sendTask("${prefix}.nobody") interrupted: the app was closed meanwhile`);
+      expect(report.sendTask).toBe(`ClosedError WARREN_CLOSED: sendTask("${prefix}.nobody") refused: the app is closed`);
+      expect(accepted).toBeGreaterThanOrEqual(1);
+      // The script's connect timeout is 60 s: it ended well before, by itself, and closed its socket.
+      expect(exitedAt - Number(report.closedAt)).toBeLessThan(10_000);
+      await waitFor('the hung connection closed', () => sockets.size === 0, 5000);
+    } finally {
+      hungDefs.remove();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => hung.close(resolve));
+    }
+  }, 45_000);
 });

@@ -1,12 +1,9 @@
-import type { ChannelWrapper } from 'amqp-connection-manager';
 import { BrokerUnavailableError, ClosedError, WarrenError } from '../../errors';
 import type { Logger } from '../../logging/logger';
-import type { ChannelOptions } from '../broker-connection';
 import type { Transport, TransportChannel, TransportConfirmChannel } from '../transport';
 import { AmqpError } from './amqp-errors';
 import { MemoryChannel } from './memory-channel';
 import type { MemoryBroker } from './memory-broker';
-import { PublishChannelStandIn } from './publish-channel-stand-in';
 import type { ServerConnection } from './server-connection';
 
 export interface MemoryTransportOptions {
@@ -195,15 +192,6 @@ export class MemoryTransport implements Transport {
   onConnect(listener: () => void): () => void {
     this.connectListeners.add(listener);
     return () => this.connectListeners.delete(listener);
-  }
-
-  /**
-   * A publish channel that survives reconnects, as amqp-connection-manager's `createChannel`
-   * makes one: what `Publisher` uses until it owns its confirm channel through
-   * `openConfirmChannel()` and `onConnect` itself.
-   */
-  createChannel(options: ChannelOptions): ChannelWrapper {
-    return new PublishChannelStandIn(this, options) as unknown as ChannelWrapper;
   }
 
   async close(): Promise<void> {

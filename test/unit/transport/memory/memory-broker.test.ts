@@ -1,8 +1,8 @@
 import { TopologyMismatchError } from '../../../../src/errors';
 import { declareTopology } from '../../../../src/topology';
 import type { TransportConfirmChannel } from '../../../../src/transport';
-import { MemoryBroker, type MemoryChannel, type MemoryTransport } from '../../../../src/transport/memory';
-import { collect, memoryConnection, rejection, settle, until } from '../../../support/memory';
+import { MemoryBroker, MemoryTransport, type MemoryChannel } from '../../../../src/transport/memory';
+import { collect, memoryConnection, rejection, settle, silent, until } from '../../../support/memory';
 
 let broker: MemoryBroker;
 let connections: MemoryTransport[];
@@ -634,8 +634,6 @@ describe('memory transport: connection loss', () => {
 
   test('start() on a stopped broker waits for it, and says so when it does not come', async () => {
     broker.stop();
-    const { MemoryTransport } = await import('../../../../src/transport/memory');
-    const { silent } = await import('../../../support/memory');
     const waiting = new MemoryTransport({ broker, logger: silent, connectTimeoutMs: 20 });
     await expect(waiting.start()).rejects.toMatchObject({
       code: 'WARREN_BROKER_UNAVAILABLE',
