@@ -220,27 +220,30 @@ describe('worker settlement on memory://', () => {
 
     test('quorum queue with deliveryLimit 2: the broker dead-letters a message whose worker connection died under it twice', async () => {
       env = memoryApp({ jobs: { type: 'quorum', deliveryLimit: 2, deadLetterQueue: true } });
-      const release = gate();
+      const runGates = [gate(), gate()];
       let runs = 0;
       env.app.task('crashes', async () => {
+        const mine = runGates[runs];
         runs += 1;
-        await release.wait;
+        await mine?.wait;
       });
       await env.app.startWorker({ queues: ['jobs'], concurrency: 3 });
       await env.app.sendTask('crashes', [], {}, { ignoreResult: true });
       await until(() => runs === 1, 'the first run');
       env.broker.dropConnections();
+      // The run ends after its connection went: its ack cannot reach the broker, which has requeued the message.
+      runGates[0].open();
       await until(() => runs === 2, 'the second run');
       env.broker.dropConnections();
+      runGates[1].open();
       await until(() => trace().some((line) => line.startsWith('dead-letter')), 'the dead letter');
+      await settle();
       expect(trace().filter((line) => !line.startsWith('task'))).toEqual([
         'requeue jobs (channel closed)',
         'requeue jobs (channel closed)',
         'dead-letter jobs (delivery_limit) -> jobs.dlq',
       ]);
       expect(env.broker.messages('jobs.dlq')[0].properties.headers?.['x-death']).toEqual([expect.objectContaining({ reason: 'delivery_limit', queue: 'jobs' })]);
-      release.open();
-      await settle();
       expect(runs).toBe(2);
     });
   });
