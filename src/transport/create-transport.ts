@@ -19,8 +19,13 @@ export interface TransportOptions {
   connectionName?: string;
 }
 
+/** Whether `url` names a memory broker (`memory://`, in any case, as the config's URL check reads it). */
 function isMemoryUrl(url: string): boolean {
-  return url.startsWith('memory:');
+  try {
+    return new URL(url).protocol === 'memory:';
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -18,6 +18,7 @@ describe('createTransport', () => {
     expect((a as MemoryTransport).memoryBroker).toBe(memoryBroker());
     expect((b as MemoryTransport).memoryBroker).toBe(memoryBroker('other'));
     expect([a.broker, b.broker]).toEqual(['memory://', 'memory://other']);
+    expect((createTransport({ urls: ['MEMORY://other'], logger: silent }) as MemoryTransport).memoryBroker).toBe(memoryBroker('other'));
     await a.start();
     await b.start();
     await (await a.openChannel()).assertQueue('only-in-default', {});
