@@ -77,10 +77,10 @@ describe('Celery interop: Python Celery 5.2 and warren on the same broker', () =
     beforeAll(async () => {
       if (!pythonCelery) return;
       workerApp = createApp({ definitions: defs.file, logger });
-      workerApp.task(`${prefix}.add`, async (a: number, b: number, kwargs: { k: number }, context: TaskContext) => {
+      workerApp.task(`${prefix}.add`, async (context: TaskContext, a: number, b: number, kwargs: { k: number }) => {
         received.push({ args: [a, b, kwargs], context });
         return { sum: a + b, kwargs, taskId: context.taskId, queue: context.queue };
-      });
+      }, { bind: true });
       workerApp.task(`${prefix}.charge`, async (amount: number) => {
         throw new PaymentDeclined(`card declined for ${amount}`);
       });

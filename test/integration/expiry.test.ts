@@ -1,4 +1,4 @@
-import { TaskRevokedError, type TaskContext } from '../../src';
+import { TaskRevokedError } from '../../src';
 import { waitFor } from '../support/broker';
 import { captureLogger } from '../support/capture-logger';
 import { exampleSuite } from '../support/example-suite';
@@ -13,7 +13,7 @@ describe('expired tasks are not run: REVOKED, acked, logged', () => {
   beforeAll(async () => {
     const workerApp = suite.app(logs.logger);
     workerApp.task(`${prefix}.gate`, () => new Promise<string>((resolve) => (release = () => resolve('opened'))));
-    workerApp.task(`${prefix}.work`, (label: string, _ctx: TaskContext) => {
+    workerApp.task(`${prefix}.work`, (label: string) => {
       ran.push(label);
       return label;
     });
