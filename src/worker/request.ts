@@ -329,8 +329,10 @@ export class RequestHandler {
         extended: { name: task.task, worker: this.deps.options.hostname, queue, retries: task.retries },
       });
     } catch (err) {
-      const detail = err instanceof InvalidMessageError ? err.message.replace(/^cannot encode result of task [^:]*: body\./, '') : describe(err);
-      return new EncodeError(`the result of task ${task.task}[${task.id}] cannot be sent as JSON: ${detail}`, err);
+      // `cannot encode result of task <id>: body.result.o cannot be sent as JSON (found Map)`: say where, and what.
+      const detail = err instanceof InvalidMessageError ? /body\.(.*) cannot be sent as JSON \((found .*)\)$/.exec(err.message) : null;
+      const what = detail ? `${detail[2]} at ${detail[1]}` : describe(err);
+      return new EncodeError(`the ${status} result of task ${task.task}[${task.id}] cannot be sent as JSON: ${what}`, err);
     }
     const limit = this.deps.options.maxMessageBytes;
     if (encoded.body.length > limit) return new MessageTooLargeError(`the ${status} result of task ${task.task}[${task.id}]`, encoded.body.length, limit);

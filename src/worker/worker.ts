@@ -123,7 +123,8 @@ export class Worker {
     this.monitor.start();
     const { concurrency } = this.options;
     this.logger.info({ queues: names, concurrency, prefetch: this.prefetch }, 'worker ready');
-    this.emit('ready', { hostname: this.hostname, queues: names, concurrency, prefetch: this.prefetch });
+    // After the caller of start() (app.startWorker) had its turn to add listeners.
+    setImmediate(() => this.emit('ready', { hostname: this.hostname, queues: names, concurrency, prefetch: this.prefetch }));
   }
 
   /** Number of tasks running now. */
