@@ -58,7 +58,7 @@ export class Worker {
   private readonly deadLetters: DeadLetters;
   private readonly requests: RequestHandler;
   private readonly monitor: StallMonitor;
-  private readonly events = new TypedEvents<WorkerEvents>();
+  private readonly events: TypedEvents<WorkerEvents>;
   /** Delivered, not started. */
   private readonly inbox: Delivery[] = [];
   /** Counted copies waiting to run alone. */
@@ -79,6 +79,7 @@ export class Worker {
     this.hostname = options.hostname;
     this.prefetch = options.concurrency * options.prefetchMultiplier;
     this.logger = parts.logger.child({ component: 'worker', hostname: this.hostname });
+    this.events = new TypedEvents<WorkerEvents>({ logger: this.logger });
     this.deadLetters = new DeadLetters(parts.queues, parts.publisher, this.hostname, this.logger, (rejection) => this.emit('message-rejected', rejection));
     this.requests = new RequestHandler({
       publisher: parts.publisher,
@@ -109,6 +110,11 @@ export class Worker {
 
   on<K extends keyof WorkerEvents>(event: K, listener: (event: WorkerEvents[K]) => void): this {
     this.events.on(event, listener);
+    return this;
+  }
+
+  off<K extends keyof WorkerEvents>(event: K, listener: (event: WorkerEvents[K]) => void): this {
+    this.events.off(event, listener);
     return this;
   }
 
@@ -357,7 +363,8 @@ export class Worker {
 
   /**
    * The one place the worker emits (after a message is settled) and counts what it did. A
-   * listener that throws changes nothing: its exception is logged and emitted as `error`.
+   * listener that throws changes nothing: TypedEvents emits its exception as `error` (a
+   * `ListenerError`), or logs it when nobody listens for `error`.
    */
   private emit<K extends keyof WorkerEvents>(event: K, payload: WorkerEvents[K]): void {
     const counted: Partial<Record<keyof WorkerEvents, keyof WorkerSummary>> = {
@@ -372,18 +379,7 @@ export class Worker {
       this.summary[field] += 1;
       if (field !== 'rejected') this.summary.processed += 1;
     }
-    try {
-      this.events.emit(event, payload);
-    } catch (err) {
-      this.logger.error({ event, err: describe(err) }, `a listener of the "${String(event)}" event threw; it was ignored`);
-      if (event !== 'error') {
-        try {
-          this.events.emit('error', err instanceof Error ? err : new Error(String(err)));
-        } catch {
-          // An error listener that throws is logged above only.
-        }
-      }
-    }
+    this.events.emit(event, payload);
   }
 }
 

@@ -1,4 +1,4 @@
-import { Retry, TaskFailedError, currentTask, type AsyncResult, type TaskContext, type Worker, type WorkerSummary } from '../../src';
+import { ListenerError, Retry, TaskFailedError, currentTask, type AsyncResult, type TaskContext, type Worker, type WorkerSummary } from '../../src';
 import { waitFor } from '../support/broker';
 import { testBrokerUrl } from '../support/broker-url';
 import { captureLogger } from '../support/capture-logger';
@@ -141,7 +141,8 @@ describe('what happens to a task and its message, whatever the task returns, thr
     await expect(result.get({ timeout: 5000 })).resolves.toBe('listened');
     await acked(queues.work);
     await waitFor('the listener error', () => listenerErrors.length > 0);
-    expect(listenerErrors[0].message).toContain('a bug in a listener');
+    expect(listenerErrors[0]).toBeInstanceOf(ListenerError);
+    expect(listenerErrors[0]).toMatchObject({ event: 'task-succeeded', cause: bug });
   });
 
   test('currentTask() gives an unbound handler its context', async () => {
