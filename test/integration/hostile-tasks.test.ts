@@ -64,7 +64,7 @@ describe('hostile task code in a warren worker process', () => {
     test('every message above was acked: nothing left in the queue; SIGTERM then exits 0', async () => {
       expect(await suite.probe.messageCount(queue)).toBe(0);
       expect(await worker.stop('SIGTERM')).toBe(0);
-      expect(worker.logLines('worker stopped')[0]).toMatchObject({ processed: 5, succeeded: 2, failed: 3 });
+      expect(worker.logLines('worker stopped')[0]).toMatchObject({ processed: 5, succeeded: 2, failed: 3, rejected: 0, handedBack: 0 });
     });
   });
 

@@ -1,4 +1,5 @@
-import { ListenerError, Retry, TaskFailedError, currentTask, type AsyncResult, type TaskContext, type Worker, type WorkerSummary } from '../../src';
+import { availableParallelism } from 'node:os';
+import { ListenerError, Retry, TaskFailedError, UsageError, currentTask, type AsyncResult, type TaskContext, type Worker, type WorkerSummary } from '../../src';
 import { waitFor } from '../support/broker';
 import { testBrokerUrl } from '../support/broker-url';
 import { captureLogger } from '../support/capture-logger';
@@ -40,9 +41,12 @@ describe('what happens to a task and its message, whatever the task returns, thr
   const ran = (name: string): void => {
     runs.set(name, (runs.get(name) ?? 0) + 1);
   };
-  /** The queue and its dead-letter queue are empty: the message was acked, not rejected. */
-  const acked = async (queue: string): Promise<void> => {
-    await waitFor(`${queue} to be empty`, async () => (await suite.probe.messageCount(queue)) === 0);
+  /** Task ids whose task event came: emitted once the message is settled. */
+  const settled = new Set<string>();
+  /** The message was settled as the task's outcome (acked: a rejection emits message-rejected instead), and nothing is left. */
+  const acked = async (result: AsyncResult<unknown>, queue: string): Promise<void> => {
+    await waitFor(`task ${result.id} to be settled`, () => settled.has(result.id));
+    expect(await suite.probe.messageCount(queue)).toBe(0);
     expect(await suite.probe.messageCount(`${queue}.dlq`)).toBe(0);
   };
 
@@ -83,6 +87,7 @@ describe('what happens to a task and its message, whatever the task returns, thr
     });
     worker = await app.startWorker({ queues: [queues.work], concurrency: 4 });
     worker.on('error', (error) => listenerErrors.push(error));
+    worker.on('task-succeeded', (event) => settled.add(event.taskId)).on('task-failed', (event) => settled.add(event.taskId));
   });
 
   describe('a result JSON cannot carry is an EncodeError FAILURE that reaches the caller; the message is acked', () => {
@@ -100,7 +105,7 @@ describe('what happens to a task and its message, whatever the task returns, thr
       expect(failed.remoteModule).toBe('kombu.exceptions');
       expect(failed.remoteMessage).toBe(`the SUCCESS result of task ${prefix}.returns.${kind}[${result.id}] cannot be sent as JSON: ${found}`);
       expect(result.state).toBe('FAILURE');
-      await acked(queues.work);
+      await acked(result, queues.work);
       expect(runs.get(`returns.${kind}`)).toBe(1);
     });
   });
@@ -118,7 +123,7 @@ describe('what happens to a task and its message, whatever the task returns, thr
       const failed = await failureOf(result);
       expect(failed.remoteType).toBe('UsageError');
       expect(failed.remoteMessage).toBe(`task ${prefix}.retryWith[${result.id}]: ctx.retry(): ${problem}`);
-      await acked(queues.work);
+      await acked(result, queues.work);
       expect(result.history).toEqual(['PENDING', 'FAILURE']);
       expect(runs.get(label)).toBe(1);
     });
@@ -127,7 +132,7 @@ describe('what happens to a task and its message, whatever the task returns, thr
       const result = await suite.client.sendTask(`${prefix}.throwsRetry`);
       const failed = await failureOf(result);
       expect(failed.remoteMessage).toBe(`task ${prefix}.throwsRetry[${result.id}]: ctx.retry(): countdown must be a number of seconds >= 0 (got NaN)`);
-      await acked(queues.work);
+      await acked(result, queues.work);
       expect(runs.get('throwsRetry')).toBe(1);
     });
   });
@@ -139,7 +144,7 @@ describe('what happens to a task and its message, whatever the task returns, thr
     });
     const result = await suite.client.sendTask(`${prefix}.ok`, ['listened']);
     await expect(result.get({ timeout: 5000 })).resolves.toBe('listened');
-    await acked(queues.work);
+    await acked(result, queues.work);
     await waitFor('the listener error', () => listenerErrors.length > 0);
     expect(listenerErrors[0]).toBeInstanceOf(ListenerError);
     expect(listenerErrors[0]).toMatchObject({ event: 'task-succeeded', cause: bug });
@@ -153,7 +158,10 @@ describe('what happens to a task and its message, whatever the task returns, thr
   test('at info, one line per task: name, id, state, runtime', async () => {
     const result = await suite.client.sendTask(`${prefix}.ok`, ['logged']);
     await result.get({ timeout: 5000 });
-    const line = logs.lines().find((l) => l.msg === 'task succeeded' && l.taskId === result.id);
+    // Logged once the message is acked, which may come after the caller has the result.
+    const lineOf = () => logs.lines().find((l) => l.msg === 'task succeeded' && l.taskId === result.id);
+    await waitFor('the task succeeded line', () => lineOf() !== undefined);
+    const line = lineOf();
     expect(line).toMatchObject({ level: 30, task: `${prefix}.ok`, taskId: result.id, state: 'SUCCESS', queue: queues.work });
     expect(typeof line?.runtimeMs).toBe('number');
     const failedLine = logs.lines().find((l) => l.msg === 'task failed' && l.task === `${prefix}.throwsRetry`);
@@ -167,15 +175,26 @@ describe('what happens to a task and its message, whatever the task returns, thr
       bigRuns += 1;
       return 'x'.repeat(4096);
     });
-    await app.startWorker({ queues: [queues.small], concurrency: 1, maxMessageBytes: 2048 });
+    const own = await app.startWorker({ queues: [queues.small], concurrency: 1, maxMessageBytes: 2048 });
+    own.on('task-failed', (event) => settled.add(event.taskId));
     const result = await suite.client.sendTask(`${prefix}.big`, [], {}, { queue: queues.small });
     const failed = await failureOf(result);
     expect(failed.remoteType).toBe('MessageTooLargeError');
     expect(failed.remoteMessage).toMatch(
       new RegExp(`^the SUCCESS result of task ${prefix.replace(/\./g, '\\.')}\\.big\\[${result.id}\\]: the message body is 4\\.\\d KiB \\(\\d+ bytes\\), over the maximum message size of 2 KiB \\(2048 bytes\\)`),
     );
-    await acked(queues.small);
+    await acked(result, queues.small);
     expect(bigRuns).toBe(1);
+  });
+
+  test('app.startWorker resolves its options as warren worker does: the CPU count by default, a bad value refused before anything starts', async () => {
+    const app = suite.app();
+    await expect(app.startWorker({ queues: [queues.summary], concurrency: 2.5 })).rejects.toThrow(
+      new UsageError('concurrency must be a whole number of at least 1 (got 2.5)'),
+    );
+    const own = await app.startWorker({ queues: [queues.summary] });
+    expect(own.options).toMatchObject({ concurrency: availableParallelism(), prefetchMultiplier: 1, shutdownTimeoutMs: 30_000, queues: [queues.summary] });
+    await own.stop();
   });
 
   test('ready and closed events; the stop summary counts what the worker did', async () => {
