@@ -63,6 +63,8 @@ export class Worker {
   private readonly inbox: Delivery[] = [];
   /** Counted copies waiting to run alone. */
   private readonly alone: Delivery[] = [];
+  /** The counted copy that runs alone once the running tasks are done; stop() may take it back first. */
+  private lone: Delivery | undefined;
   private readonly running = new Map<Delivery, Slot>();
   /** A delivery is running alone, or the worker is clearing the way for one: nothing else starts. */
   private solo = false;
@@ -204,16 +206,16 @@ export class Worker {
   private async runAlone(): Promise<void> {
     this.solo = true;
     try {
-      await this.consumer.pause();
       const lone = this.alone.shift();
+      this.lone = lone;
+      await this.consumer.pause();
       const others = [...this.alone.splice(0), ...this.inbox.filter((d) => this.deadLetters.counts(d.queue))];
       this.inbox.splice(0, this.inbox.length, ...this.inbox.filter((d) => !others.includes(d)));
       await Promise.all(others.map((d) => this.sendBack(d)));
       await this.whenIdle();
-      if (!lone || lone.settled || this.stopping) {
-        if (lone && this.stopping) await this.handBack(lone);
-        return;
-      }
+      // stop() may have handed it back meanwhile, or its channel gone.
+      if (!lone || this.lone !== lone || lone.settled || this.stopping) return;
+      this.lone = undefined;
       this.logger.warn({ queue: lone.queue, taskId: lone.message.properties.headers?.id }, 'running a redelivered message alone, so that it alone is counted if it takes the worker down');
       await this.begin(lone);
     } finally {
@@ -335,7 +337,10 @@ export class Worker {
     this.stopping = true;
     this.monitor.stop();
     await this.consumer.stop();
-    await Promise.all([...this.inbox.splice(0), ...this.alone.splice(0)].map((delivery) => this.handBack(delivery)));
+    const lone = this.lone;
+    this.lone = undefined;
+    const unstarted = [...this.inbox.splice(0), ...this.alone.splice(0), ...(lone ? [lone] : [])];
+    await Promise.all(unstarted.map((delivery) => this.handBack(delivery)));
     if (this.running.size > 0) {
       const timeoutMs = this.options.shutdownTimeoutMs;
       this.logger.info({ running: this.running.size, timeoutMs }, 'waiting for running tasks to finish');
