@@ -70,23 +70,28 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
   describe: 'consume queues and run their tasks',
   builder: (yargs: Argv) =>
     withCommonOptions(yargs)
-      .option('app', { alias: 'A', type: 'string', demandOption: true, describe: 'tasks module whose default export (or export "app") is the app' })
-      .option('queues', { alias: 'Q', type: 'string', array: true, describe: 'queues to consume, comma-separated (default: the default queue)' })
-      .option('concurrency', { alias: 'c', type: 'number', describe: `tasks run at once (default: the number of CPUs, ${availableParallelism()} here)` })
-      .option('prefetch-multiplier', { type: 'number', describe: 'unacknowledged messages per concurrency slot (default: 1)' })
-      .option('hostname', { alias: 'n', type: 'string', describe: 'node name (default warren@<host>)' })
+      .option('app', { requiresArg: true, alias: 'A', type: 'string', demandOption: true, describe: 'tasks module (ES module or CommonJS) whose default export, or export "app", is the app' })
+      .option('queues', { requiresArg: true, alias: 'Q', type: 'string', array: true, describe: 'queues to consume, comma-separated (default: the default queue)' })
+      .option('concurrency', { requiresArg: true, alias: 'c', type: 'number', describe: `tasks run at once (default: the number of CPUs, ${availableParallelism()} here)` })
+      .option('prefetch-multiplier', { requiresArg: true, type: 'number', describe: 'unacknowledged messages per concurrency slot (default: 1)' })
+      .option('hostname', { requiresArg: true, alias: 'n', type: 'string', describe: 'node name (default warren@<host>)' })
       .option('shutdown-timeout', {
+        requiresArg: true,
         type: 'string',
         describe: 'how long running tasks may finish after SIGTERM/SIGINT; then they are handed back to the broker and the process exits (default: 30s)',
       })
-      .option('time-limit', { type: 'string', describe: 'hard time limit for tasks that set none, e.g. 5m: FAILURE, and the worker goes on' })
-      .option('soft-time-limit', { type: 'string', describe: "soft time limit for tasks that set none, e.g. 4m: aborts the task's signal" })
-      .option('max-message-size', { type: 'string', describe: 'largest message body accepted, e.g. 512KiB or 4MiB; larger ones are dead-lettered unparsed, larger results are a FAILURE (default 1MiB)' })
-      .option('stall-warning', { type: 'string', describe: 'log a task that blocks the event loop this long (default: 2s)' })
+      .option('time-limit', { requiresArg: true, type: 'string', describe: 'hard time limit for tasks that set none, e.g. 5m: FAILURE, and the worker goes on' })
+      .option('soft-time-limit', { requiresArg: true, type: 'string', describe: "soft time limit for tasks that set none, e.g. 4m: aborts the task's signal" })
+      .option('max-message-size', {
+        requiresArg: true,
+        type: 'string',
+        describe: 'largest message body accepted, e.g. 512KiB or 4MiB; larger ones are dead-lettered unparsed, larger results are a FAILURE (default 1MiB)',
+      })
+      .option('stall-warning', { requiresArg: true, type: 'string', describe: 'log a task that blocks the event loop this long (default: 2s)' })
       .example('$0 worker -A ./dist/examples/tasks.js -Q for_task1 -c 8', 'consume for_task1 only') as unknown as Argv<WorkerArgs>,
   handler: async (args) => {
     const options = workerOptionsFromArgs(args);
-    const { app, logger } = appFromArgs(args);
+    const { app, logger } = await appFromArgs(args);
     const worker = await app.startWorker(options);
     let exitCode: number = ExitCode.ok;
     const fatal = new Promise<string>((resolve) =>
