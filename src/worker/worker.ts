@@ -132,7 +132,9 @@ export class Worker {
     const { concurrency } = this.options;
     this.logger.info({ queues: names, concurrency, prefetch: this.prefetch }, 'worker ready');
     // After the caller of start() (app.startWorker) had its turn to add listeners.
-    setImmediate(() => this.emit('ready', { hostname: this.hostname, queues: names, concurrency, prefetch: this.prefetch }));
+    setImmediate(() => {
+      if (!this.stopping) this.emit('ready', { hostname: this.hostname, queues: names, concurrency, prefetch: this.prefetch });
+    });
   }
 
   /** Number of tasks running now. */
