@@ -3,12 +3,11 @@ import { matchesAutoretry, maxRetries, retryDelayMs, retryOptionProblems } from 
 import type { TaskOptions } from './task-types';
 
 /**
- * How handling one delivery came out, as far as its fate is concerned: what was wrong with the
- * message before it could run, or how its run ended.
+ * How handling one task message came out, as far as its fate is concerned: why it could not
+ * run, or how its run ended. (A message that is no task at all, undecodable or too large, has
+ * no fate to decide: it is dead-lettered with its reason before any of this.)
  */
 export type Outcome =
-  /** Not a task: undecodable, wrong shape, too large. `reason` says why, for the dead-letter headers. */
-  | { kind: 'invalid'; reason: string }
   /** A task this worker has no handler for. */
   | { kind: 'not-registered'; taskName: string }
   /** Past its `expires` before it ran. */
@@ -70,8 +69,6 @@ export interface OutcomeFacts {
  */
 export function decideOutcome(outcome: Outcome, facts: OutcomeFacts): Decision {
   switch (outcome.kind) {
-    case 'invalid':
-      return { action: 'dead-letter', reason: outcome.reason };
     case 'not-registered':
       return {
         action: 'dead-letter',

@@ -32,7 +32,6 @@ const tooLarge = new MessageTooLargeError('the SUCCESS result of task shop.charg
 
 /** Each row: the outcome, the facts that differ, and the decision. */
 const table: Array<[string, Outcome, Partial<OutcomeFacts>, Decision | ((d: Decision) => void)]> = [
-  ['invalid message: dead-letter with its reason', { kind: 'invalid', reason: 'not valid JSON' }, {}, { action: 'dead-letter', reason: 'not valid JSON' }],
   [
     'unknown task: dead-letter, NotRegistered to the caller',
     { kind: 'not-registered', taskName: 'no.such' },
