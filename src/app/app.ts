@@ -1,7 +1,7 @@
 import { loadDefinitions } from '../config';
 import type { Definitions } from '../config/types';
 import { Beat, DEFAULT_STATE_FILE, LeaderLock, Schedules, createScheduleStore } from '../beat';
-import { BrokerUnavailableError, ClosedError, UsageError } from '../errors';
+import { BrokerUnavailableError, ClosedError, UnknownQueueError, UsageError } from '../errors';
 import { createLogger, type Logger, type LogLevel } from '../logging/logger';
 import { DelayedDelivery, Producer, type SendTaskOptions } from '../producer';
 import { maxMessageBytes } from '../protocol';
@@ -10,6 +10,8 @@ import { createRouter } from '../router';
 import { buildTopology, declareOnOwnChannel, selectTopology, type DeclaredReport } from '../topology';
 import { createTransport, Publisher, type Transport } from '../transport';
 import { Worker, resolveWorkerOptions, type TaskHandler, type WorkerOptions } from '../worker';
+import { brokerInfo, clientNodeName, Control, ControlClient, EventDispatcher, LamportClock, WorkerControl } from '../control';
+import { formatIsoDatetime, pythonRepr } from '../protocol';
 import { Lazy } from '../util/lazy';
 import { createTaskHandle, type BoundHandler, type BoundTaskOptions, type TaskHandle, type UnboundTaskOptions } from './task-handle';
 import { TaskRegistry } from './task-registry';
@@ -55,6 +57,12 @@ export interface AppOptions {
    * @defaultValue 100000
    */
   maxTrackedResults?: number;
+  /**
+   * Send a `task-sent` event for each task this app sends (Celery's `task_send_sent_event`),
+   * so `celery events`, Flower and `warren events` see tasks from the moment they are sent.
+   * @defaultValue false
+   */
+  taskSendSentEvent?: boolean;
 }
 
 export interface StartBeatOptions {
@@ -93,6 +101,14 @@ export class App {
   private closing: Promise<void> | undefined;
   /** Calls under way; close() waits for them and releases what they made. */
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** The app's logical clock (Celery's `app.clock`): events and control messages carry it. */
+  private readonly clock = new LamportClock();
+  /** What makes each worker visible and steerable (events, remote control, revokes); closed after it. */
+  private readonly workerControls = new Map<Worker, WorkerControl>();
+  private controlClient: ControlClient | undefined;
+  private controlFacade: Control | undefined;
+  /** `task-sent` events, when `taskSendSentEvent`. */
+  private sentEvents: EventDispatcher | undefined;
 
   constructor(options: AppOptions = {}) {
     this.options = { ...options };
@@ -262,7 +278,7 @@ export class App {
     const producer = await this.producer.get();
     const taskId = options.taskId ?? Producer.newTaskId();
     if (options.ignoreResult) {
-      await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: '', options });
+      this.taskSent(await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: '', options }), name, args, kwargs);
       return AsyncResult.ignored<T>(taskId);
     }
     const results = await this.results.get();
@@ -271,12 +287,65 @@ export class App {
     // Follow the id before publishing: a fast worker's result must find its listener.
     const result = results.track<T>(taskId);
     try {
-      await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: results.replyQueue, options });
+      this.taskSent(await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: results.replyQueue, options }), name, args, kwargs);
     } catch (err) {
       results.untrack(taskId);
       throw err;
     }
     return result;
+  }
+
+  /** Celery's `task-sent` event, when `taskSendSentEvent`: fire-and-forget, after the broker confirmed the task. */
+  private taskSent(
+    published: Awaited<ReturnType<Producer['publish']>>,
+    name: string,
+    args: readonly unknown[],
+    kwargs: Readonly<Record<string, unknown>>,
+  ): void {
+    if (!this.options.taskSendSentEvent || !this.transport) return;
+    if (!this.sentEvents) {
+      this.sentEvents = new EventDispatcher({ transport: this.transport, source: { hostname: clientNodeName(), pid: process.pid }, clock: this.clock, logger: this.logger });
+      void this.sentEvents.start();
+    }
+    const repr = (value: unknown): string => {
+      try {
+        return pythonRepr(value, 1024);
+      } catch {
+        return '<unrepresentable>';
+      }
+    };
+    const { taskId, route, eta, expires } = published;
+    this.sentEvents.send('task-sent', {
+      uuid: taskId,
+      root_id: taskId,
+      parent_id: null,
+      name,
+      args: repr(args),
+      kwargs: repr(kwargs),
+      retries: 0,
+      eta: eta ? formatIsoDatetime(eta) : null,
+      expires: expires ? formatIsoDatetime(expires) : null,
+      queue: route.queue ?? null,
+      exchange: route.exchange,
+      routing_key: route.routingKey,
+    });
+  }
+
+  /**
+   * Remote control of the fleet (Celery's `app.control`): `inspect()` asks workers what they
+   * run, hold and know; `revoke`, `enableEvents`, `addConsumer`, `shutdown` steer them. Python
+   * Celery workers on the broker hear it as warren's do.
+   */
+  get control(): Control {
+    this.assertOpen('control');
+    this.controlFacade ??= new Control(() =>
+      this.run('control', async () => {
+        const transport = await this.connect();
+        this.controlClient ??= new ControlClient({ transport, clock: this.clock, logger: this.logger, publishTimeoutMs: this.options.publishTimeoutMs });
+        return this.controlClient;
+      }),
+    );
+    return this.controlFacade;
   }
 
   /** Declares every exchange, queue and binding of the definitions. */
@@ -306,6 +375,24 @@ export class App {
     const topology = selectTopology(buildTopology(definitions), names); // throws UnknownQueueError
     const queues = definitions.queues.filter((q) => names.includes(q.name));
     const transport = await this.connect();
+    const workerOptions = { ...resolved, queues: names };
+    const urls = this.options.brokerUrl ? [this.options.brokerUrl] : definitions.broker.urls;
+    const control = new WorkerControl({
+      transport,
+      clock: this.clock,
+      logger: this.logger,
+      options: workerOptions,
+      publishTimeoutMs: this.options.publishTimeoutMs,
+      taskNames: () => this.tasks.names(),
+      exchangeType: (name) => definitions.exchanges.find((x) => x.name === name)?.type,
+      resolveQueue: (name) => {
+        const queue = definitions.queues.find((q) => q.name === name);
+        if (!queue) throw new UnknownQueueError(name, definitions.queues.map((q) => q.name));
+        return { queue, topology: selectTopology(buildTopology(definitions), [name]) };
+      },
+      broker: () => brokerInfo(urls[0], urls),
+      shutdown: (target) => void target.stop(),
+    });
     const worker = new Worker({
       transport,
       publisher: this.publisher!,
@@ -314,10 +401,21 @@ export class App {
       logger: this.logger,
       queues,
       topology,
-      options: { ...resolved, queues: names },
+      options: workerOptions,
+      isRevoked: control.isRevoked,
     });
-    await worker.start();
-    this.workers.add(worker); // close() stops it, also when it is under way now
+    try {
+      await control.beforeStart(worker);
+      await worker.start();
+      control.afterStart();
+    } catch (err) {
+      await control.close();
+      throw err;
+    }
+    // close() stops it, also when it is under way now; its control closes once it stopped.
+    this.workers.add(worker);
+    this.workerControls.set(worker, control);
+    worker.on('closed', () => void control.close());
     this.assertOpen('startWorker()');
     return worker;
   }
@@ -407,6 +505,16 @@ export class App {
     const workers = [...this.workers];
     this.workers.clear();
     await Promise.all(workers.map((worker) => this.quietly('stopping a worker', () => worker.stop())));
+    const controls = [...this.workerControls.values()];
+    this.workerControls.clear();
+    await Promise.all(controls.map((control) => this.quietly('closing the remote control of a worker', () => control.close())));
+    const client = this.controlClient;
+    this.controlClient = undefined;
+    this.controlFacade = undefined;
+    if (client) await this.quietly('closing the control client', () => client.close());
+    const sent = this.sentEvents;
+    this.sentEvents = undefined;
+    if (sent) await this.quietly('closing the task-sent events', () => sent.close());
     const beats = [...this.beats];
     this.beats.clear();
     await Promise.all(beats.map((beat) => this.quietly('stopping a beat', () => beat.stop())));

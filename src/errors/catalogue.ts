@@ -343,6 +343,16 @@ export class ScheduleStoreError extends WarrenError {
   }
 }
 
+/**
+ * A worker's state file (`--statedb`, `stateDb`), which keeps revoked task ids across restarts,
+ * could not be read (not warren's JSON, unreadable) or written. The message names the file.
+ */
+export class StateDbError extends WarrenError {
+  constructor(message: string, cause?: unknown) {
+    super('WARREN_STATE_DB', message, { cause });
+  }
+}
+
 // --- events, closing, results (app and result backend) ---
 
 /**

@@ -1,0 +1,183 @@
+import type { Logger } from '../logging/logger';
+import type { Transport, TransportChannel } from '../transport';
+import { buildEvent, encodeEvent, EVENT_EXCHANGE, EVENT_EXCHANGE_OPTIONS, eventGroup, type EventSource } from './celery-events';
+import type { LamportClock } from './lamport-clock';
+
+export interface EventDispatcherOptions {
+  transport: Transport;
+  source: EventSource;
+  clock: LamportClock;
+  logger: Logger;
+  /**
+   * The event groups sent (`worker`, `task`); an event of another group is not built at all.
+   * Undefined: every group (a client's `task-sent`). @defaultValue every group
+   */
+  groups?: Iterable<string>;
+  /** Events held while there is no channel, or its buffers are full; past it they are dropped and counted. @defaultValue 1000 */
+  maxBuffered?: number;
+  /** Called with each event dropped (for metrics). */
+  onDropped?: (type: string) => void;
+}
+
+/**
+ * Publishes Celery events (`celery.events.EventDispatcher`'s job) on a channel of its own, so
+ * that nothing about them can reach task deliveries or results: no confirms, no waiting, never
+ * a throw. `send()` returns at once. While the channel is being (re)opened, or its buffers are
+ * full (`publish` returned false, the broker or the network pushing back), events wait in a
+ * bounded buffer; past it they are dropped and counted (`dropped`), and a warning says so at
+ * most once a minute. Observability never weakens delivery.
+ */
+export class EventDispatcher {
+  private readonly groups: Set<string> | undefined;
+  private channel: TransportChannel | undefined;
+  private opening: Promise<void> | undefined;
+  private full = false;
+  private readonly buffer: Array<{ routingKey: string; body: Buffer; properties: Record<string, unknown> }> = [];
+  private readonly maxBuffered: number;
+  private droppedCount = 0;
+  private lastDropWarning = 0;
+  private unsubscribe: (() => void) | undefined;
+  private closed = false;
+  private readonly logger: Logger;
+
+  constructor(private readonly options: EventDispatcherOptions) {
+    this.groups = options.groups ? new Set(options.groups) : undefined;
+    this.maxBuffered = options.maxBuffered ?? 1000;
+    this.logger = options.logger.child({ component: 'events' });
+  }
+
+  /** Events dropped so far (buffer full while the broker pushed back or the connection was down). */
+  get dropped(): number {
+    return this.droppedCount;
+  }
+
+  /** Whether events of `group` (`task`, `worker`) are sent now. */
+  sends(group: string): boolean {
+    return !this.closed && (this.groups === undefined || this.groups.has(group));
+  }
+
+  /** Starts sending a group (`enable_events` adds `task`); false when it was sent already. */
+  enableGroup(group: string): boolean {
+    if (this.groups === undefined || this.groups.has(group)) return false;
+    this.groups.add(group);
+    return true;
+  }
+
+  /** Stops sending a group (`disable_events` removes `task`); false when it was not sent. */
+  disableGroup(group: string): boolean {
+    if (this.groups === undefined || !this.groups.has(group)) return false;
+    this.groups.delete(group);
+    return true;
+  }
+
+  /** Declares the `celeryev` exchange and opens the channel; again after every reconnect. */
+  async start(): Promise<void> {
+    this.unsubscribe = this.options.transport.onConnect(() => void this.open());
+    await this.open();
+  }
+
+  /**
+   * Sends one event of `type` with its own fields, unless its group is not sent. Never throws,
+   * never waits: the event goes out, waits in the bounded buffer, or is dropped and counted.
+   */
+  send(type: string, fields: Record<string, unknown>): void {
+    if (!this.sends(eventGroup(type))) return;
+    try {
+      const event = buildEvent(type, fields, this.options.source, this.options.clock.forward());
+      const message = encodeEvent(event);
+      if (this.channel && !this.full && this.buffer.length === 0) this.write(message);
+      else this.hold(message);
+    } catch (err) {
+      this.drop(type, err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  /** Stops sending and closes the channel; events already written go out first (AMQP keeps their order). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe?.();
+    if (this.buffer.length > 0 && this.channel && !this.full) this.flush();
+    const channel = this.channel;
+    this.channel = undefined;
+    await channel?.close().catch(() => undefined);
+  }
+
+  private write(message: { routingKey: string; body: Buffer; properties: Record<string, unknown> }): void {
+    const channel = this.channel!;
+    try {
+      const more = channel.publish(EVENT_EXCHANGE, message.routingKey, message.body, message.properties);
+      if (!more) this.full = true;
+    } catch (err) {
+      // The channel is closing: its `close` listener opens the next one.
+      this.hold(message);
+      this.logger.debug({ err: (err as Error).message }, 'event channel refused a publish; held');
+    }
+  }
+
+  private hold(message: { routingKey: string; body: Buffer; properties: Record<string, unknown> }): void {
+    if (this.buffer.length >= this.maxBuffered) {
+      this.drop(message.routingKey.replace(/\./g, '-'), 'the buffer is full');
+      return;
+    }
+    this.buffer.push(message);
+  }
+
+  private drop(type: string, why: string): void {
+    this.droppedCount += 1;
+    this.options.onDropped?.(type);
+    const now = Date.now();
+    if (now - this.lastDropWarning >= 60_000) {
+      this.lastDropWarning = now;
+      this.logger.warn(
+        { type, dropped: this.droppedCount, buffered: this.buffer.length, why },
+        'Celery event dropped: the broker is pushing back or the connection is down (events never slow tasks; they are dropped instead)',
+      );
+    }
+  }
+
+  private flush(): void {
+    while (this.buffer.length > 0 && this.channel && !this.full) this.write(this.buffer.shift()!);
+  }
+
+  /** Declares the exchange (on a channel of its own: a refused declare closes it) and opens the event channel. */
+  private open(): Promise<void> {
+    this.opening ??= (async () => {
+      try {
+        if (this.closed || !this.options.transport.isConnected()) return;
+        const { transport } = this.options;
+        await transport.withTemporaryChannel((ch) => ch.assertExchange(EVENT_EXCHANGE, 'topic', EVENT_EXCHANGE_OPTIONS));
+        const channel = await transport.openChannel();
+        if (this.closed) {
+          await channel.close().catch(() => undefined);
+          return;
+        }
+        channel.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'the broker closed the event channel'));
+        channel.on('drain', () => {
+          if (channel !== this.channel) return;
+          this.full = false;
+          this.flush();
+        });
+        channel.on('close', () => this.onClosed(channel));
+        this.channel = channel;
+        this.full = false;
+        this.flush();
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message }, 'could not open the event channel; events wait (bounded) for the next connection');
+      }
+    })().finally(() => {
+      this.opening = undefined;
+    });
+    return this.opening;
+  }
+
+  /** A channel the broker closed while the connection stays (someone deleted `celeryev`) is opened again, after a pause. */
+  private onClosed(channel: TransportChannel): void {
+    if (channel !== this.channel) return;
+    this.channel = undefined;
+    if (this.closed) return;
+    setTimeout(() => {
+      if (!this.closed && !this.channel && this.options.transport.isConnected()) void this.open();
+    }, 1000).unref();
+  }
+}
