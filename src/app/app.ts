@@ -12,6 +12,7 @@ import { createTransport, Publisher, type Transport } from '../transport';
 import { Worker, resolveWorkerOptions, type TaskHandler, type WorkerOptions } from '../worker';
 import { brokerInfo, clientNodeName, Control, ControlClient, EventDispatcher, LamportClock, WorkerControl } from '../control';
 import { formatIsoDatetime, pythonRepr } from '../protocol';
+import { WorkerMetrics } from '../metrics';
 import { Lazy } from '../util/lazy';
 import { createTaskHandle, type BoundHandler, type BoundTaskOptions, type TaskHandle, type UnboundTaskOptions } from './task-handle';
 import { TaskRegistry } from './task-registry';
@@ -103,8 +104,8 @@ export class App {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** The app's logical clock (Celery's `app.clock`): events and control messages carry it. */
   private readonly clock = new LamportClock();
-  /** What makes each worker visible and steerable (events, remote control, revokes); closed after it. */
-  private readonly workerControls = new Map<Worker, WorkerControl>();
+  /** What makes each worker visible and steerable (events, remote control, revokes, metrics); closed after it. */
+  private readonly workerControls = new Map<Worker, { control: WorkerControl; metrics: WorkerMetrics | undefined }>();
   private controlClient: ControlClient | undefined;
   private controlFacade: Control | undefined;
   /** `task-sent` events, when `taskSendSentEvent`. */
@@ -348,6 +349,36 @@ export class App {
     return this.controlFacade;
   }
 
+  /**
+   * The depth (ready messages) and consumers of each queue, asked passively: a queue the broker
+   * does not have is reported as `missing`, never declared.
+   */
+  checkQueues(names: readonly string[]): Promise<QueueCheck[]> {
+    return this.run('checkQueues()', async () => {
+      const transport = await this.connect();
+      return Promise.all(
+        names.map(async (name): Promise<QueueCheck> => {
+          try {
+            // A passive check of a missing queue closes its channel: one channel each.
+            const { messageCount, consumerCount } = await transport.withTemporaryChannel((ch) => ch.checkQueue(name));
+            return { name, messages: messageCount, consumers: consumerCount };
+          } catch (err) {
+            if (isNotFound(err)) return { name, missing: true };
+            throw err;
+          }
+        }),
+      );
+    });
+  }
+
+  /** Deletes the ready messages of a queue (unacknowledged ones stay with their consumers); resolves with how many. */
+  purgeQueue(name: string): Promise<number> {
+    return this.run(`purgeQueue("${name}")`, async () => {
+      const transport = await this.connect();
+      return (await transport.withTemporaryChannel((ch) => ch.purgeQueue(name))).messageCount;
+    });
+  }
+
   /** Declares every exchange, queue and binding of the definitions. */
   declareTopology(): Promise<DeclaredReport> {
     return this.run('declareTopology()', () => this.declareAll());
@@ -392,7 +423,9 @@ export class App {
       },
       broker: () => brokerInfo(urls[0], urls),
       shutdown: (target) => void target.stop(),
+      onEventDropped: () => metrics?.eventDropped(),
     });
+    let metrics: WorkerMetrics | undefined;
     const worker = new Worker({
       transport,
       publisher: this.publisher!,
@@ -405,17 +438,25 @@ export class App {
       isRevoked: control.isRevoked,
     });
     try {
+      if (workerOptions.metricsPort !== undefined) {
+        metrics = await WorkerMetrics.start({ worker, transport, publisher: this.publisher!, port: workerOptions.metricsPort, host: workerOptions.metricsHost, logger: this.logger });
+        worker.metricsUrl = metrics.url;
+      }
       await control.beforeStart(worker);
       await worker.start();
       control.afterStart();
     } catch (err) {
+      await metrics?.close();
       await control.close();
       throw err;
     }
-    // close() stops it, also when it is under way now; its control closes once it stopped.
+    // close() stops it, also when it is under way now; its control and metrics close once it stopped.
     this.workers.add(worker);
-    this.workerControls.set(worker, control);
-    worker.on('closed', () => void control.close());
+    this.workerControls.set(worker, { control, metrics });
+    worker.on('closed', () => {
+      void control.close();
+      void metrics?.close();
+    });
     this.assertOpen('startWorker()');
     return worker;
   }
@@ -507,7 +548,12 @@ export class App {
     await Promise.all(workers.map((worker) => this.quietly('stopping a worker', () => worker.stop())));
     const controls = [...this.workerControls.values()];
     this.workerControls.clear();
-    await Promise.all(controls.map((control) => this.quietly('closing the remote control of a worker', () => control.close())));
+    await Promise.all(
+      controls.map(async ({ control, metrics }) => {
+        await this.quietly('closing the remote control of a worker', () => control.close());
+        if (metrics) await this.quietly('closing the metrics server of a worker', () => metrics.close());
+      }),
+    );
     const client = this.controlClient;
     this.controlClient = undefined;
     this.controlFacade = undefined;
@@ -547,6 +593,15 @@ export class App {
       this.logger.error({ err: error instanceof Error ? error.message : String(error) }, `app.close(): ${what} failed; closing the rest`);
     }
   }
+}
+
+/** What `checkQueues` found for one queue. */
+export type QueueCheck = { name: string; messages: number; consumers: number; missing?: undefined } | { name: string; missing: true };
+
+/** A passive declare refused with 404 NOT_FOUND. */
+function isNotFound(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === 404 || (err instanceof Error && /\b404\b|NOT_FOUND/.test(err.message));
 }
 
 /** Refuses a result option that is not a number in range, naming it. */

@@ -25,3 +25,4 @@ export { PidboxNode } from './pidbox-node';
 export { StateDb } from './state-db';
 export { mingle, MINGLE_TIMEOUT_MS } from './mingle';
 export { brokerInfo } from './broker-info';
+export { FleetState, type WorkerState, type FailureState, type TaskRates } from './fleet-state';

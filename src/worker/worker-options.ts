@@ -93,7 +93,7 @@ export interface WorkerOptions {
   stateDb?: string;
   /**
    * Serve Prometheus metrics on this port (`GET /metrics`; needs the `prom-client` package).
-   * 0 picks a free port (`worker.metricsUrl` says which).
+   * 0 picks a free port; `worker.metricsUrl` says where they are.
    * @defaultValue none: no metrics server
    */
   metricsPort?: number;

@@ -105,8 +105,10 @@ export class Worker {
   private readonly scheduled = new ScheduledTasks();
   /** The queues consumed now: the ones started with, and those added and cancelled since. */
   private readonly consumed: QueueDefinition[];
-  /** When start() was called. */
+  /** When the worker was made. */
   readonly startedAt = new Date();
+  /** Where its Prometheus metrics are served (`metricsPort`), when they are. */
+  metricsUrl: string | undefined;
 
   constructor(private readonly parts: WorkerParts) {
     const { options } = parts;
