@@ -1,14 +1,14 @@
 import { loadDefinitions } from '../config';
 import type { Definitions } from '../config/types';
 import { Beat, DEFAULT_STATE_FILE, LeaderLock, Schedules, createScheduleStore } from '../beat';
-import { BrokerUnavailableError, UsageError } from '../errors';
+import { BrokerUnavailableError, ClosedError, UsageError } from '../errors';
 import { createLogger, type Logger, type LogLevel } from '../logging/logger';
 import { DelayedDelivery, Producer, type SendTaskOptions } from '../producer';
 import { maxMessageBytes } from '../protocol';
 import { AsyncResult, RpcResultBackend } from '../result';
 import { createRouter } from '../router';
 import { buildTopology, declareOnOwnChannel, selectTopology, type DeclaredReport } from '../topology';
-import { BrokerConnection, Publisher } from '../transport';
+import { BrokerConnection, Publisher, type Transport } from '../transport';
 import { Worker, type TaskHandler, type TaskOptions } from '../worker';
 import { Lazy } from '../util/lazy';
 import { TaskRegistry } from './task-registry';
@@ -37,6 +37,18 @@ export interface AppOptions {
    * `postgres://...`. Env `WARREN_SCHEDULE_STORE`. @defaultValue '.warren/beat-state.json'
    */
   scheduleStore?: string;
+  /**
+   * How long `AsyncResult.get()` waits for a result when the call sets no `timeout`; then it
+   * rejects with `ResultTimeoutError` (the task may still finish). `Infinity`: no limit, as
+   * Celery's `get()`. @defaultValue 60000
+   */
+  resultTimeoutMs?: number;
+  /**
+   * The most results followed at once (sent, not ready, not forgotten, not timed out); past it
+   * the oldest is dropped with a warning and its `get()` rejects with `ResultForgottenError`.
+   * @defaultValue 100000
+   */
+  maxTrackedResults?: number;
 }
 
 export interface StartBeatOptions {
@@ -69,6 +81,11 @@ export interface StartWorkerOptions {
  * connection. Creating an app touches nothing; the first `sendTask`, `startWorker` or
  * `declareTopology` loads the definitions and connects, and concurrent first calls share that
  * one connect.
+ *
+ * `close()` is final: it stops what the app started and closes the connection (also one still
+ * being made), pending `get()`s reject with `ClosedError`, and so does every later call. A call
+ * under way at close either completes (a task the broker confirmed stays sent) or rejects with
+ * `ClosedError`; nothing it made outlives the close.
  */
 export class App {
   readonly tasks = new TaskRegistry();
@@ -81,19 +98,55 @@ export class App {
   private readonly beats = new Set<Beat>();
   private beatPublishers: Array<{ publisher: Publisher; delays: DelayedDelivery }> = [];
   private scheduleManager: Schedules | undefined;
+  /** The connection once made, before it is started: close() must reach a first connect under way. */
+  private transport: Transport | undefined;
+  private resultBackend: RpcResultBackend | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  /** Calls under way; close() waits for them and releases what they made. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(options: AppOptions = {}) {
     this.options = { ...options };
+    checkResultOptions(this.options);
     this.logger = options.logger ?? createLogger({ level: options.logLevel });
   }
 
   /** Applies overrides (from the command line) before anything has started. */
   configure(overrides: Partial<AppOptions>): this {
+    this.assertOpen('configure()');
     if (this.definitionsLoad) throw new UsageError('configure() must be called before the app is first used');
     const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+    checkResultOptions(defined);
     this.options = { ...this.options, ...defined };
     if (overrides.logger) this.logger = overrides.logger;
     return this;
+  }
+
+  /** Throws ClosedError once close() was called. */
+  private assertOpen(what: string): void {
+    if (this.closed) throw new ClosedError(`${what} refused: the app is closed`);
+  }
+
+  /**
+   * Runs one public call: refused once the app is closed; one under way when close() is called
+   * is waited for by close(), and rejects with ClosedError if it fails because of it.
+   */
+  private run<T>(what: string, work: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new ClosedError(`${what} refused: the app is closed`));
+    const call = work().catch((error: unknown) => {
+      if (!this.closed) throw error;
+      // Why it stopped matters where it was not the close itself: a publish cut off before its confirm may have reached the broker.
+      const reason = error instanceof ClosedError ? '' : ` (${error instanceof Error ? error.message : String(error)})`;
+      throw new ClosedError(`${what} interrupted: the app was closed meanwhile${reason}`, error);
+    });
+    const tracked = call.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inFlight.add(tracked);
+    void tracked.finally(() => this.inFlight.delete(tracked));
+    return call;
   }
 
   /**
@@ -102,8 +155,9 @@ export class App {
    * within a second.
    */
   get schedules(): Schedules {
+    this.assertOpen('schedules');
     this.scheduleManager ??= new Schedules(
-      () => this.definitions(),
+      () => this.loadedDefinitions(),
       createScheduleStore(this.options.scheduleStore ?? process.env.WARREN_SCHEDULE_STORE, { logger: this.logger }),
       `schedule store ${this.options.scheduleStore ?? process.env.WARREN_SCHEDULE_STORE ?? DEFAULT_STATE_FILE}`,
     );
@@ -118,6 +172,11 @@ export class App {
 
   /** The validated definitions, loaded once. */
   definitions(): Promise<Definitions> {
+    if (this.closed) return Promise.reject(new ClosedError('definitions() refused: the app is closed'));
+    return this.loadedDefinitions();
+  }
+
+  private loadedDefinitions(): Promise<Definitions> {
     this.definitionsLoad ??= this.loadDefinitions();
     return this.definitionsLoad;
   }
@@ -130,10 +189,17 @@ export class App {
 
   /** The process's one connection, with its publisher; concurrent first callers share one connect. */
   private readonly connection = new Lazy(async () => {
-    const definitions = await this.definitions();
+    const definitions = await this.loadedDefinitions();
+    this.assertOpen('connecting');
     const urls = this.options.brokerUrl ? [this.options.brokerUrl] : definitions.broker.urls;
     const connection = new BrokerConnection({ urls, logger: this.logger, connectTimeoutMs: this.options.connectTimeoutMs });
+    this.transport = connection;
     await connection.start();
+    // Closed during the connect: close() closed this connection; make sure of it.
+    if (this.closed) {
+      await connection.close();
+      throw new ClosedError('connecting interrupted: the app was closed meanwhile');
+    }
     this.publisher = new Publisher(connection, { name: 'publisher', logger: this.logger, publishTimeoutMs: this.options.publishTimeoutMs });
     this.delays = new DelayedDelivery(connection, this.publisher, this.logger);
     return connection;
@@ -145,16 +211,24 @@ export class App {
 
   /** Declares the whole topology (a client may send anywhere) and starts the publisher. */
   private readonly producer = new Lazy(async () => {
-    const definitions = await this.definitions();
-    await this.declareTopology();
+    const definitions = await this.loadedDefinitions();
+    await this.declareAll();
     await this.publisher!.start();
     return new Producer(createRouter(definitions), this.delays!, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'));
   });
 
   /** The reply queue, made only when a task that wants its result is sent. */
   private readonly results = new Lazy(async () => {
-    const results = new RpcResultBackend(await this.connect(), this.logger);
+    const results = new RpcResultBackend(await this.connect(), this.logger, undefined, {
+      resultTimeoutMs: this.options.resultTimeoutMs,
+      maxTrackedResults: this.options.maxTrackedResults,
+    });
     await results.start();
+    if (this.closed) {
+      await results.close();
+      throw new ClosedError('following results interrupted: the app was closed meanwhile');
+    }
+    this.resultBackend = results;
     return results;
   });
 
@@ -162,11 +236,20 @@ export class App {
    * Sends a task by name: the routes table picks its queue, the broker confirms it, and the
    * returned AsyncResult follows its state. Rejects when the broker refuses or cannot route it.
    */
-  async sendTask<T = unknown>(
+  sendTask<T = unknown>(
     name: string,
     args: readonly unknown[] = [],
     kwargs: Readonly<Record<string, unknown>> = {},
     options: SendTaskOptions = {},
+  ): Promise<AsyncResult<T>> {
+    return this.run(`sendTask("${name}")`, () => this.send<T>(name, args, kwargs, options));
+  }
+
+  private async send<T>(
+    name: string,
+    args: readonly unknown[],
+    kwargs: Readonly<Record<string, unknown>>,
+    options: SendTaskOptions,
   ): Promise<AsyncResult<T>> {
     const producer = await this.producer.get();
     const taskId = options.taskId ?? Producer.newTaskId();
@@ -182,22 +265,30 @@ export class App {
     try {
       await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: results.replyQueue, options });
     } catch (err) {
-      results.forget(taskId);
+      results.untrack(taskId);
       throw err;
     }
     return result;
   }
 
   /** Declares every exchange, queue and binding of the definitions. */
-  async declareTopology(): Promise<DeclaredReport> {
-    const definitions = await this.definitions();
+  declareTopology(): Promise<DeclaredReport> {
+    return this.run('declareTopology()', () => this.declareAll());
+  }
+
+  private async declareAll(): Promise<DeclaredReport> {
+    const definitions = await this.loadedDefinitions();
     return declareOnOwnChannel(await this.connect(), buildTopology(definitions));
   }
 
   /** Starts a worker consuming the given queues (all must be declared in the definitions). */
-  async startWorker(options: StartWorkerOptions = {}): Promise<Worker> {
+  startWorker(options: StartWorkerOptions = {}): Promise<Worker> {
+    return this.run('startWorker()', () => this.startWorkerNow(options));
+  }
+
+  private async startWorkerNow(options: StartWorkerOptions): Promise<Worker> {
     const messageLimit = maxMessageBytes(options.maxMessageBytes ?? this.options.maxMessageBytes, 'maxMessageBytes');
-    const definitions = await this.definitions();
+    const definitions = await this.loadedDefinitions();
     const names = options.queues && options.queues.length > 0 ? [...options.queues] : [definitions.defaultQueue];
     const topology = selectTopology(buildTopology(definitions), names); // throws UnknownQueueError
     const queues = definitions.queues.filter((q) => names.includes(q.name));
@@ -215,7 +306,8 @@ export class App {
       maxMessageBytes: messageLimit,
     });
     await worker.start();
-    this.workers.add(worker);
+    this.workers.add(worker); // close() stops it, also when it is under way now
+    this.assertOpen('startWorker()');
     return worker;
   }
 
@@ -223,8 +315,13 @@ export class App {
    * Starts a beat: it fires the schedule while it holds the leader lock (an exclusive queue
    * on this app's connection), and waits to take over while another beat holds it.
    */
-  async startBeat(options: StartBeatOptions = {}): Promise<Beat> {
-    const definitions = await this.definitions();
+  startBeat(options: StartBeatOptions = {}): Promise<Beat> {
+    return this.run('startBeat()', () => this.startBeatNow(options));
+  }
+
+  private async startBeatNow(options: StartBeatOptions): Promise<Beat> {
+    const definitions = await this.loadedDefinitions();
+    const schedules = this.schedules;
     await this.producer.get(); // declares the topology
     const connection = await this.connect();
     // Fires go out on a channel of the connection that holds the lock: when the connection
@@ -237,8 +334,8 @@ export class App {
     const producer = new Producer(createRouter(definitions), fireDelays, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'));
     const lock = new LeaderLock({ connection: { createChannel: () => connection.openChannel() }, suffix: options.lockSuffix, logger: this.logger });
     const beat = new Beat({
-      schedules: this.schedules,
-      store: this.schedules.store,
+      schedules,
+      store: schedules.store,
       lock,
       logger: this.logger,
       lockRetryMs: options.lockRetryMs,
@@ -265,33 +362,82 @@ export class App {
       },
     });
     await beat.start();
-    this.beats.add(beat);
+    this.beats.add(beat); // close() stops it, also when it is under way now
+    this.assertOpen('startBeat()');
     return beat;
   }
 
-  /** Stops workers (letting running tasks finish), then closes every channel and the connection. */
-  async close(): Promise<void> {
-    await Promise.all([...this.workers].map((worker) => worker.stop()));
+  /**
+   * Stops workers (letting running tasks finish) and beats, rejects pending `get()`s with
+   * ClosedError, closes every channel and the connection (also one still connecting), so the
+   * process can exit. Final: every later call rejects with ClosedError. Calling it again
+   * returns the same promise.
+   */
+  close(): Promise<void> {
+    this.closed = true;
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    await this.release();
+    // Calls under way end now that their connection is gone; what they made is released too.
+    while (this.inFlight.size > 0) {
+      await Promise.all([...this.inFlight]);
+      await this.release();
+    }
+  }
+
+  /**
+   * Stops and closes everything made so far; again for what calls under way made meanwhile.
+   * A step that fails is logged and the next goes on: the connection is always closed.
+   */
+  private async release(): Promise<void> {
+    const workers = [...this.workers];
     this.workers.clear();
-    await Promise.all([...this.beats].map((beat) => beat.stop()));
+    await Promise.all(workers.map((worker) => this.quietly('stopping a worker', () => worker.stop())));
+    const beats = [...this.beats];
     this.beats.clear();
+    await Promise.all(beats.map((beat) => this.quietly('stopping a beat', () => beat.stop())));
     for (const { publisher, delays } of this.beatPublishers.splice(0)) {
       delays.close();
-      await publisher.close();
+      await this.quietly('closing the beat publisher', () => publisher.close());
     }
-    await this.scheduleManager?.store.close();
-    this.scheduleManager = undefined;
-    const results = this.results.peek();
+    const store = this.scheduleManager?.store;
+    if (store) await this.quietly('closing the schedule store', () => store.close());
     this.results.reset();
     this.producer.reset();
-    await (await results?.catch(() => undefined))?.close();
+    const results = this.resultBackend;
+    this.resultBackend = undefined;
+    if (results) await this.quietly('closing the result backend', () => results.close());
     this.delays?.close();
     this.delays = undefined;
-    await this.publisher?.close();
+    const publisher = this.publisher;
     this.publisher = undefined;
-    const connection = await this.connection.peek()?.catch(() => undefined);
+    if (publisher) await this.quietly('closing the publisher', () => publisher.close());
     this.connection.reset();
-    await connection?.close();
+    const connection = this.transport;
+    this.transport = undefined;
+    if (connection) await this.quietly('closing the connection', () => connection.close());
+  }
+
+  private async quietly(what: string, step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (error) {
+      this.logger.error({ err: error instanceof Error ? error.message : String(error) }, `app.close(): ${what} failed; closing the rest`);
+    }
+  }
+}
+
+/** Refuses a result option that is not a number in range, naming it. */
+function checkResultOptions(options: Partial<AppOptions>): void {
+  const { resultTimeoutMs, maxTrackedResults } = options;
+  if (resultTimeoutMs !== undefined && !(typeof resultTimeoutMs === 'number' && resultTimeoutMs >= 0)) {
+    throw new UsageError(`resultTimeoutMs must be a number of milliseconds, 0 or more, or Infinity for no limit (got ${String(resultTimeoutMs)})`);
+  }
+  if (maxTrackedResults !== undefined && !(Number.isInteger(maxTrackedResults) && maxTrackedResults >= 1)) {
+    throw new UsageError(`maxTrackedResults must be a whole number, 1 or more (got ${String(maxTrackedResults)})`);
   }
 }
 

@@ -76,11 +76,63 @@ export class TopologyMismatchError extends WarrenError {
   }
 }
 
-/** The broker could not be reached, or did not confirm in time. */
+/** Why one attempt to connect to one broker address failed. */
+export type ConnectCause =
+  /** Nothing listens there (ECONNREFUSED). */
+  | 'refused'
+  /** No route to the host, or its name does not resolve (EHOSTUNREACH, ENETUNREACH, ENOTFOUND, EAI_AGAIN). */
+  | 'unreachable'
+  /** TCP connect and AMQP handshake did not finish within the handshake timeout. */
+  | 'timeout'
+  /** The broker refused the user name or password (403 ACCESS_REFUSED). */
+  | 'auth'
+  /** The broker refused the virtual host: it does not exist, or the user may not use it (530 NOT_ALLOWED). */
+  | 'vhost'
+  /** The TLS handshake failed, or the broker's certificate was not accepted. */
+  | 'tls'
+  /** The connection closed or was reset during the handshake. */
+  | 'closed'
+  | 'other';
+
+/** One broker address a connect tried, and why it failed. */
+export interface ConnectAttempt {
+  /** The address, password masked. */
+  readonly broker: string;
+  readonly cause: ConnectCause;
+  /** What happened, in words: `authentication refused for user "guest" (403 ACCESS_REFUSED - ...)`. */
+  readonly reason: string;
+}
+
+/**
+ * The broker could not be reached, or did not confirm in time. When a connect failed,
+ * `attempts` holds each address tried and why it failed; the subclasses below say that every
+ * address answered and refused, for a reason that trying again will not change.
+ */
 export class BrokerUnavailableError extends WarrenError {
-  constructor(message: string, cause?: unknown) {
-    super('WARREN_BROKER_UNAVAILABLE', message, { cause });
+  /** The code of this class's errors; each subclass has its own. */
+  static readonly errorCode: string = 'WARREN_BROKER_UNAVAILABLE';
+  /** Each broker address a failed connect tried, in order (empty for other failures). */
+  readonly attempts: readonly ConnectAttempt[];
+
+  constructor(message: string, cause?: unknown, attempts: readonly ConnectAttempt[] = []) {
+    super((new.target as typeof BrokerUnavailableError).errorCode, message, { cause });
+    this.attempts = Object.freeze([...attempts]);
   }
+}
+
+/** Every broker address refused the user name or password (403 ACCESS_REFUSED). */
+export class BrokerAuthError extends BrokerUnavailableError {
+  static override readonly errorCode: string = 'WARREN_BROKER_AUTH';
+}
+
+/** Every broker address refused the virtual host: it does not exist, or the user may not use it. */
+export class BrokerVhostError extends BrokerUnavailableError {
+  static override readonly errorCode: string = 'WARREN_BROKER_VHOST';
+}
+
+/** The TLS handshake with every broker address failed, or its certificate was not accepted. */
+export class BrokerTlsError extends BrokerUnavailableError {
+  static override readonly errorCode: string = 'WARREN_BROKER_TLS';
 }
 
 /** A published message matched no binding (returned under `mandatory`). */
@@ -160,20 +212,26 @@ export class TaskFailedError extends WarrenError {
   }
 }
 
-/** No result arrived within the timeout given to `AsyncResult.get`. */
+/** No result arrived within the timeout of `AsyncResult.get` (by default the app's `resultTimeoutMs`). */
 export class ResultTimeoutError extends WarrenError {
   readonly taskId: string;
+  readonly timeoutMs: number;
 
-  constructor(taskId: string, timeoutMs: number) {
-    super('WARREN_RESULT_TIMEOUT', `no result for task ${taskId} within ${timeoutMs} ms`);
+  /** @param detail - why it may not have come, or where the timeout came from; in parentheses. */
+  constructor(taskId: string, timeoutMs: number, detail?: string) {
+    super('WARREN_RESULT_TIMEOUT', `no result for task ${taskId} within ${timeoutMs} ms` + (detail ? ` (${detail})` : ''));
     this.taskId = taskId;
+    this.timeoutMs = timeoutMs;
   }
 }
 
-/** The operation needs a started app or an open connection that is closed. */
+/**
+ * The app (or a connection, a store) is closed: after `app.close()` every call rejects with it,
+ * and so do the `get()`s that were waiting. `cause` is set when a call was under way at close.
+ */
 export class ClosedError extends WarrenError {
-  constructor(message: string) {
-    super('WARREN_CLOSED', message);
+  constructor(message: string, cause?: unknown) {
+    super('WARREN_CLOSED', message, { cause });
   }
 }
 
@@ -282,5 +340,35 @@ export class SoftTimeLimitExceededError extends WarrenError {
 export class ScheduleStoreError extends WarrenError {
   constructor(message: string, cause?: unknown) {
     super('WARREN_SCHEDULE_STORE', message, { cause });
+  }
+}
+
+// --- events, closing, results (app and result backend) ---
+
+/**
+ * A listener of a Worker or Beat event threw (or its promise rejected). warren caught it so
+ * that it changes nothing in what warren was doing, and emitted it as `error` (or logged it
+ * where nobody listens for `error`). `event` names the event; `cause` is what the listener threw.
+ */
+export class ListenerError extends WarrenError {
+  readonly event: string;
+
+  constructor(event: string, cause: unknown) {
+    super('WARREN_LISTENER_ERROR', `a listener of the "${event}" event threw: ${describeError(cause)}`, { cause });
+    this.event = event;
+  }
+}
+
+/**
+ * The result of a task is no longer followed, so `get()` cannot wait for it: `forget()` was
+ * called, or the app dropped it from tracking (more results followed at once than
+ * `maxTrackedResults`, or timed out long ago). The message says which.
+ */
+export class ResultForgottenError extends WarrenError {
+  readonly taskId: string;
+
+  constructor(taskId: string, reason: string) {
+    super('WARREN_RESULT_FORGOTTEN', `the result of task ${taskId} is no longer followed: ${reason}`);
+    this.taskId = taskId;
   }
 }

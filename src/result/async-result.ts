@@ -1,8 +1,14 @@
-import { ResultTimeoutError, TaskFailedError, TaskRevokedError, UsageError } from '../errors';
+import { ResultForgottenError, ResultTimeoutError, TaskFailedError, TaskRevokedError, UsageError } from '../errors';
 
 export type ResultState = 'PENDING' | 'RECEIVED' | 'STARTED' | 'RETRY' | 'FAILURE' | 'SUCCESS' | 'REVOKED';
 
 const READY: ReadonlySet<ResultState> = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);
+
+/** How long `get()` waits when the app sets no `resultTimeoutMs` and the call no `timeout`. */
+export const DEFAULT_RESULT_TIMEOUT_MS = 60_000;
+
+/** The longest delay one Node timer takes (about 24.8 days); longer waits are chained. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** What a result message said, already decoded. */
 export interface ResultUpdate {
@@ -25,8 +31,28 @@ export interface RemoteError {
 }
 
 export interface GetOptions {
-  /** Milliseconds to wait for a ready state. @defaultValue no limit */
+  /**
+   * Milliseconds to wait for a ready state (SUCCESS, FAILURE, REVOKED); `Infinity` waits as
+   * long as it takes. A timeout rejects with `ResultTimeoutError`; the task may still finish,
+   * and a later `get()` can still see its result.
+   * @defaultValue the app's `resultTimeoutMs`, 60000 unless set
+   */
   timeout?: number;
+}
+
+/**
+ * @internal What an AsyncResult needs from the backend that follows its result messages.
+ */
+export interface ResultFollower {
+  /** Milliseconds `get()` waits when the call sets no `timeout`. */
+  readonly defaultTimeoutMs: number;
+  decodeError(encoded: unknown): RemoteError;
+  /** Nobody waits any more: the last pending `get()` timed out. */
+  timedOut(result: AsyncResult): void;
+  /** A `get()` begins on a result that is not ready. */
+  waiting(result: AsyncResult): void;
+  /** `forget()`: stop following the result for good. */
+  forget(result: AsyncResult): void;
 }
 
 /**
@@ -35,18 +61,22 @@ export interface GetOptions {
  */
 export class AsyncResult<T = unknown> {
   private current: ResultUpdate = { state: 'PENDING', result: null, traceback: null, dateDone: null };
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Set<{ wake: () => void; fail: (error: Error) => void }>();
   private readonly seen: ResultState[] = ['PENDING'];
+  /** Set once no result can arrive any more (forgotten, dropped, closed): what `get()` rejects with. */
+  private detachedBy: Error | undefined;
+  /** When the reply queue was lost while this result was pending: its result may have been dropped. */
+  private replyQueueLostAt: Date | undefined;
 
+  /** @internal Results come from the app: `sendTask` and task handles return them. */
   constructor(
     readonly id: string,
-    private readonly decodeError: (encoded: unknown) => RemoteError,
-    private readonly ignored = false,
+    private readonly follower: ResultFollower | undefined,
   ) {}
 
   /** A result that will never come: the task was sent with `ignoreResult`. */
   static ignored<T>(id: string): AsyncResult<T> {
-    return new AsyncResult<T>(id, () => ({ type: 'Ignored', module: undefined, message: '' }), true);
+    return new AsyncResult<T>(id, undefined);
   }
 
   get state(): ResultState {
@@ -79,42 +109,106 @@ export class AsyncResult<T = unknown> {
 
   /** @internal Called by the result backend for each result message of this task. */
   update(update: ResultUpdate): void {
-    if (this.ready) return; // a ready state is final; late STARTED/RETRY messages change nothing
+    if (this.ready || this.detachedBy) return; // a ready state is final; late STARTED/RETRY messages change nothing
     this.current = update;
     if (this.seen.at(-1) !== update.state) this.seen.push(update.state);
-    for (const wake of [...this.waiters]) wake();
+    if (this.ready) for (const waiter of [...this.waiters]) waiter.wake();
   }
 
-  /** Resolves to the task's return value; rejects with TaskFailedError, TaskRevokedError or ResultTimeoutError. */
+  /** @internal No result will arrive any more: pending and later `get()`s reject with `error`. */
+  detach(error: Error): void {
+    if (this.ready || this.detachedBy) return;
+    this.detachedBy = error;
+    for (const waiter of [...this.waiters]) waiter.fail(error);
+  }
+
+  /** @internal The reply queue was lost (and declared again) while this result was pending. */
+  noteReplyQueueLost(at: Date): void {
+    if (!this.ready) this.replyQueueLostAt ??= at;
+  }
+
+  /**
+   * Stops following the task, as Celery's `forget()`: its result messages are dropped from now
+   * on, and a pending or later `get()` rejects with `ResultForgottenError` (a result that had
+   * already arrived stays readable). Use it for results you will not wait for, or send the
+   * task with `ignoreResult`.
+   */
+  forget(): void {
+    if (!this.follower || this.ready || this.detachedBy) return;
+    this.follower.forget(this);
+    this.detach(new ResultForgottenError(this.id, 'forget() was called'));
+  }
+
+  /**
+   * Resolves to the task's return value; rejects with `TaskFailedError`, `TaskRevokedError`,
+   * `ResultTimeoutError` (after `timeout`, by default the app's `resultTimeoutMs`),
+   * `ResultForgottenError` (no longer followed) or `ClosedError` (the app was closed).
+   */
   async get(options: GetOptions = {}): Promise<T> {
-    if (this.ignored) throw new UsageError(`task ${this.id} was sent with ignoreResult: no result will come back`);
-    if (!this.ready) await this.waitReady(options.timeout);
+    if (!this.follower) throw new UsageError(`task ${this.id} was sent with ignoreResult: no result will come back`);
+    const timeout = options.timeout;
+    if (timeout !== undefined && (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0)) {
+      throw new UsageError(`get() timeout must be a number of milliseconds, 0 or more, or Infinity for no limit (got ${String(timeout)})`);
+    }
+    if (!this.ready) {
+      if (this.detachedBy) throw this.detachedBy;
+      await this.waitReady(timeout);
+    }
     return this.settle();
   }
 
   private waitReady(timeout: number | undefined): Promise<void> {
+    const follower = this.follower!;
+    const limit = timeout ?? follower.defaultTimeoutMs;
+    follower.waiting(this);
     return new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      const wake = (): void => {
-        if (!this.ready) return;
-        this.waiters.delete(wake);
+      const done = (): void => {
+        this.waiters.delete(waiter);
         if (timer) clearTimeout(timer);
-        resolve();
       };
-      this.waiters.add(wake);
-      if (timeout !== undefined) {
+      const waiter = {
+        wake: () => {
+          done();
+          resolve();
+        },
+        fail: (error: Error) => {
+          done();
+          reject(error);
+        },
+      };
+      this.waiters.add(waiter);
+      if (limit === Infinity) return;
+      const deadline = Date.now() + limit;
+      const arm = (ms: number): void => {
         timer = setTimeout(() => {
-          this.waiters.delete(wake);
-          reject(new ResultTimeoutError(this.id, timeout));
-        }, timeout);
-      }
+          const left = deadline - Date.now();
+          if (left > 0) return arm(Math.min(left, MAX_TIMER_MS));
+          done();
+          if (this.waiters.size === 0) follower.timedOut(this);
+          reject(new ResultTimeoutError(this.id, limit, this.timeoutDetail(timeout === undefined)));
+        }, ms);
+      };
+      arm(Math.min(limit, MAX_TIMER_MS));
     });
+  }
+
+  private timeoutDetail(byDefault: boolean): string | undefined {
+    const notes: string[] = [];
+    if (byDefault) notes.push('the default resultTimeoutMs; pass get({ timeout }) to wait longer, Infinity for no limit');
+    if (this.replyQueueLostAt) {
+      notes.push(
+        `the reply queue was lost while it was pending and declared again at ${this.replyQueueLostAt.toISOString()}: ` +
+          'a result published meanwhile was dropped by the broker',
+      );
+    }
+    return notes.length > 0 ? notes.join('; ') : undefined;
   }
 
   private settle(): T {
     const { state, result, traceback } = this.current;
     if (state === 'SUCCESS') return result as T;
-    const remote = this.decodeError(result);
+    const remote = this.follower!.decodeError(result);
     if (state === 'REVOKED') throw new TaskRevokedError(this.id, remote.message || remote.type);
     throw new TaskFailedError(this.id, remote.type, remote.module, remote.message, traceback);
   }

@@ -90,7 +90,13 @@ export interface TransportChannel extends TopologyChannel {
   removeListener(event: 'drain', listener: () => void): unknown;
 }
 
-/** A channel in confirm mode: each publish's callback runs once the broker acked (no error) or nacked it. */
+/**
+ * A channel in confirm mode: each publish's callback runs once, with `null` when the broker acked
+ * the message, with an error when it nacked it or when the channel closed before its confirm.
+ * The publisher tells those two apart by the channel's state, not by the error: a channel that
+ * closes fails its unconfirmed callbacks and emits `close` in the same turn (in either order),
+ * and `publish` throws once the channel is closing or closed (nothing written).
+ */
 export interface TransportConfirmChannel extends TransportChannel {
   publish(
     exchange: string,

@@ -80,16 +80,55 @@ describe('declareTopology', () => {
     expect(second.calls).toStrictEqual(first.calls);
   });
 
-  it('stops at the first failure', async () => {
-    const { channel, calls } = fakeChannel(
-      ([method, name]) => method === 'assertQueue' && name === 'for_task1',
-      brokerError('boom', 406),
-    );
-    await expect(declareTopology(channel, topology)).rejects.toThrow('boom');
-    expect(calls.map(([method, name]) => `${method} ${String(name)}`).slice(-2)).toEqual([
-      'assertQueue default',
-      'assertQueue for_task1',
+  it('sends every declare of a step before the first answer, and the next step only after the last answer', async () => {
+    const answers: Array<() => void> = [];
+    const log: string[] = [];
+    const pending = (call: string, value: unknown) => {
+      log.push(call);
+      return new Promise<never>((resolve) => answers.push(() => resolve(value as never)));
+    };
+    const channel: TopologyChannel = {
+      assertExchange: (name) => pending(`exchange ${name}`, {}),
+      assertQueue: (name) => pending(`queue ${name}`, { messageCount: 0, consumerCount: 0 }),
+      bindQueue: (queue, exchange) => pending(`bind ${queue} ${exchange}`, {}),
+      bindExchange: (destination) => pending(`bind-exchange ${destination}`, {}),
+    };
+    const declared = declareTopology(channel, topology);
+    const answerAll = async (expected: number) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(answers).toHaveLength(expected);
+      answers.splice(0).forEach((answer) => answer());
+    };
+    await answerAll(5);
+    expect(log).toEqual(['exchange default', 'exchange for_task1', 'exchange for_task2', 'exchange dead', 'exchange events']);
+    await answerAll(4);
+    await answerAll(5);
+    await declared;
+    expect(log.slice(5, 9)).toEqual(['queue default', 'queue for_task1', 'queue for_task2', 'queue dead_letters']);
+  });
+
+  it('spreads the declares of each step over several channels in turn', async () => {
+    const channels = [fakeChannel(), fakeChannel(), fakeChannel()];
+    const report = await declareTopology(channels.map((c) => c.channel), topology);
+    expect(channels.map((c) => c.calls.map(([method, name]) => `${method} ${String(name)}`))).toEqual([
+      ['assertExchange default', 'assertExchange dead', 'assertQueue default', 'assertQueue dead_letters', 'bindQueue default', 'bindQueue for_task2'],
+      ['assertExchange for_task1', 'assertExchange events', 'assertQueue for_task1', 'bindQueue for_task1', 'bindQueue dead_letters'],
+      ['assertExchange for_task2', 'assertQueue for_task2', 'bindQueue for_task2'],
     ]);
+    expect(report.queues.map((q) => q.name)).toEqual(['default', 'for_task1', 'for_task2', 'dead_letters']);
+  });
+
+  it('after a failure sends nothing of the next step and rethrows the failure the broker answered', async () => {
+    const boom = brokerError('Operation failed: QueueDeclare; 404 (NOT-FOUND) with message "boom"', 404);
+    const ended = new Error('Channel ended, no reply will be forthcoming');
+    const { channel, calls } = fakeChannel(([method, name]) => method === 'assertQueue' && name !== 'default', boom);
+    const failing: TopologyChannel = {
+      ...channel,
+      // Declares after the refused one fail with the channel the broker closed.
+      assertQueue: (name, options) => (name === 'for_task2' || name === 'dead_letters' ? Promise.reject(ended) : channel.assertQueue(name, options)),
+    };
+    await expect(declareTopology(failing, topology)).rejects.toBe(boom);
+    expect(calls.some(([method]) => method === 'bindQueue')).toBe(false);
   });
 });
 
