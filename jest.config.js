@@ -1,6 +1,8 @@
 /** @type {import('jest').Config} */
 const common = {
-  preset: 'ts-jest',
+  // Jest runs tests as CommonJS. tsconfig.json says `module: node16` (so that the CLI's import()
+  // stays import()), which emits the same CommonJS otherwise; ts-jest wants it said outright.
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: { module: 'commonjs', moduleResolution: 'node' } }] },
   testEnvironment: 'node',
   testMatch: ['**/*.test.ts'],
 };

@@ -2,17 +2,24 @@
  * `npm run demo`: declares the example topology, starts one worker process for `for_task1` and
  * one for `for_task2`, sends ten of each task by name and prints which worker ran which, then
  * starts beat and shows its periodic fires reaching the worker of their queue.
+ *
+ * The topology is the example's, under a prefix of this run (`demo-1a2b3c.for_task1`, see
+ * demo-names.ts), so a broker that already holds a `default` of its own is no obstacle.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createApp, createLogger, BrokerUnavailableError, type Fire } from '../src';
+import { reportError } from '../src/cli/exit-codes';
+import { prefixDefinitions } from './demo-names';
 
 const root = join(__dirname, '..', '..');
 const cli = join(root, 'bin', 'warren.js');
 const tasksModule = join(__dirname, 'tasks.js');
-const definitions = process.env.WARREN_DEFINITIONS ?? join(root, 'definitions');
+const names = prefixDefinitions(process.env.WARREN_DEFINITIONS ?? join(root, 'definitions'), mkdtempSync(join(tmpdir(), 'warren-demo-')));
+const definitions = names.definitions;
+process.on('exit', () => rmSync(dirname(definitions), { recursive: true, force: true }));
 
 interface RunningWorker {
   name: string;
@@ -24,7 +31,7 @@ interface RunningWorker {
 }
 
 function startWorker(name: string, queue: string): RunningWorker {
-  const child = spawn(process.execPath, [cli, 'worker', '-A', tasksModule, '-Q', queue, '-n', name, '-c', '2', '-l', 'debug', '--definitions', definitions], {
+  const child = spawn(process.execPath, [cli, 'worker', '-A', tasksModule, '-Q', queue, '-n', name, '-c', '2', '-l', 'debug', '--log-format', 'json', '--definitions', definitions], {
     stdio: ['ignore', 'inherit', 'pipe'],
   });
   const finished = new Set<string>();
@@ -61,9 +68,12 @@ async function main(): Promise<number> {
   const workers: RunningWorker[] = [];
   try {
     const report = await app.declareTopology();
-    console.log(`declared ${report.exchanges.length} exchanges, ${report.queues.length} queues, ${report.bindings.length} bindings`);
+    console.log(
+      `declared ${report.exchanges.length} exchanges, ${report.queues.length} queues, ${report.bindings.length} bindings, ` +
+        `named ${names.prefix}<name> for this run (the broker deletes them a minute after the demo)`,
+    );
 
-    workers.push(startWorker('worker1@demo', 'for_task1'), startWorker('worker2@demo', 'for_task2'));
+    workers.push(startWorker('worker1@demo', names.queue('for_task1')), startWorker('worker2@demo', names.queue('for_task2')));
     await Promise.all(workers.map((w) => w.ready));
     console.log('started worker1@demo consuming for_task1 and worker2@demo consuming for_task2\n');
 
@@ -118,7 +128,7 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    console.error(err);
-    process.exitCode = 1;
+    // As the warren command prints it: a 406 (TopologyMismatchError) with how to fix it.
+    process.exitCode = reportError(err, (text) => process.stderr.write(text));
   },
 );

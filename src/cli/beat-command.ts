@@ -12,11 +12,11 @@ export const beatCommand: CommandModule<object, BeatArgs> = {
   describe: 'publish the periodic tasks of the schedule (one beat of many fires; the others stand by)',
   builder: (yargs: Argv) =>
     withStoreOption(withCommonOptions(yargs))
-      .option('app', { alias: 'A', type: 'string', describe: 'tasks module (optional: beat sends tasks by name and needs no task code)' })
-      .option('lock-suffix', { type: 'string', describe: 'separates beats of different deployments on one broker' })
+      .option('app', { requiresArg: true, alias: 'A', type: 'string', describe: 'tasks module (optional: beat sends tasks by name and needs no task code)' })
+      .option('lock-suffix', { requiresArg: true, type: 'string', describe: 'separates beats of different deployments on one broker' })
       .example('$0 beat --store postgres://localhost/warren', 'fire the schedule, keeping state in PostgreSQL') as unknown as Argv<BeatArgs>,
   handler: async (args) => {
-    const { app, logger } = appFromArgs(args);
+    const { app, logger } = await appFromArgs(args);
     const beat = await app.startBeat({ lockSuffix: args['lock-suffix'] });
     await closeOnSignal(app, logger, () => ({ leader: beat.isLeader }));
   },

@@ -2,43 +2,60 @@ import type { Argv } from 'yargs';
 import { App } from '../app';
 import { parseDuration } from '../config';
 import { UsageError } from '../errors';
-import { createLogger, type Logger, type LogLevel } from '../logging/logger';
+import { createLogger, defaultLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger, type LogLevel } from '../logging/logger';
 import { loadApp } from './load-app';
 
-export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
 export interface CommonArgs {
-  definitions: string;
+  definitions?: string;
   broker?: string;
-  'log-level': LogLevel;
+  'log-level'?: LogLevel;
+  'log-format'?: LogFormat;
 }
 
-/** Flags every command takes. */
+/** Flags every command takes; `defaultLevel` is the command's log level when neither `-l` nor `WARREN_LOG_LEVEL` says. */
 export function withCommonOptions<T>(yargs: Argv<T>, defaultLevel: LogLevel = 'info'): Argv<T & CommonArgs> {
   return yargs
     .option('definitions', {
+      requiresArg: true,
       type: 'string',
-      describe: 'definitions file or folder (YAML or JSON); env WARREN_DEFINITIONS',
-      default: process.env.WARREN_DEFINITIONS ?? './definitions',
-      defaultDescription: './definitions',
+      describe:
+        'definitions file or folder (YAML or JSON). The first of these wins: this flag, env WARREN_DEFINITIONS, ' +
+        "the app's own (createApp({ definitions }) in the -A module), ./definitions",
     })
     .option('broker', {
+      requiresArg: true,
       type: 'string',
       describe: 'broker URL, overriding the definitions and WARREN_BROKER_URL',
     })
     .option('log-level', {
+      requiresArg: true,
       alias: 'l',
       choices: LOG_LEVELS,
-      describe: 'log level (logs are JSON lines on stderr)',
-      default: defaultLevel,
+      describe: 'log level; env WARREN_LOG_LEVEL',
+      defaultDescription: defaultLevel,
+    })
+    .option('log-format', {
+      requiresArg: true,
+      choices: LOG_FORMATS,
+      describe: 'logs on stderr as readable lines or as JSON lines; env WARREN_LOG_FORMAT',
+      defaultDescription: 'pretty on a terminal, else json',
+    })
+    .middleware((args) => {
+      // The command's own default level, unless the flag or the environment gave one.
+      (args as CommonArgs)['log-level'] ??= defaultLogLevel(defaultLevel);
     }) as Argv<T & CommonArgs>;
 }
 
-/** The app of `-A`, or an app with no tasks, configured from the common flags. */
-export function appFromArgs(args: CommonArgs & { app?: string; store?: string }): { app: App; logger: Logger } {
-  const logger = createLogger({ level: args['log-level'] });
-  const app = args.app ? loadApp(args.app) : new App();
-  app.configure({ definitions: args.definitions, brokerUrl: args.broker, logger, scheduleStore: args.store });
+/**
+ * The app of `-A` (loaded with `import()`), or an app with no tasks, configured from the common
+ * flags. Definitions: `--definitions`, else `WARREN_DEFINITIONS`, else the app's own, else
+ * `./definitions` (the last two are the app's doing).
+ */
+export async function appFromArgs(args: CommonArgs & { app?: string; store?: string }): Promise<{ app: App; logger: Logger }> {
+  const logger = createLogger({ level: args['log-level'], format: args['log-format'] });
+  const app = args.app ? await loadApp(args.app) : new App();
+  const definitions = args.definitions ?? (process.env.WARREN_DEFINITIONS || undefined);
+  app.configure({ definitions, brokerUrl: args.broker, logger, scheduleStore: args.store });
   return { app, logger };
 }
 
@@ -55,6 +72,7 @@ export interface StoreArgs {
 /** `--store`: where beat keeps runtime entries and state. */
 export function withStoreOption<T>(yargs: Argv<T>): Argv<T & StoreArgs> {
   return yargs.option('store', {
+    requiresArg: true,
     type: 'string',
     describe: 'schedule store: a file path or postgres://...; env WARREN_SCHEDULE_STORE',
     default: process.env.WARREN_SCHEDULE_STORE,
@@ -93,10 +111,10 @@ export interface RoutingArgs {
 
 export function withRoutingOptions<T>(yargs: Argv<T>): Argv<T & RoutingArgs> {
   return yargs
-    .option('queue', { type: 'string', describe: 'send to this declared queue instead of the routed one' })
-    .option('exchange', { type: 'string', describe: 'publish to this exchange instead of the routed one' })
-    .option('routing-key', { type: 'string', describe: 'publish with this routing key' })
-    .option('priority', { type: 'number', describe: 'message priority 0-255' }) as Argv<T & RoutingArgs>;
+    .option('queue', { requiresArg: true, type: 'string', describe: 'send to this declared queue instead of the routed one' })
+    .option('exchange', { requiresArg: true, type: 'string', describe: 'publish to this exchange instead of the routed one' })
+    .option('routing-key', { requiresArg: true, type: 'string', describe: 'publish with this routing key' })
+    .option('priority', { requiresArg: true, type: 'number', describe: 'message priority 0-255' }) as Argv<T & RoutingArgs>;
 }
 
 /** Checks `--priority` and returns the routing options of `sendTask`. */

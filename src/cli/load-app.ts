@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { App } from '../app';
+import { pathToFileURL } from 'node:url';
+import type { App } from '../app';
 import { AppLoadError } from '../errors';
 
 function isApp(value: unknown): value is App {
@@ -13,24 +14,50 @@ function isApp(value: unknown): value is App {
   );
 }
 
+function property(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+}
+
 /**
- * Loads the tasks module given to `-A`: its default export, or its export named `app`, must be
- * an app made by `createApp`. The path is resolved from the current directory.
+ * Where the app may be in a loaded module: `export default app` or `export const app` of an ES
+ * module; `module.exports = app` or `exports.app = app` of a CommonJS one (its `module.exports`
+ * is the namespace's `default`); and TypeScript's CommonJS output of `export default app`
+ * (`exports.default`, so `default.default`).
  */
-export function loadApp(modulePath: string): App {
+function findApp(namespace: Record<string, unknown>): App | undefined {
+  const main = namespace.default;
+  return [main, namespace.app, property(main, 'app'), property(main, 'default')].find(isApp);
+}
+
+/**
+ * Loads the tasks module given to `-A` with `import()`, so it may be an ES module (with top-level
+ * await), CommonJS, `.mjs`, `.cjs` or `.js`. Its default export, or its export named `app`, must
+ * be an app made by `createApp`. The path is resolved from the current directory.
+ *
+ * The compiler keeps `import()` as it is (tsconfig `module: node16`); with `module: commonjs`
+ * it would become `require()`, which cannot load an ES module with top-level await.
+ */
+export async function loadApp(modulePath: string): Promise<App> {
   const path = resolve(process.cwd(), modulePath);
-  let loaded: Record<string, unknown>;
+  let file: string;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    loaded = require(path) as Record<string, unknown>;
-  } catch (err) {
-    throw new AppLoadError(`cannot load the tasks module ${modulePath} (resolved to ${path})`, err);
+    // Node's CommonJS lookup (`./dist/tasks` finds tasks.js or tasks/index.js); import() alone wants the exact file.
+    file = require.resolve(path);
+  } catch {
+    throw new AppLoadError(`cannot find the tasks module ${modulePath} (no file ${path}, nor with .js, .json or /index.js)`);
   }
-  const candidate = isApp(loaded.default) ? loaded.default : isApp(loaded.app) ? loaded.app : isApp(loaded) ? loaded : undefined;
-  if (!candidate) {
+  let namespace: Record<string, unknown>;
+  try {
+    namespace = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (err) {
+    throw new AppLoadError(`cannot load the tasks module ${modulePath} (${file})`, err);
+  }
+  const app = findApp(namespace);
+  if (!app) {
+    const exported = Object.keys(namespace).filter((key) => key !== 'module.exports');
     throw new AppLoadError(
-      `the tasks module ${modulePath} exports no app (expected a default export or an export named "app" made by createApp; found exports: ${Object.keys(loaded).join(', ') || 'none'})`,
+      `the tasks module ${modulePath} exports no app (expected a default export or an export named "app" made by createApp; found exports: ${exported.join(', ') || 'none'})`,
     );
   }
-  return candidate;
+  return app;
 }

@@ -1,14 +1,36 @@
 import yargs from 'yargs';
+import { UsageError } from '../errors';
 import { ExitCode, reportError } from './exit-codes';
 import { beatCommand } from './beat-command';
-import { scheduleCommand } from './schedule-command';
+import { scheduleActions, scheduleCommand } from './schedule-command';
 import { sendCommand } from './send-command';
-import { topologyCommand } from './topology-command';
+import { topologyActions, topologyCommand } from './topology-command';
+import { commandPath, helpHint, usageMessage, type CommandSpec } from './usage';
 import { workerCommand } from './worker-command';
 
-/** Runs the `warren` command line; resolves to the process exit code. */
+const spec = (module: { command?: string | readonly string[] }, subcommands?: readonly { command?: string | readonly string[] }[]): CommandSpec => ({
+  command: String(module.command),
+  subcommands: subcommands?.map((sub) => spec(sub)),
+});
+
+/** The command tree, for finding which command's `--help` a usage error points at. */
+const COMMANDS: readonly CommandSpec[] = [
+  spec(workerCommand),
+  spec(sendCommand),
+  spec(topologyCommand, topologyActions),
+  spec(beatCommand),
+  spec(scheduleCommand, scheduleActions),
+];
+
+/**
+ * Runs the `warren` command line; resolves to the process exit code.
+ *
+ * A usage error (an unknown or missing argument, a bad value) is reported in one line with a
+ * pointer to the command's `--help`, and the command does not run: exit 2 means nothing was
+ * declared, sent or consumed.
+ */
 export async function main(argv: readonly string[]): Promise<number> {
-  let exitCode: number = ExitCode.ok;
+  const path = commandPath(argv, COMMANDS);
   const parser = yargs([...argv])
     .scriptName('warren')
     .usage('$0 <command> [options]\n\nRabbitMQ task routing for Node.js, speaking Celery\'s protocol.')
@@ -17,22 +39,26 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(topologyCommand)
     .command(beatCommand)
     .command(scheduleCommand)
-    .demandCommand(1, 'name a command')
+    .demandCommand(1)
     .strict()
     .help()
     .alias('help', 'h')
     .version()
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
-    .fail((message, err, y) => {
-      if (err) throw err;
-      process.stderr.write(`${y.help()}\n\nwarren: ${message}\n`);
-      exitCode = ExitCode.invalidInput;
+    .fail((message: string | undefined, err: Error | undefined) => {
+      // Throwing here is what keeps yargs from running the command's handler after a failed check.
+      if (err !== undefined && err.name !== 'YError') throw err; // the command's own error
+      throw new UsageError(usageMessage(message ?? err?.message ?? 'invalid command line', path, COMMANDS));
     });
   try {
     await parser.parseAsync();
+    return ExitCode.ok;
   } catch (err) {
-    exitCode = reportError(err, (text) => process.stderr.write(text));
+    if (err instanceof UsageError) {
+      process.stderr.write(`warren: ${err.message} (${helpHint('warren', path)})\n`);
+      return ExitCode.invalidInput;
+    }
+    return reportError(err, (text) => process.stderr.write(text));
   }
-  return exitCode;
 }

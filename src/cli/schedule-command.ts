@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { ScheduleEntryInput, ScheduleListing } from '../beat';
+import type { App } from '../app';
 import { UsageError } from '../errors';
 import {
   appFromArgs,
@@ -92,8 +93,8 @@ function formatTable(entries: readonly ScheduleListing[]): string {
 }
 
 /** Runs `work` on the app's schedules and closes the app. */
-async function withSchedules<T extends ScheduleArgs>(args: T, work: (schedules: ReturnType<typeof appFromArgs>['app']['schedules']) => Promise<string>): Promise<void> {
-  const { app } = appFromArgs(args);
+async function withSchedules<T extends ScheduleArgs>(args: T, work: (schedules: App['schedules']) => Promise<string>): Promise<void> {
+  const { app } = await appFromArgs(args);
   try {
     process.stdout.write(await work(app.schedules));
   } finally {
@@ -121,18 +122,18 @@ const addCommand: CommandModule<object, AddArgs> = {
   builder: (yargs: Argv) =>
     withRoutingOptions(scheduleOptions(yargs))
       .positional('name', { type: 'string', demandOption: true })
-      .option('task', { type: 'string', demandOption: true, describe: 'task name' })
-      .option('every', { type: 'string', describe: 'interval: 250ms, 10s, 1.5m, 2h' })
-      .option('cron', { type: 'string', describe: "5 or 6 cron fields, e.g. '30 7 * * 1'" })
-      .option('timezone', { type: 'string', describe: 'IANA time zone of --cron (default: the definitions\' timezone)' })
-      .option('at', { type: 'string', describe: 'one-off ISO time with offset, e.g. 2026-12-01T08:00:00+08:00' })
-      .option('args', { type: 'string', describe: 'JSON list of positional arguments' })
-      .option('kwargs', { type: 'string', describe: 'JSON object of keyword arguments' })
-      .option('expires', { type: 'string', describe: 'do not run later than this after the planned time, e.g. 30s' })
-      .option('misfire', { choices: ['run-once', 'skip', 'catch-up'], describe: 'what to do about runs missed while no beat ran' })
-      .option('catch-up-max', { type: 'number', describe: 'with --misfire catch-up: at most this many missed runs' })
-      .option('start-at', { type: 'string' })
-      .option('end-at', { type: 'string' })
+      .option('task', { requiresArg: true, type: 'string', demandOption: true, describe: 'task name' })
+      .option('every', { requiresArg: true, type: 'string', describe: 'interval: 250ms, 10s, 1.5m, 2h' })
+      .option('cron', { requiresArg: true, type: 'string', describe: "5 or 6 cron fields, e.g. '30 7 * * 1'" })
+      .option('timezone', { requiresArg: true, type: 'string', describe: 'IANA time zone of --cron (default: the definitions\' timezone)' })
+      .option('at', { requiresArg: true, type: 'string', describe: 'one-off ISO time with offset, e.g. 2026-12-01T08:00:00+08:00' })
+      .option('args', { requiresArg: true, type: 'string', describe: 'JSON list of positional arguments' })
+      .option('kwargs', { requiresArg: true, type: 'string', describe: 'JSON object of keyword arguments' })
+      .option('expires', { requiresArg: true, type: 'string', describe: 'do not run later than this after the planned time, e.g. 30s' })
+      .option('misfire', { requiresArg: true, choices: ['run-once', 'skip', 'catch-up'], describe: 'what to do about runs missed while no beat ran' })
+      .option('catch-up-max', { requiresArg: true, type: 'number', describe: 'with --misfire catch-up: at most this many missed runs' })
+      .option('start-at', { requiresArg: true, type: 'string' })
+      .option('end-at', { requiresArg: true, type: 'string' })
       .option('disabled', { type: 'boolean', default: false, describe: 'add it disabled' })
       .option('replace', { type: 'boolean', default: false, describe: 'replace a runtime entry of that name' })
       .example("$0 schedule add report --task app1.tasks1.deal1 --cron '30 7 * * 1' --timezone Asia/Shanghai --args '[\"hello\"]'", '') as unknown as Argv<AddArgs>,
@@ -168,7 +169,7 @@ const nextCommand: CommandModule<object, NextArgs> = {
   builder: (yargs: Argv) =>
     scheduleOptions(yargs)
       .positional('name', { type: 'string', demandOption: true })
-      .option('count', { type: 'number', default: 5, describe: 'how many' }) as unknown as Argv<NextArgs>,
+      .option('count', { requiresArg: true, type: 'number', default: 5, describe: 'how many' }) as unknown as Argv<NextArgs>,
   handler: (args) =>
     withSchedules(args, async (schedules) => {
       if (!Number.isInteger(args.count) || args.count < 1) throw new UsageError(`--count must be a whole number of at least 1 (got ${args.count})`);
@@ -176,18 +177,20 @@ const nextCommand: CommandModule<object, NextArgs> = {
     }),
 };
 
+/** The actions of `warren schedule`, in the order `--help` lists them. */
+export const scheduleActions = [
+  addCommand,
+  listCommand,
+  showCommand,
+  nameCommand('enable', 'enable an entry (file entries too)', 'enabled'),
+  nameCommand('disable', 'disable an entry (file entries too); it stops at once', 'disabled'),
+  nameCommand('remove', 'remove a runtime entry; it never fires again', 'removed'),
+  nextCommand,
+];
+
 export const scheduleCommand: CommandModule = {
   command: 'schedule <action>',
   describe: 'add, list, show, enable, disable, remove periodic tasks while beat runs',
-  builder: (yargs: Argv) =>
-    yargs
-      .command(addCommand)
-      .command(listCommand)
-      .command(showCommand)
-      .command(nameCommand('enable', 'enable an entry (file entries too)', 'enabled'))
-      .command(nameCommand('disable', 'disable an entry (file entries too); it stops at once', 'disabled'))
-      .command(nameCommand('remove', 'remove a runtime entry; it never fires again', 'removed'))
-      .command(nextCommand)
-      .demandCommand(1, 'name an action'),
+  builder: (yargs: Argv) => yargs.command(scheduleActions as unknown as CommandModule[]).demandCommand(1),
   handler: () => undefined,
 };

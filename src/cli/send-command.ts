@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../errors';
+import { createRouter } from '../router';
 import { appFromArgs, durationFlag, parseArgument, routingFromArgs, withCommonOptions, withRoutingOptions, type CommonArgs, type RoutingArgs } from './common-options';
 
 interface SendArgs extends CommonArgs, RoutingArgs {
@@ -21,13 +22,13 @@ export const sendCommand: CommandModule<object, SendArgs> = {
     withRoutingOptions(withCommonOptions(yargs, 'warn'))
       .positional('task', { type: 'string', demandOption: true, describe: 'task name, e.g. app1.tasks1.deal1' })
       .positional('args', { type: 'string', array: true, default: [], describe: 'positional arguments, each parsed as JSON where it parses' })
-      .option('kwargs', { type: 'string', describe: 'keyword arguments as a JSON object' })
-      .option('expires', { type: 'string', describe: 'do not run after this long, e.g. 60s' })
-      .option('countdown', { type: 'string', describe: 'run no earlier than this long from now, e.g. 90s (the broker holds it)' })
-      .option('eta', { type: 'string', describe: 'run no earlier than this ISO 8601 time, e.g. 2026-12-01T08:00:00Z' })
-      .option('task-id', { type: 'string', describe: 'task id (default: a random UUID)' })
+      .option('kwargs', { requiresArg: true, type: 'string', describe: 'keyword arguments as a JSON object' })
+      .option('expires', { requiresArg: true, type: 'string', describe: 'do not run after this long, e.g. 60s' })
+      .option('countdown', { requiresArg: true, type: 'string', describe: 'run no earlier than this long from now, e.g. 90s (the broker holds it)' })
+      .option('eta', { requiresArg: true, type: 'string', describe: 'run no earlier than this ISO 8601 time, e.g. 2026-12-01T08:00:00Z' })
+      .option('task-id', { requiresArg: true, type: 'string', describe: 'task id (default: a random UUID)' })
       .option('wait', { type: 'boolean', default: false, describe: 'wait for the result and print it as JSON' })
-      .option('timeout', { type: 'string', default: '10s', describe: 'how long --wait waits' })
+      .option('timeout', { requiresArg: true, type: 'string', default: '10s', describe: 'how long --wait waits' })
       .example('$0 send app1.tasks1.deal1 text0 --wait', 'prints the task id, then "text0======="') as unknown as Argv<SendArgs>,
   handler: async (args) => {
     let kwargs: Record<string, unknown> = {};
@@ -47,8 +48,10 @@ export const sendCommand: CommandModule<object, SendArgs> = {
     }
     if (countdown !== undefined && eta !== undefined) throw new UsageError('give --countdown or --eta, not both');
     const routing = routingFromArgs(args);
-    const { app } = appFromArgs(args);
+    const { app } = await appFromArgs(args);
     try {
+      // A --queue or --exchange that names nothing exits 2, found before anything is declared.
+      createRouter(await app.definitions()).route(args.task, routing);
       const result = await app.sendTask(args.task, (args.args ?? []).map(parseArgument), kwargs, {
         ...routing,
         expires,

@@ -14,7 +14,7 @@ const applyCommand: CommandModule<object, CommonArgs> = {
   describe: 'declare every exchange, queue and binding of the definitions, and print them',
   builder: (yargs: Argv) => withCommonOptions(yargs, 'warn') as unknown as Argv<CommonArgs>,
   handler: async (args) => {
-    const { app } = appFromArgs(args);
+    const { app } = await appFromArgs(args);
     try {
       const report = await app.declareTopology();
       process.stdout.write(formatReport(report));
@@ -29,12 +29,12 @@ const exportCommand: CommandModule<object, ExportArgs> = {
   describe: "write the topology in RabbitMQ's definitions format (for load_definitions)",
   builder: (yargs: Argv) =>
     withCommonOptions(yargs, 'warn')
-      .option('out', { alias: 'o', type: 'string', describe: 'file to write (default: stdout)' })
-      .option('vhost', { type: 'string', default: '/', describe: 'virtual host of every object' })
-      .option('user', { type: 'string', describe: 'also define a user with full rights on the vhost, as name:password' })
+      .option('out', { requiresArg: true, alias: 'o', type: 'string', describe: 'file to write (default: stdout)' })
+      .option('vhost', { requiresArg: true, type: 'string', default: '/', describe: 'virtual host of every object' })
+      .option('user', { requiresArg: true, type: 'string', describe: 'also define a user with full rights on the vhost, as name:password' })
       .example('$0 topology export -o rabbitmq/definitions.json --user guest:guest', 'regenerate the broker definitions') as unknown as Argv<ExportArgs>,
   handler: async (args) => {
-    const { app } = appFromArgs(args);
+    const { app } = await appFromArgs(args);
     const definitions = await app.definitions();
     const user = args.user === undefined ? undefined : parseUser(args.user);
     const exported = exportDefinitions(buildTopology(definitions), { vhost: args.vhost, user });
@@ -64,9 +64,12 @@ function formatReport(report: Report): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** The actions of `warren topology`. */
+export const topologyActions = [applyCommand, exportCommand];
+
 export const topologyCommand: CommandModule = {
   command: 'topology <action>',
   describe: 'declare or export the topology of the definitions',
-  builder: (yargs: Argv) => yargs.command(applyCommand).command(exportCommand).demandCommand(1, 'name an action: apply or export'),
+  builder: (yargs: Argv) => yargs.command(topologyActions as unknown as CommandModule[]).demandCommand(1),
   handler: () => undefined,
 };

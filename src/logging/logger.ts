@@ -1,17 +1,62 @@
-import pino, { type Logger, type LoggerOptions } from 'pino';
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { UsageError } from '../errors';
+import { formatLogRecord } from './pretty-format';
 
 export type { Logger };
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+/** `json`: one pino JSON record a line. `pretty`: one readable line a record (see `formatLogRecord`). */
+export type LogFormat = 'json' | 'pretty';
+
+export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
+
+export interface CreateLoggerOptions extends Pick<LoggerOptions, 'base'> {
+  /** @defaultValue env `WARREN_LOG_LEVEL`, else 'info' */
+  level?: LogLevel;
+  /** @defaultValue 'warren' */
+  name?: string;
+  /**
+   * @defaultValue env `WARREN_LOG_FORMAT`, else `pretty` when stderr is a terminal and `json`
+   * otherwise (a file, a pipe, a log collector)
+   */
+  format?: LogFormat;
+}
+
+/** A value of `WARREN_LOG_LEVEL` / `WARREN_LOG_FORMAT`, checked; unset or empty is undefined. */
+function fromEnv<T extends string>(name: string, allowed: readonly T[]): T | undefined {
+  const value = process.env[name];
+  if (value === undefined || value === '') return undefined;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new UsageError(`environment variable ${name} is ${JSON.stringify(value)} (expected one of ${allowed.join(', ')})`);
+  }
+  return value as T;
+}
+
+/** The level when none is given: `WARREN_LOG_LEVEL`, else `fallback`. */
+export function defaultLogLevel(fallback: LogLevel = 'info'): LogLevel {
+  return fromEnv('WARREN_LOG_LEVEL', LOG_LEVELS) ?? fallback;
+}
+
+/** The format when none is given: `WARREN_LOG_FORMAT`, else `pretty` on a terminal, `json` elsewhere. */
+export function defaultLogFormat(): LogFormat {
+  return fromEnv('WARREN_LOG_FORMAT', LOG_FORMATS) ?? (process.stderr.isTTY ? 'pretty' : 'json');
+}
+
 /**
  * The one root logger of a process. `cli/` or `createApp` makes it; everything below
  * receives a child with bindings (`component`, `queue`, `task`, `taskId`).
- * Writes JSON lines to stderr, so a command's own output on stdout stays clean.
+ * Writes to stderr, so a command's own output on stdout stays clean, synchronously, so the last
+ * lines before an exit are not lost.
+ * @throws UsageError when `WARREN_LOG_LEVEL` or `WARREN_LOG_FORMAT` holds an unknown value.
  */
-export function createLogger(options: { level?: LogLevel; name?: string } & Pick<LoggerOptions, 'base'> = {}): Logger {
-  return pino(
-    { name: options.name ?? 'warren', level: options.level ?? 'info', base: options.base },
-    pino.destination({ fd: 2, sync: true }),
-  );
+export function createLogger(options: CreateLoggerOptions = {}): Logger {
+  const level = options.level ?? defaultLogLevel();
+  const format = options.format ?? defaultLogFormat();
+  const stderr = pino.destination({ fd: 2, sync: true });
+  const colors = process.stderr.isTTY === true && process.env.NO_COLOR === undefined;
+  const destination: DestinationStream =
+    format === 'pretty' ? { write: (line: string) => void stderr.write(formatLogRecord(line, { colors })) } : stderr;
+  return pino({ name: options.name ?? 'warren', level, base: options.base }, destination);
 }

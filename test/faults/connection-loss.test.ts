@@ -1,29 +1,12 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { createApp, createLogger, type App, type BeatEvents } from '../../src';
 import { BrokerConnection, Publisher } from '../../src/transport';
 import { testBrokerUrl } from '../support/broker-url';
 import { maskUrl } from '../../src/util/mask-url';
 import { BrokerProbe, exampleTopology, randomPrefix, waitFor, writeDefinitionsFile } from '../support/broker';
+import { brokerUp, rabbitmqctl } from '../support/rabbitmqctl';
 import { startTestWorker, type WorkerProcess } from '../support/worker-process';
-
-const run = promisify(execFile);
-
-/**
- * Runs rabbitmqctl on the test broker's node: the machine's own, or the node that
- * RABBITMQ_NODENAME names (a private node, so that restarting it disturbs nobody else's tests).
- */
-async function rabbitmqctl(...args: string[]): Promise<void> {
-  await run('rabbitmqctl', args, { timeout: 60_000 });
-}
-
-/** Makes sure the broker serves again, whatever a test left it in. */
-async function brokerUp(): Promise<void> {
-  await rabbitmqctl('start_app').catch(() => undefined);
-  await rabbitmqctl('await_startup');
-}
 
 /** The test broker's URL as warren names it in errors (password masked). */
 const maskedBroker = maskUrl(testBrokerUrl());

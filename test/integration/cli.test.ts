@@ -28,6 +28,17 @@ describe('warren command line', () => {
     for (const queue of Object.values(topology.queues)) expect(await probe.queueExists(queue)).toBe(true);
   });
 
+  test('logs are JSON lines on a pipe, and readable lines with --log-format pretty or WARREN_LOG_FORMAT=pretty', async () => {
+    const json = await runCli(['topology', 'apply', '-l', 'info', '--definitions', defs.file]);
+    const [first] = json.stderr.split('\n');
+    expect(JSON.parse(first)).toMatchObject({ level: 30, component: 'connection', msg: 'connected to broker', time: expect.any(Number) });
+    const readable = /^\d\d:\d\d:\d\d\.\d{3} INFO  \[connection\] connected to broker broker=amqp:\/\/guest:\*\*\*@/;
+    const flag = await runCli(['topology', 'apply', '-l', 'info', '--log-format', 'pretty', '--definitions', defs.file]);
+    expect(flag.stderr).toMatch(readable);
+    const env = await runCli(['topology', 'apply', '--definitions', defs.file], { WARREN_LOG_FORMAT: 'pretty', WARREN_LOG_LEVEL: 'info' });
+    expect(env.stderr).toMatch(readable);
+  });
+
   test('send --wait prints the task id, then the result', async () => {
     const worker = startTestWorker({ prefix, definitions: defs.file, queues: [topology.queues.task1], name: 'cli@test' });
     workers.push(worker);
@@ -63,7 +74,7 @@ describe('warren command line', () => {
     const run = await runCli(['worker', '-A', 'test/fixtures/tasks/test-tasks.js', '--max-message-size', 'lots', '--definitions', defs.file], { WARREN_TEST_PREFIX: prefix });
     expect(run.code).toBe(2);
     expect(run.stderr).toBe(
-      'warren: --max-message-size: "lots" is not a size in bytes (expected a whole number of bytes of at least 1 or a string like 1048576, 512KiB, 1MiB, 2MB)\n',
+      'warren: --max-message-size: "lots" is not a size in bytes (expected a whole number of bytes of at least 1 or a string like 1048576, 512KiB, 1MiB, 2MB) (see warren worker --help)\n',
     );
   });
 
@@ -92,15 +103,21 @@ describe('warren command line', () => {
     }
   });
 
-  test('a queue that exists with other arguments fails with an error naming the queue and argument', async () => {
+  test('a queue that exists with other arguments fails with an error naming the queue and argument, and how to fix it', async () => {
     const mismatch = randomPrefix('cli-406');
     await probe.declareQueue(`${mismatch}.q`, { durable: true, arguments: { 'x-max-priority': 10 } });
     const file = writeDefinitionsFile({ queues: [{ name: `${mismatch}.q` }], defaultQueue: `${mismatch}.q` });
     try {
       const run = await runCli(['topology', 'apply', '--definitions', file.file]);
       expect(run.code).toBe(1);
-      expect(run.stderr).toContain(`queue "${mismatch}.q"`);
-      expect(run.stderr).toContain('x-max-priority');
+      const [error, ...hint] = run.stderr.trimEnd().split('\n');
+      expect(error).toMatch(new RegExp(`^warren: WARREN_TOPOLOGY_MISMATCH: queue "${mismatch}.q" exists on the broker with other settings \\(argument x-max-priority`));
+      expect(hint).toEqual([
+        `The broker keeps queue "${mismatch}.q" as it is; warren neither changes nor deletes it. Either`,
+        '  - declare it in the definitions exactly as the broker has it (`rabbitmqctl list_queues name durable auto_delete arguments` shows it),',
+        '  - give yours another name, or use a virtual host of your own (the path of the broker URL: amqp://host:5672/myvhost),',
+        `  - or, if nothing else uses it, delete it on the broker: \`rabbitmqctl delete_queue ${mismatch}.q\` (its messages go with it).`,
+      ]);
     } finally {
       file.remove();
       await probe.cleanUp([`${mismatch}.q`]);

@@ -1,17 +1,13 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { createApp, createLogger, type App, type TaskContext } from '../../src';
 import { BrokerProbe, exampleTopology, randomPrefix, waitFor, writeDefinitionsFile } from '../support/broker';
-
-const run = promisify(execFile);
+import { brokerUp, rabbitmqctl } from '../support/rabbitmqctl';
 
 /** Restarts the RabbitMQ application (not the node: no data is touched) and waits until it serves again. */
 async function restartBrokerApp(): Promise<void> {
   try {
-    await run('rabbitmqctl', ['stop_app'], { timeout: 60_000 });
+    await rabbitmqctl('stop_app');
   } finally {
-    await run('rabbitmqctl', ['start_app'], { timeout: 60_000 });
-    await run('rabbitmqctl', ['await_startup'], { timeout: 60_000 });
+    await brokerUp();
   }
 }
 

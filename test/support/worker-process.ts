@@ -8,9 +8,9 @@ export const TEST_TASKS = join(REPO_ROOT, 'test', 'fixtures', 'tasks', 'test-tas
 
 export type CliResult = ProcessRun;
 
-/** Runs the `warren` command to completion. */
-export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<CliResult> {
-  return runProcess(process.execPath, [CLI, ...args], { ...process.env, ...env }, timeoutMs);
+/** Runs the `warren` command to completion (in `cwd`, default this process's working directory). */
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000, cwd?: string): Promise<CliResult> {
+  return runProcess(process.execPath, [CLI, ...args], { ...process.env, WARREN_LOG_FORMAT: 'json', ...env }, timeoutMs, cwd);
 }
 
 /** A long-running `warren` process: `worker` (ready once it logs "worker ready") or `beat` ("beat started"). */
@@ -22,7 +22,7 @@ export class WorkerProcess {
 
   constructor(args: readonly string[], env: NodeJS.ProcessEnv, command: 'worker' | 'beat' = 'worker') {
     const readyMessage = command === 'worker' ? '"worker ready"' : '"beat started"';
-    this.child = spawn(process.execPath, [CLI, command, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [CLI, command, ...args], { env: { ...process.env, WARREN_LOG_FORMAT: 'json', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (chunk: Buffer) => (this.logs += chunk.toString()));
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
     this.ready = new Promise((resolve, reject) => {

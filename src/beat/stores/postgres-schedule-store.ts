@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Pool, type PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { ClosedError, UsageError } from '../../errors';
 import type { Logger } from '../../logging/logger';
 import { maskUrl } from '../../util/mask-url';
 import type { ScheduleEntryInput } from '../entry-input';
+import { errorCode } from './file-lock';
 import type { EntryState, ScheduleStore, StoredEntry, StoredOverride } from './schedule-store';
 import { ScheduleStoreError } from '../../errors';
 
@@ -45,6 +46,18 @@ function tablesFor(prefix: string): Tables {
     state: quoted(`${prefix}schedule_state`),
     meta: quoted(`${prefix}schedule_meta`),
   };
+}
+
+/** `pg` is an optional peer dependency: loaded when a PostgreSQL store opens, not when warren is imported. */
+function loadPg(): typeof import('pg') {
+  try {
+    return require('pg') as typeof import('pg');
+  } catch (error) {
+    if (errorCode(error) === 'MODULE_NOT_FOUND' && String(error).includes("'pg'")) {
+      throw new ScheduleStoreError('the PostgreSQL schedule store needs the package "pg", which is not installed (npm install pg)', error);
+    }
+    throw error;
+  }
 }
 
 interface EntryRow {
@@ -94,6 +107,7 @@ export class PostgresScheduleStore implements ScheduleStore {
   }
 
   private async prepare(): Promise<void> {
+    const { Pool } = loadPg();
     const pool = new Pool({
       connectionString: this.url,
       max: this.options.poolMax ?? 3,

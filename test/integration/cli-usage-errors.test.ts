@@ -1,0 +1,91 @@
+import { mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BrokerProbe, exampleTopology, randomPrefix, writeDefinitionsFile } from '../support/broker';
+import { runCli, TEST_TASKS } from '../support/worker-process';
+
+/**
+ * A usage error never runs the command: exit 2, one line naming the mistake and the command's
+ * --help, and nothing declared, sent or consumed. The topology of these definitions is never
+ * applied, so any declare would show as a queue that exists.
+ */
+describe('warren command line: usage errors', () => {
+  const prefix = randomPrefix('cli-usage');
+  const topology = exampleTopology(prefix);
+  const defs = writeDefinitionsFile(topology.definitions);
+  const stateDir = mkdtempSync(join(tmpdir(), 'warren-cli-usage-'));
+  let probe: BrokerProbe;
+
+  beforeAll(async () => {
+    probe = await BrokerProbe.open();
+  });
+
+  afterAll(async () => {
+    await probe.cleanUp(Object.values(topology.queues), topology.exchanges);
+    await probe.close();
+    defs.remove();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  const nothingDeclared = async (): Promise<void> => {
+    for (const queue of Object.values(topology.queues)) expect(await probe.queueExists(queue)).toBe(false);
+  };
+
+  test.each([
+    [['send', topology.tasks.deal1, '3', '--wiat'], 'unknown argument: wiat (see warren send --help)'],
+    [['send'], 'missing required argument: <task> (see warren send --help)'],
+    [['send', topology.tasks.deal1, '--priority', '300'], '--priority must be a whole number from 0 to 255 (got 300) (see warren send --help)'],
+    [['send', topology.tasks.deal1, '-l', 'loud'], 'invalid value "loud" for --log-level (expected one of fatal, error, warn, info, debug, trace, silent) (see warren send --help)'],
+    [['worker'], 'missing required argument: --app (see warren worker --help)'],
+    [['worker', '-Q', topology.queues.task1, '-A'], '-A needs a value (see warren worker --help)'],
+    [['worker', '-A', TEST_TASKS, '--concurency', '2'], 'unknown argument: concurency (see warren worker --help)'],
+    [['topology', 'aply'], 'unknown action: aply (expected apply or export) (see warren topology --help)'],
+    [['frob'], 'unknown command: frob (expected worker, send, topology, beat or schedule) (see warren --help)'],
+  ])('warren %j exits 2 with one line and declares, sends and consumes nothing', async (args, line) => {
+    const run = await runCli([...args, '--definitions', defs.file], { WARREN_TEST_PREFIX: prefix });
+    expect(run.stderr).toBe(`warren: ${line}\n`);
+    expect(run.stdout).toBe('');
+    expect(run.code).toBe(2);
+    await nothingDeclared();
+  });
+
+  test('send to an undeclared --queue exits 2 before anything is declared', async () => {
+    const run = await runCli(['send', topology.tasks.deal1, '--queue', 'nope', '--definitions', defs.file]);
+    expect(run.stderr).toBe(`warren: unknown queue "nope" (declared queues: ${topology.queues.default}, ${topology.queues.task1}, ${topology.queues.task2})\n`);
+    expect(run.code).toBe(2);
+    await nothingDeclared();
+  });
+
+  test('schedule add with a mistyped flag exits 2 and stores nothing', async () => {
+    const store = join(stateDir, 'beat-state.json');
+    const run = await runCli(['schedule', 'add', 'tick', '--task', topology.tasks.deal1, '--evry', '10s', '--store', store, '--definitions', defs.file]);
+    expect(run.stderr).toBe('warren: unknown argument: evry (see warren schedule add --help)\n');
+    expect(run.code).toBe(2);
+    expect(existsSync(store)).toBe(false);
+  });
+
+  describe('with the topology declared and a task waiting', () => {
+    beforeAll(async () => {
+      const apply = await runCli(['topology', 'apply', '--definitions', defs.file]);
+      expect(apply.code).toBe(0);
+      const send = await runCli(['send', topology.tasks.deal1, 'waiting', '--definitions', defs.file]);
+      expect(send.code).toBe(0);
+      expect(await probe.messageCount(topology.queues.task1)).toBe(1);
+    });
+
+    test('a worker without -A consumes nothing', async () => {
+      const run = await runCli(['worker', '-Q', topology.queues.task1, '--definitions', defs.file]);
+      expect(run.stderr).toBe('warren: missing required argument: --app (see warren worker --help)\n');
+      expect(run.code).toBe(2);
+      expect(await probe.messageCount(topology.queues.task1)).toBe(1);
+      expect(await probe.consumerCount(topology.queues.task1)).toBe(0);
+    });
+
+    test('send with a mistyped flag sends nothing', async () => {
+      const run = await runCli(['send', topology.tasks.deal1, '3', '--wiat', '--definitions', defs.file]);
+      expect(run.stderr).toBe('warren: unknown argument: wiat (see warren send --help)\n');
+      expect(run.code).toBe(2);
+      expect(await probe.messageCount(topology.queues.task1)).toBe(1);
+    });
+  });
+});

@@ -1,0 +1,47 @@
+import { UsageError } from '../../../src/errors';
+import { defaultLogFormat, defaultLogLevel } from '../../../src/logging/logger';
+
+describe('the logger defaults', () => {
+  const saved = { format: process.env.WARREN_LOG_FORMAT, level: process.env.WARREN_LOG_LEVEL, tty: process.stderr.isTTY };
+  afterEach(() => {
+    for (const [name, value] of [['WARREN_LOG_FORMAT', saved.format], ['WARREN_LOG_LEVEL', saved.level]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    process.stderr.isTTY = saved.tty;
+  });
+
+  test('format: readable lines on a terminal, JSON lines elsewhere', () => {
+    delete process.env.WARREN_LOG_FORMAT;
+    process.stderr.isTTY = true;
+    expect(defaultLogFormat()).toBe('pretty');
+    process.stderr.isTTY = false;
+    expect(defaultLogFormat()).toBe('json');
+  });
+
+  test('WARREN_LOG_FORMAT chooses, whatever stderr is; empty counts as unset', () => {
+    process.stderr.isTTY = true;
+    process.env.WARREN_LOG_FORMAT = 'json';
+    expect(defaultLogFormat()).toBe('json');
+    process.stderr.isTTY = false;
+    process.env.WARREN_LOG_FORMAT = 'pretty';
+    expect(defaultLogFormat()).toBe('pretty');
+    process.env.WARREN_LOG_FORMAT = '';
+    expect(defaultLogFormat()).toBe('json');
+  });
+
+  test('WARREN_LOG_LEVEL, else the caller\'s default', () => {
+    delete process.env.WARREN_LOG_LEVEL;
+    expect(defaultLogLevel('warn')).toBe('warn');
+    process.env.WARREN_LOG_LEVEL = 'debug';
+    expect(defaultLogLevel('warn')).toBe('debug');
+  });
+
+  test('an unknown value is a UsageError naming the variable and the choices', () => {
+    process.env.WARREN_LOG_FORMAT = 'xml';
+    expect(() => defaultLogFormat()).toThrow(UsageError);
+    expect(() => defaultLogFormat()).toThrow('environment variable WARREN_LOG_FORMAT is "xml" (expected one of json, pretty)');
+    process.env.WARREN_LOG_LEVEL = 'loud';
+    expect(() => defaultLogLevel()).toThrow('environment variable WARREN_LOG_LEVEL is "loud" (expected one of fatal, error, warn, info, debug, trace, silent)');
+  });
+});
