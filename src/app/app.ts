@@ -24,8 +24,13 @@ export interface AppOptions {
   logLevel?: LogLevel;
   /** How long `sendTask` waits for the broker's confirm, connected or not. @defaultValue 10000 */
   publishTimeoutMs?: number;
-  /** How long the first connection may take. @defaultValue 10000 */
+  /** How long the first connection may take, every URL tried once. @defaultValue 10000 */
   connectTimeoutMs?: number;
+  /**
+   * How long one attempt to one URL may take (TCP connect, TLS and AMQP handshake), on the first
+   * connect and on reconnects; then the next URL is tried. @defaultValue 5000, at most `connectTimeoutMs`
+   */
+  handshakeTimeoutMs?: number;
   /**
    * The largest message body, in bytes, that `sendTask` publishes and a worker accepts; a
    * larger task is refused with `MessageTooLargeError` (sending) or dead-lettered unparsed
@@ -192,7 +197,12 @@ export class App {
     const definitions = await this.loadedDefinitions();
     this.assertOpen('connecting');
     const urls = this.options.brokerUrl ? [this.options.brokerUrl] : definitions.broker.urls;
-    const connection = new BrokerConnection({ urls, logger: this.logger, connectTimeoutMs: this.options.connectTimeoutMs });
+    const connection = new BrokerConnection({
+      urls,
+      logger: this.logger,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      handshakeTimeoutMs: this.options.handshakeTimeoutMs,
+    });
     this.transport = connection;
     await connection.start();
     // Closed during the connect: close() closed this connection; make sure of it.
