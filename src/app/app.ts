@@ -202,6 +202,7 @@ export class App {
       logger: this.logger,
       connectTimeoutMs: this.options.connectTimeoutMs,
       handshakeTimeoutMs: this.options.handshakeTimeoutMs,
+      failoverStrategy: definitions.broker.failoverStrategy,
     });
     this.transport = connection;
     await connection.start();
@@ -279,6 +280,14 @@ export class App {
       throw err;
     }
     return result;
+  }
+
+  /**
+   * The broker node this app's connection is on now (its URL, password masked), or undefined
+   * before the first connect, while reconnecting and after close.
+   */
+  connectedTo(): string | undefined {
+    return this.transport?.connectedTo();
   }
 
   /** Declares every exchange, queue and binding of the definitions. */

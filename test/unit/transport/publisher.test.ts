@@ -59,8 +59,11 @@ class FakeChannel extends EventEmitter {
 
 class FakeTransport implements Transport {
   readonly broker = 'amqp://guest:***@broker:5672/';
+  node = 'amqp://guest:***@broker:5672/';
   connected = true;
   readonly channels: FakeChannel[] = [];
+  /** How each new channel answers writes by itself, by its index (none: the test confirms by hand). */
+  answers: (index: number) => FakeChannel['answer'] = () => undefined;
   private readonly listeners = new Set<() => void>();
 
   async start(): Promise<void> {}
@@ -78,6 +81,9 @@ class FakeTransport implements Transport {
   }
   isConnected(): boolean {
     return this.connected;
+  }
+  connectedTo(): string | undefined {
+    return this.connected ? this.node : undefined;
   }
   onConnect(listener: () => void): () => void {
     this.listeners.add(listener);
