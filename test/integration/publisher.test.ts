@@ -1,6 +1,7 @@
 import { createLogger } from '../../src';
 import { BrokerUnavailableError, PublishRejectedError, UnroutableError } from '../../src/errors';
 import { BrokerConnection, Publisher, type PublishRequest } from '../../src/transport';
+import { maskUrl } from '../../src/util/mask-url';
 import { testBrokerUrl } from '../support/broker-url';
 import { BrokerProbe, randomPrefix, waitFor } from '../support/broker';
 
@@ -69,11 +70,21 @@ describe('Publisher on the real broker', () => {
     }
   });
 
-  test('a message the broker nacks (a full queue that rejects publishes) rejects with PublishRejectedError', async () => {
+  test('a message the broker nacks (a full queue that rejects publishes) is retried until publishTimeoutMs, then rejects with PublishRejectedError saying why', async () => {
     await publisher.publish(to(full));
     const error = await publisher.publish(to(full)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PublishRejectedError);
-    expect((error as Error).message).toBe('the broker refused the message to exchange "(default)" (basic.nack)');
+    const { rejection } = error as PublishRejectedError;
+    // Nacked on the channel that took the first message: the channel stays, the retries go there.
+    expect(rejection).toEqual({ node: maskUrl(testBrokerUrl()), exchange: '', routingKey: full, nacks: expect.any(Number), channels: 1 });
+    expect(rejection!.nacks).toBeGreaterThan(1);
+    expect((error as Error).message).toMatch(
+      new RegExp(
+        `^the broker at ${escape(rejection!.node!)} refused the message to exchange "\\(default\\)" with routing key "${escape(full)}" ${rejection!.nacks} times on 1 channel ` +
+          `over \\d+ ms \\(basic.nack; retried until publishTimeoutMs, 5000 ms\\): a queue it routes to refused it after taking earlier messages on the same channel: ` +
+          `most likely it is full \\(maxLength with overflow reject-publish\\)$`,
+      ),
+    );
     // The channel stays: the next publish elsewhere is confirmed.
     await publisher.publish(to(queue));
   });
