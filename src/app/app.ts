@@ -351,7 +351,12 @@ export class App {
     const fireDelays = new DelayedDelivery(connection, firePublisher, this.logger);
     this.beatPublishers.push({ publisher: firePublisher, delays: fireDelays });
     const producer = new Producer(createRouter(definitions), fireDelays, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'));
-    const lock = new LeaderLock({ connection: { createChannel: () => connection.openChannel() }, suffix: options.lockSuffix, logger: this.logger });
+    const lock = new LeaderLock({
+      connection: { createChannel: () => connection.openChannel() },
+      suffix: options.lockSuffix,
+      logger: this.logger,
+      node: () => connection.connectedTo(),
+    });
     const beat = new Beat({
       schedules,
       store: schedules.store,

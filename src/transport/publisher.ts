@@ -429,7 +429,7 @@ export class Publisher {
   private cutOff(open: OpenChannel, entry: Pending, cause?: unknown): BrokerUnavailableError {
     const reason = open.closeReason ? `: ${open.closeReason}` : '';
     return new BrokerUnavailableError(
-      `the channel to the broker at ${this.transport.broker} closed before it confirmed the message to ${entry.target} ` +
+      `the channel to the broker at ${open.node ?? this.transport.broker} closed before it confirmed the message to ${entry.target} ` +
         `(waited ${Date.now() - entry.began} ms); it may or may not have it${reason}`,
       cause,
     );
@@ -450,7 +450,7 @@ export class Publisher {
       this.settle(
         entry,
         new BrokerUnavailableError(
-          `the broker at ${this.transport.broker} did not confirm the message to ${entry.target} within ${this.timeoutMs} ms ` +
+          `the broker at ${this.transport.connectedTo() ?? this.transport.broker} did not confirm the message to ${entry.target} within ${this.timeoutMs} ms ` +
             `(waited ${Date.now() - entry.began} ms, ${this.transport.isConnected() ? 'connected' : 'disconnected'}${nacked})`,
         ),
       );

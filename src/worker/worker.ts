@@ -170,7 +170,7 @@ export class Worker {
     await this.options.republisher.prepare(names.map((queue) => ({ exchange: '', routingKey: queue })));
     await this.openChannel(false);
     this.unsubscribe = this.connection.onConnect(() => this.reopen());
-    this.logger.info({ queues: names, concurrency: this.concurrency, prefetch: this.prefetch }, 'worker ready');
+    this.logger.info({ queues: names, concurrency: this.concurrency, prefetch: this.prefetch, node: this.connection.connectedTo() }, 'worker ready');
   }
 
   /**
@@ -198,7 +198,7 @@ export class Worker {
       throw err;
     }
     this.current = channel;
-    if (redeclare) this.logger.info({ queues: names, prefetch: this.prefetch }, 'consuming again');
+    if (redeclare) this.logger.info({ queues: names, prefetch: this.prefetch, node: this.connection.connectedTo() }, 'consuming again');
   }
 
   private async consume(channel: TransportChannel, queue: string): Promise<void> {
