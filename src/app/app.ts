@@ -8,7 +8,7 @@ import { maxMessageBytes } from '../protocol';
 import { AsyncResult, RpcResultBackend } from '../result';
 import { createRouter } from '../router';
 import { buildTopology, declareOnOwnChannel, selectTopology, type DeclaredReport } from '../topology';
-import { BrokerConnection, Publisher, type Transport } from '../transport';
+import { BrokerConnection, Publisher, probeCluster, type ClusterProbe, type Transport } from '../transport';
 import { Worker, type TaskHandler, type TaskOptions } from '../worker';
 import { Lazy } from '../util/lazy';
 import { TaskRegistry } from './task-registry';
@@ -288,6 +288,19 @@ export class App {
    */
   connectedTo(): string | undefined {
     return this.transport?.connectedTo();
+  }
+
+  /**
+   * Which broker addresses are running nodes of one cluster: each address is connected to once
+   * (apart from the app's own connection) and asked whether it sees a queue declared through the
+   * first (see `probeCluster`). Only addresses that `broker.urls` lists count.
+   */
+  clusterNodes(): Promise<ClusterProbe> {
+    return this.run('clusterNodes()', async () => {
+      const definitions = await this.loadedDefinitions();
+      const urls = this.options.brokerUrl ? [this.options.brokerUrl] : definitions.broker.urls;
+      return probeCluster(urls, { handshakeTimeoutMs: this.options.handshakeTimeoutMs });
+    });
   }
 
   /** Declares every exchange, queue and binding of the definitions. */
