@@ -260,6 +260,12 @@ export class RabbitCluster {
     return rows.filter((row) => row.type === 'quorum').map(({ name, leader, members, online }) => ({ name, leader, members, online }));
   }
 
+  /** Names of the queues (of `vhost`) whose process runs on node `which` (`list_queues --local`): where an exclusive or classic queue lives. */
+  async queuesOn(which: number | string, vhost = '/'): Promise<string[]> {
+    const out = await this.ctl(which, ['list_queues', '-p', vhost, '--local', 'name', '--formatter', 'json']);
+    return (JSON.parse(out) as Array<{ name: string }>).map((row) => row.name);
+  }
+
   /** The node that leads the quorum queue now. */
   async leaderOf(queue: string, vhost = '/', via?: number | string): Promise<string> {
     const row = (await this.quorumQueues(vhost, via)).find((q) => q.name === queue);
