@@ -130,8 +130,9 @@ async function checkRun(label: string, run: Run, extra: () => Promise<Record<str
   const failed = calls.filter((call) => !call.ok);
   const rejected: Record<string, number> = {};
   for (const call of failed) rejected[call.code!] = (rejected[call.code!] ?? 0) + 1;
-  const noticedAt = failed.length > 0 ? Math.min(...failed.map((call) => call.settledAt)) : killAt;
-  const afterLoss = calls.filter((call) => call.calledAt > noticedAt);
+  const noticed = failed.length > 0 ? failed.reduce((first, call) => (call.settledSeq < first.settledSeq ? call : first)) : undefined;
+  const noticedAt = noticed?.settledAt ?? killAt;
+  const afterLoss = calls.filter((call) => (noticed ? call.calledSeq > noticed.settledSeq : call.calledAt > killAt));
   const slowest = Math.max(...afterLoss.map((call) => call.settledAt - Math.max(call.calledAt, killAt)));
   const firstAfterLoss = Math.min(...afterLoss.filter((call) => call.ok).map((call) => call.settledAt));
   const figures: ClusterFigures = {
@@ -146,7 +147,7 @@ async function checkRun(label: string, run: Run, extra: () => Promise<Record<str
   printFigures(label, figures, { lossSeenMs: noticedAt - killAt, slowestAfterKillMs: slowest, ...(await extra()) });
 
   for (const call of failed) {
-    expect({ index: call.index, code: call.code, calledBeforeTheLossWasSeen: call.calledAt <= noticedAt }).toEqual({
+    expect({ index: call.index, code: call.code, calledBeforeTheLossWasSeen: call.calledSeq < noticed!.settledSeq }).toEqual({
       index: call.index,
       code: 'WARREN_BROKER_UNAVAILABLE',
       calledBeforeTheLossWasSeen: true,

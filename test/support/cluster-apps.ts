@@ -46,11 +46,17 @@ export function nodeIndexOf(cluster: RabbitCluster, masked: string | undefined):
   return cluster.nodes.find((node) => node.amqpPort === port)?.index;
 }
 
+/** Orders call starts and ends exactly, where two may fall in the same millisecond. */
+let events = 0;
+
 /** One `sendTask` call: when it was made and how it ended. */
 export interface Call {
   readonly index: number;
   readonly calledAt: number;
+  /** The order of the call's start among every start and end. */
+  readonly calledSeq: number;
   settledAt: number;
+  settledSeq: number;
   ok: boolean;
   taskId?: string;
   code?: string;
@@ -74,7 +80,7 @@ export async function sendAll(
   const lane = async (): Promise<void> => {
     while (next < options.total) {
       const index = next++;
-      const call: Call = { index, calledAt: Date.now(), settledAt: 0, ok: false };
+      const call: Call = { index, calledAt: Date.now(), calledSeq: events++, settledAt: 0, settledSeq: 0, ok: false };
       calls[index] = call;
       try {
         const result = await app.sendTask(task, [index], {}, { ignoreResult: options.results === undefined });
@@ -93,6 +99,7 @@ export async function sendAll(
         call.message = message ?? String(error);
       }
       call.settledAt = Date.now();
+      call.settledSeq = events++;
       options.onSettled?.(call);
     }
   };
