@@ -5,14 +5,20 @@
  *
  * The topology is the example's, under a prefix of this run (`demo-1a2b3c.for_task1`, see
  * demo-names.ts), so a broker that already holds a `default` of its own is no obstacle.
+ *
+ * When no RabbitMQ answers at the definitions' broker, the same demo runs on `memory://`, an
+ * in-process broker, and says so on its first line; its workers then run in this process (a
+ * memory broker lives in one process, so worker processes could not reach it). A broker that
+ * answers but refuses (authentication, virtual host, TLS) is reported, not replaced.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createApp, createLogger, BrokerUnavailableError, type Fire } from '../src';
+import { createApp, createLogger, BrokerUnavailableError, type App, type Fire } from '../src';
 import { reportError } from '../src/cli/exit-codes';
 import { prefixDefinitions } from './demo-names';
+import { app as tasksApp } from './tasks';
 
 const root = join(__dirname, '..', '..');
 const cli = join(root, 'bin', 'warren.js');
@@ -24,10 +30,11 @@ process.on('exit', () => rmSync(dirname(definitions), { recursive: true, force: 
 interface RunningWorker {
   name: string;
   queue: string;
-  child: ChildProcess;
   ready: Promise<void>;
-  /** Ids of the tasks this worker finished, from its log. */
+  /** Ids of the tasks this worker finished. */
   finished: Set<string>;
+  /** Stops it; resolves to its exit code (null for a worker in this process). */
+  stop: () => Promise<number | null>;
 }
 
 function startWorker(name: string, queue: string): RunningWorker {
@@ -51,29 +58,75 @@ function startWorker(name: string, queue: string): RunningWorker {
     });
     child.once('exit', (code) => reject(new Error(`worker ${name} exited with code ${code} before it was ready:\n${buffered}`)));
   });
-  return { name, queue, child, ready, finished };
+  return { name, queue, ready, finished, stop: () => stopProcess(child) };
 }
 
-function stopWorker(worker: RunningWorker): Promise<number | null> {
+function stopProcess(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {
-    if (worker.child.exitCode !== null) return resolve(worker.child.exitCode);
-    worker.child.once('exit', (code) => resolve(code));
-    worker.child.kill('SIGTERM');
+    if (child.exitCode !== null) return resolve(child.exitCode);
+    child.once('exit', (code) => resolve(code));
+    child.kill('SIGTERM');
   });
+}
+
+/** A worker in this process, on the app's own (memory) connection. */
+function startWorkerInProcess(app: App, name: string, queue: string): RunningWorker {
+  const finished = new Set<string>();
+  const started = app.startWorker({ queues: [queue], hostname: name, concurrency: 2 }).then((worker) => {
+    worker.on('task-succeeded', ({ taskId }) => finished.add(taskId));
+    return worker;
+  });
+  return {
+    name,
+    queue,
+    ready: started.then(() => undefined),
+    finished,
+    stop: async () => {
+      await (await started.catch(() => undefined))?.stop();
+      return null;
+    },
+  };
+}
+
+/** No broker answered at all (refused, unreachable, timed out); not one that answered and refused (authentication, vhost, TLS). */
+function nobodyAnswered(err: unknown): boolean {
+  return err instanceof BrokerUnavailableError && err.code === 'WARREN_BROKER_UNAVAILABLE';
 }
 
 async function main(): Promise<number> {
   const stateDir = mkdtempSync(join(tmpdir(), 'warren-demo-'));
-  const app = createApp({ definitions, logger: createLogger({ level: 'warn' }), connectTimeoutMs: 5000, scheduleStore: join(stateDir, 'beat-state.json') });
+  const options = { definitions, logger: createLogger({ level: 'warn' }), connectTimeoutMs: 5000, scheduleStore: join(stateDir, 'beat-state.json') };
+  let app = createApp(options);
+  // A memory broker lives in this process: worker processes could not reach it.
+  let inProcess = (await app.definitions()).broker.urls.some((url) => url.startsWith('memory:'));
+  if (inProcess) {
+    console.log('running the demo on memory://, an in-process broker, so its workers run in this process');
+    app = tasksApp.configure(options);
+  }
   const workers: RunningWorker[] = [];
   try {
-    const report = await app.declareTopology();
+    let report;
+    try {
+      report = await app.declareTopology();
+    } catch (err) {
+      if (!nobodyAnswered(err) || inProcess) throw err;
+      await app.close();
+      console.log(
+        `${(err as Error).message}: running the demo on memory:// instead, an in-process broker, so its workers run in this process ` +
+          '(start RabbitMQ to see them as processes of their own)',
+      );
+      // The example tasks' own app, on the memory broker: its workers need its handlers.
+      app = tasksApp.configure({ ...options, brokerUrl: 'memory://' });
+      inProcess = true;
+      report = await app.declareTopology();
+    }
     console.log(
       `declared ${report.exchanges.length} exchanges, ${report.queues.length} queues, ${report.bindings.length} bindings, ` +
         `named ${names.prefix}<name> for this run (the broker deletes them a minute after the demo)`,
     );
 
-    workers.push(startWorker('worker1@demo', names.queue('for_task1')), startWorker('worker2@demo', names.queue('for_task2')));
+    const start = inProcess ? (name: string, queue: string) => startWorkerInProcess(app, name, queue) : startWorker;
+    workers.push(start('worker1@demo', names.queue('for_task1')), start('worker2@demo', names.queue('for_task2')));
     await Promise.all(workers.map((w) => w.ready));
     console.log('started worker1@demo consuming for_task1 and worker2@demo consuming for_task2\n');
 
@@ -108,7 +161,8 @@ async function main(): Promise<number> {
     }
     return wrong === 0 && beatWrong === 0 ? 0 : 1;
   } catch (err) {
-    if (err instanceof BrokerUnavailableError) {
+    // A broker that answered and refused (authentication, vhost, TLS) is reported as the warren command reports it.
+    if (err instanceof BrokerUnavailableError && nobodyAnswered(err)) {
       console.error(`${err.message}\n\nThe demo needs RabbitMQ at the broker URL of definitions/ (or WARREN_BROKER_URL). Start one with:\n` +
         '  rabbitmq-server -detached                               # Debian package rabbitmq-server\n' +
         '  docker compose -f rabbitmq/docker-compose.yml up -d     # or with Docker');
@@ -116,8 +170,8 @@ async function main(): Promise<number> {
     }
     throw err;
   } finally {
-    const codes = await Promise.all(workers.map(stopWorker));
-    if (workers.length > 0) console.log(`workers stopped (exit codes ${codes.join(', ')})`);
+    const codes = await Promise.all(workers.map((worker) => worker.stop()));
+    if (workers.length > 0) console.log(inProcess ? 'workers stopped' : `workers stopped (exit codes ${codes.join(', ')})`);
     await app.close();
     rmSync(stateDir, { recursive: true, force: true });
   }

@@ -2,7 +2,16 @@
  * warren: RabbitMQ task routing for Node.js, speaking Celery's protocol.
  * Everything a user imports comes from here.
  */
-export { App, createApp, type AppOptions, type StartWorkerOptions, type StartBeatOptions } from './app';
+export {
+  App,
+  createApp,
+  type AppOptions,
+  type StartBeatOptions,
+  type TaskHandle,
+  type BoundTaskOptions,
+  type UnboundTaskOptions,
+  type BoundHandler,
+} from './app';
 export { Beat, Schedules, type BeatEvents, type ScheduleListing, type ScheduleEntryInput, type Fire } from './beat';
 export { loadDefinitions } from './config';
 export type * from './config/types';
@@ -13,9 +22,22 @@ export { AsyncResult, type ResultState, type GetOptions } from './result';
 export { createRouter, type Router, type Route } from './router';
 export { buildTopology, declareTopology, exportDefinitions, type Topology } from './topology';
 export {
-  Worker,
+  memoryBroker,
+  resetMemoryBroker,
+  MemoryBroker,
+  type MemoryBrokerEvent,
+  type MemoryQueueInfo,
+  type MemoryMessage,
+  type MemoryConnectionInfo,
+} from './transport/memory';
+export {
+  currentTask,
+  resolveWorkerOptions,
+  type Worker,
   type WorkerOptions,
+  type ResolvedWorkerOptions,
   type WorkerEvents,
+  type WorkerSummary,
   type TaskContext,
   type TaskHandler,
   type TaskOptions,

@@ -8,9 +8,10 @@ import { maxMessageBytes } from '../protocol';
 import { AsyncResult, RpcResultBackend } from '../result';
 import { createRouter } from '../router';
 import { buildTopology, declareOnOwnChannel, selectTopology, type DeclaredReport } from '../topology';
-import { BrokerConnection, Publisher, probeCluster, type ClusterProbe, type Transport } from '../transport';
-import { Worker, type TaskHandler, type TaskOptions } from '../worker';
+import { createTransport, probeCluster, Publisher, type ClusterProbe, type Transport } from '../transport';
+import { Worker, resolveWorkerOptions, type TaskHandler, type WorkerOptions } from '../worker';
 import { Lazy } from '../util/lazy';
+import { createTaskHandle, type BoundHandler, type BoundTaskOptions, type TaskHandle, type UnboundTaskOptions } from './task-handle';
 import { TaskRegistry } from './task-registry';
 
 export interface AppOptions {
@@ -61,24 +62,6 @@ export interface StartBeatOptions {
   lockSuffix?: string;
   /** How often a follower tries to take the lock. @defaultValue 1000 */
   lockRetryMs?: number;
-}
-
-export interface StartWorkerOptions {
-  /** Queue names to consume. @defaultValue the definitions' default queue */
-  queues?: readonly string[];
-  /** @defaultValue 1 */
-  concurrency?: number;
-  /** @defaultValue 1 */
-  prefetchMultiplier?: number;
-  hostname?: string;
-  /** @defaultValue 30000 */
-  shutdownTimeoutMs?: number;
-  /** Hard time limit (seconds) for tasks that set none. @defaultValue none */
-  timeLimit?: number;
-  /** Soft time limit (seconds) for tasks that set none. @defaultValue none */
-  softTimeLimit?: number;
-  /** The largest message body this worker accepts, in bytes. @defaultValue the app's `maxMessageBytes` */
-  maxMessageBytes?: number;
 }
 
 /**
@@ -169,10 +152,22 @@ export class App {
     return this.scheduleManager;
   }
 
-  /** Registers a task handler under its full name, e.g. `app1.tasks1.deal1`. */
-  task(name: string, handler: TaskHandler, options?: TaskOptions): this {
+  /**
+   * Registers a task under its full name, e.g. `app1.tasks1.deal1`, and returns its typed
+   * handle. The handler receives the message's args; with `bind: true` its context first
+   * (Celery's `bind=True`). Celery kwargs go by name with `params`, else as one object after
+   * the args (see `TaskOptions`).
+   *
+   * ```ts
+   * const add = app.task('math.add', async (a: number, b: number) => a + b);
+   * const charge = app.task('shop.charge', async (ctx, order: Order) => { ... }, { bind: true });
+   * ```
+   */
+  task<A extends unknown[], R>(name: string, handler: BoundHandler<A, R>, options: BoundTaskOptions): TaskHandle<A, Awaited<R>>;
+  task<A extends unknown[], R>(name: string, handler: (...args: A) => R, options?: UnboundTaskOptions): TaskHandle<A, Awaited<R>>;
+  task(name: string, handler: TaskHandler, options?: BoundTaskOptions | UnboundTaskOptions): TaskHandle<unknown[], unknown> {
     this.tasks.register(name, handler, options);
-    return this;
+    return createTaskHandle(name, (taskName, args, kwargs, sendOptions) => this.sendTask(taskName, args, kwargs, sendOptions));
   }
 
   /** The validated definitions, loaded once. */
@@ -192,12 +187,15 @@ export class App {
     return loadDefinitions(source, { brokerUrl: this.options.brokerUrl });
   }
 
-  /** The process's one connection, with its publisher; concurrent first callers share one connect. */
+  /**
+   * The process's one connection, with its publisher; concurrent first callers share one
+   * connect. RabbitMQ for `amqp://` and `amqps://`, the in-process memory broker for `memory://`.
+   */
   private readonly connection = new Lazy(async () => {
     const definitions = await this.loadedDefinitions();
     this.assertOpen('connecting');
     const urls = this.options.brokerUrl ? [this.options.brokerUrl] : definitions.broker.urls;
-    const connection = new BrokerConnection({
+    const connection = createTransport({
       urls,
       logger: this.logger,
       connectTimeoutMs: this.options.connectTimeoutMs,
@@ -216,7 +214,7 @@ export class App {
     return connection;
   });
 
-  private connect(): Promise<BrokerConnection> {
+  private connect(): Promise<Transport> {
     return this.connection.get();
   }
 
@@ -313,29 +311,32 @@ export class App {
     return declareOnOwnChannel(await this.connect(), buildTopology(definitions));
   }
 
-  /** Starts a worker consuming the given queues (all must be declared in the definitions). */
-  startWorker(options: StartWorkerOptions = {}): Promise<Worker> {
+  /**
+   * Starts a worker consuming the given queues (all must be declared in the definitions; the
+   * default queue when none are given). The options are resolved once, with their defaults,
+   * as `warren worker` resolves its flags.
+   * @throws UsageError for an option that is not valid, before anything connects.
+   */
+  startWorker(options: WorkerOptions = {}): Promise<Worker> {
     return this.run('startWorker()', () => this.startWorkerNow(options));
   }
 
-  private async startWorkerNow(options: StartWorkerOptions): Promise<Worker> {
-    const messageLimit = maxMessageBytes(options.maxMessageBytes ?? this.options.maxMessageBytes, 'maxMessageBytes');
+  private async startWorkerNow(options: WorkerOptions): Promise<Worker> {
+    const resolved = resolveWorkerOptions(options, { maxMessageBytes: maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes') });
     const definitions = await this.loadedDefinitions();
-    const names = options.queues && options.queues.length > 0 ? [...options.queues] : [definitions.defaultQueue];
+    const names = resolved.queues.length > 0 ? [...resolved.queues] : [definitions.defaultQueue];
     const topology = selectTopology(buildTopology(definitions), names); // throws UnknownQueueError
     const queues = definitions.queues.filter((q) => names.includes(q.name));
-    const connection = await this.connect();
-    const worker = new Worker(connection, this.publisher!, this.tasks, this.logger, {
+    const transport = await this.connect();
+    const worker = new Worker({
+      transport,
+      publisher: this.publisher!,
+      republisher: this.delays!,
+      tasks: this.tasks,
+      logger: this.logger,
       queues,
       topology,
-      concurrency: options.concurrency,
-      prefetchMultiplier: options.prefetchMultiplier,
-      hostname: options.hostname,
-      shutdownTimeoutMs: options.shutdownTimeoutMs,
-      republisher: this.delays!,
-      timeLimit: options.timeLimit,
-      softTimeLimit: options.softTimeLimit,
-      maxMessageBytes: messageLimit,
+      options: { ...resolved, queues: names },
     });
     await worker.start();
     this.workers.add(worker); // close() stops it, also when it is under way now

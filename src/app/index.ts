@@ -1,2 +1,3 @@
-export { App, createApp, type AppOptions, type StartWorkerOptions, type StartBeatOptions } from './app';
+export { App, createApp, type AppOptions, type StartBeatOptions } from './app';
 export { TaskRegistry } from './task-registry';
+export type { TaskHandle, BoundTaskOptions, UnboundTaskOptions, BoundHandler } from './task-handle';

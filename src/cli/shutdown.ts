@@ -3,13 +3,18 @@ import type { Logger } from '../logging/logger';
 
 /**
  * Resolves once the process was asked to stop and the app closed: the first SIGINT or SIGTERM
- * closes the app gracefully (`describe()` says what is still running); a second one exits at
- * once, and the broker takes back whatever was unacknowledged.
+ * (or `stop` resolving) closes the app gracefully (`describe()` says what is still running); a
+ * second signal exits at once, and the broker takes back whatever was unacknowledged.
  */
-export function closeOnSignal(app: App, logger: Logger, describe: () => Record<string, unknown> = () => ({})): Promise<void> {
+export function closeOnSignal(
+  app: App,
+  logger: Logger,
+  describe: () => Record<string, unknown> = () => ({}),
+  stop?: Promise<string>,
+): Promise<void> {
   return new Promise<void>((resolve) => {
     let signals = 0;
-    const onSignal = (signal: NodeJS.Signals): void => {
+    const onSignal = (signal: NodeJS.Signals | string): void => {
       signals += 1;
       if (signals > 1) {
         logger.warn({ signal }, 'second signal: stopping now; unfinished work goes back to the broker');
@@ -23,5 +28,6 @@ export function closeOnSignal(app: App, logger: Logger, describe: () => Record<s
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    void stop?.then(onSignal);
   });
 }

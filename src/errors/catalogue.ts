@@ -389,3 +389,31 @@ export class ResultForgottenError extends WarrenError {
     this.taskId = taskId;
   }
 }
+
+// --- worker: what a task's run can end in besides its own error ---
+
+/**
+ * A task returned a value JSON cannot carry (a BigInt, a function, a Map or Set, a circular
+ * structure...). The task's result is this FAILURE, as kombu's `EncodeError` is for Celery, so
+ * the caller learns why instead of waiting for a result that never comes.
+ */
+export class EncodeError extends WarrenError {
+  constructor(message: string, cause?: unknown) {
+    super('WARREN_ENCODE', message, { cause });
+  }
+}
+
+/**
+ * Task code called `process.exit()` while the worker was running it. A task cannot end its
+ * worker (that would take every other running task down, and a supervisor would read status 0
+ * as a clean stop): the call throws this instead, inside the task, as Python's `sys.exit()`
+ * raises `SystemExit`, and the task is a FAILURE.
+ */
+export class ProcessExitError extends WarrenError {
+  readonly exitCode: number | undefined;
+
+  constructor(taskName: string, exitCode: number | undefined) {
+    super('WARREN_PROCESS_EXIT', `task ${taskName} called process.exit(${exitCode ?? ''}); a task cannot end its worker, so the task failed instead`);
+    this.exitCode = exitCode;
+  }
+}

@@ -56,8 +56,6 @@ interface Pending {
   timer: NodeJS.Timeout | undefined;
   /** The broker's nacks of this publish so far. */
   nacks: number;
-  /** Nacks that came on a channel that had delivered to this route before (so not a stale queue client). */
-  warmNacks: number;
   /** The channels that nacked it, by id. */
   readonly nackedOn: Set<number>;
   /** The node of the last nack. */
@@ -136,12 +134,15 @@ interface Hold {
  *   channel: nothing more is written on it, a new channel takes what follows, and the old one
  *   closes once its own confirms are in. The nacked publish, and every later one to the same
  *   route, waits 100 ms (doubling with each nack in a row, at most 1 s), then goes out on the
- *   current channel, after publishes to other routes that were called later. A nack on a channel
- *   that had delivered to that route before (a queue full with overflow reject-publish) keeps
- *   the channel and retries the same way. When the deadline passes for a publish whose every
- *   write was nacked, it rejects with PublishRejectedError naming the node, the route, the nacks
- *   and the likely reason; a message is routed by exchange and key, so a retry can duplicate it
- *   only in the other queues of a route to several queues (a fanout) that took it the first time.
+ *   current channel, after publishes to other routes that were called later. When the deadline
+ *   passes for a publish whose every write was nacked, it rejects with PublishRejectedError
+ *   naming the node, the route, the nacks and the likely reasons. A message is routed by exchange
+ *   and key, so a retry can duplicate it only in the other queues of a route to several queues
+ *   (a fanout) that took it the first time.
+ * - A nack on a channel that had delivered to that route before cannot be such a queue client
+ *   (it follows the queue's leader from then on): the queue itself refused the message, most
+ *   likely full with overflow reject-publish. That is final: PublishRejectedError at once, and
+ *   the channel stays.
  * - Unroutable messages: the broker sends basic.return before the basic.ack of the same message
  *   on the same channel, and the channel emits them in that order, so by the time a publish's
  *   confirm resolves its return (if any) has been recorded.
@@ -240,7 +241,6 @@ export class Publisher {
         channel: undefined,
         timer: undefined,
         nacks: 0,
-        warmNacks: 0,
         nackedOn: new Set(),
         nackNode: undefined,
         resolve,
@@ -318,17 +318,22 @@ export class Publisher {
   }
 
   /**
-   * The broker nacked `entry` on `open`, which stays open. A channel that never had a publish
-   * to this route acked may hold a queue client that will nack it for good: it is retired. The
-   * publish waits for its route's backoff, then goes out again on the current channel.
+   * The broker nacked `entry` on `open`, which stays open. On a channel that had delivered to
+   * this route before, the queue itself refused it (a queue full with overflow reject-publish):
+   * final. On one that had not, it may be a queue client that will nack the route for good: the
+   * channel is retired, and the publish waits for its route's backoff, then goes out again on
+   * the current channel.
    */
   private nacked(open: OpenChannel, entry: Pending): void {
     entry.nacks += 1;
     entry.nackedOn.add(open.id);
     entry.nackNode = open.node;
-    const warm = open.acked.has(entry.route);
-    if (warm) entry.warmNacks += 1;
-    else this.retire(open, entry);
+    if (open.acked.has(entry.route)) {
+      this.settle(entry, this.rejected(entry, 'refused'));
+      this.closeIfDone(open);
+      return;
+    }
+    this.retire(open, entry);
     this.closeIfDone(open);
     entry.channel = undefined;
     entry.state = 'held';
@@ -393,18 +398,23 @@ export class Publisher {
     void open.channel.close().catch(() => undefined);
   }
 
-  /** What a publish that the broker nacked each time it was written rejects with at its deadline. */
-  private rejected(entry: Pending): PublishRejectedError {
+  /**
+   * What a nacked publish rejects with: at once when a channel that had delivered to its route
+   * before nacked it (`refused`), or at its deadline when every write of it was nacked.
+   */
+  private rejected(entry: Pending, why: 'refused' | 'deadline'): PublishRejectedError {
     const { exchange, routingKey } = entry.request;
     const channels = entry.nackedOn.size;
+    const counts =
+      `${entry.nacks === 1 ? 'once' : `${entry.nacks} times`} on ${channels === 1 ? '1 channel' : `${channels} channels`} ` +
+      `over ${Date.now() - entry.began} ms`;
     const reason =
-      entry.warmNacks > 0
-        ? 'a queue it routes to refused it after taking earlier messages on the same channel: most likely it is full (maxLength with overflow reject-publish)'
-        : "a quorum queue it routes to has no reachable leader (the leader's node is down or an election is under way), or a queue it routes to is full (maxLength with overflow reject-publish)";
+      why === 'refused'
+        ? '(basic.nack, on a channel that had delivered there before): a queue it routes to is most likely full (maxLength with overflow reject-publish)'
+        : `(basic.nack; retried until publishTimeoutMs, ${this.timeoutMs} ms): a quorum queue it routes to has no reachable leader ` +
+          "(the leader's node is down or an election is under way), or a queue it routes to is full (maxLength with overflow reject-publish)";
     return new PublishRejectedError(
-      `the broker at ${entry.nackNode ?? this.transport.broker} refused the message to ${entry.target} with routing key "${routingKey}" ` +
-        `${entry.nacks === 1 ? 'once' : `${entry.nacks} times`} on ${channels === 1 ? '1 channel' : `${channels} channels`} ` +
-        `over ${Date.now() - entry.began} ms (basic.nack; retried until publishTimeoutMs, ${this.timeoutMs} ms): ${reason}`,
+      `the broker at ${entry.nackNode ?? this.transport.broker} refused the message to ${entry.target} with routing key "${routingKey}" ${counts} ${reason}`,
       undefined,
       { node: entry.nackNode, exchange, routingKey, nacks: entry.nacks, channels },
     );
@@ -444,7 +454,7 @@ export class Publisher {
     else channel?.unconfirmed.delete(entry);
     // Nacked each time it was written, and not written now: the broker does not have it.
     if (entry.nacks > 0 && state !== 'sent') {
-      this.settle(entry, this.rejected(entry));
+      this.settle(entry, this.rejected(entry, 'deadline'));
     } else {
       const nacked = entry.nacks > 0 ? `; nacked ${entry.nacks === 1 ? 'once' : `${entry.nacks} times`} before` : '';
       this.settle(

@@ -1,5 +1,18 @@
-export { Worker, type WorkerOptions, type WorkerEvents, type TaskRepublisher } from './worker';
-export { checkTaskOptions, matchesAutoretry, maxRetries, retryDelayMs } from './retry-policy';
+export { Worker, type WorkerParts } from './worker';
+export type { WorkerEvents, WorkerSummary } from './worker-events';
+export {
+  resolveWorkerOptions,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  DEFAULT_STALL_WARNING_MS,
+  type WorkerOptions,
+  type ResolvedWorkerOptions,
+  type ResolveWorkerOptionsContext,
+} from './worker-options';
+export type { TaskRepublisher } from './request';
+export { decideOutcome, type Outcome, type Decision, type OutcomeFacts } from './outcome';
+export { currentTask } from './task-scope';
+export { handlerArguments } from './handler-arguments';
+export { checkTaskOptions, matchesAutoretry, maxRetries, retryDelayMs, retryOptionProblems } from './retry-policy';
 export type {
   TaskContext,
   TaskHandler,

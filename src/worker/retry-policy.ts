@@ -1,5 +1,5 @@
 import { UsageError } from '../errors';
-import type { ErrorClass, RetryPolicy, TaskOptions } from './task-types';
+import type { ErrorClass, RetryOptions, RetryPolicy, TaskOptions } from './task-types';
 
 /** Celery's `max_retries`. */
 export const DEFAULT_MAX_RETRIES = 3;
@@ -64,6 +64,19 @@ export function checkTaskOptions(name: string, options: TaskOptions): void {
       problems.push(`retry.backoff must be 'fixed' or 'exponential' (got ${String(retry.backoff)})`);
     }
   }
+  if (options.bind !== undefined && typeof options.bind !== 'boolean') problems.push(`bind must be true or false (got ${String(options.bind)})`);
+  if (options.params !== undefined) {
+    const params: unknown = options.params;
+    if (!Array.isArray(params) || params.some((p) => typeof p !== 'string' || p === '')) {
+      problems.push('params must be a list of parameter names');
+    } else {
+      const seen = new Set<string>();
+      for (const p of params as string[]) {
+        if (seen.has(p)) problems.push(`params names "${p}" twice`);
+        seen.add(p);
+      }
+    }
+  }
   seconds('timeLimit', options.timeLimit, false);
   seconds('softTimeLimit', options.softTimeLimit, false);
   if (options.autoretryFor !== undefined) {
@@ -73,4 +86,37 @@ export function checkTaskOptions(name: string, options: TaskOptions): void {
     }
   }
   if (problems.length > 0) throw new UsageError(`task "${name}": ${problems.join('; ')}`);
+}
+
+/** The latest time a retry may be due: what Python's datetime (and the eta header) can carry. */
+const LATEST_ETA_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
+
+/**
+ * What is wrong with the options of `ctx.retry()` (or a `Retry` thrown by hand), as `sendTask`
+ * checks its own: `countdown` a finite number of seconds >= 0, `eta` a valid Date, not both,
+ * `max` a whole number >= 0 or Infinity, and the next attempt due before the year 10000.
+ * Empty when they are fine.
+ */
+export function retryOptionProblems(options: Pick<RetryOptions, 'countdown' | 'eta' | 'max'>, now: number = Date.now()): string[] {
+  const problems: string[] = [];
+  const { countdown, eta, max } = options;
+  if (countdown !== undefined && eta !== undefined) problems.push('give countdown or eta, not both');
+  if (countdown !== undefined) {
+    if (typeof countdown !== 'number' || !Number.isFinite(countdown) || countdown < 0) {
+      problems.push(`countdown must be a number of seconds >= 0 (got ${String(countdown)})`);
+    } else if (now + countdown * 1000 > LATEST_ETA_MS) {
+      problems.push(`countdown ${countdown} puts the next attempt after the year 9999`);
+    }
+  }
+  if (eta !== undefined) {
+    if (!(eta instanceof Date) || Number.isNaN(eta.getTime())) {
+      problems.push(`eta must be a valid Date (got ${String(eta)})`);
+    } else if (eta.getTime() > LATEST_ETA_MS) {
+      problems.push(`eta must be before the year 10000 (got ${eta.toISOString()})`);
+    }
+  }
+  if (max !== undefined && !(max === Infinity || (typeof max === 'number' && Number.isInteger(max) && max >= 0))) {
+    problems.push(`max must be a whole number >= 0 or Infinity (got ${String(max)})`);
+  }
+  return problems;
 }

@@ -1,9 +1,17 @@
 import type { Logger } from '../logging/logger';
 
-/** What a running task knows about its own delivery. */
+/**
+ * What a running task knows about its own delivery (Celery's `self.request`). A bound task
+ * (`bind: true`) gets it as its first parameter; any task's code can reach it with
+ * `currentTask()`.
+ */
 export interface TaskContext {
   taskId: string;
   taskName: string;
+  /** The message's positional arguments. */
+  args: readonly unknown[];
+  /** The message's keyword arguments (Celery kwargs); empty when it had none. */
+  kwargs: Readonly<Record<string, unknown>>;
   /** How many times this task was retried before this run. */
   retries: number;
   /** The broker delivered this message before (a worker died or handed it back). */
@@ -23,7 +31,9 @@ export interface TaskContext {
   /**
    * Asks to run the task again later and ends this run: throws a `Retry` signal (let it
    * propagate). Without `countdown` or `eta` the task's `retry` policy picks the delay. Past the
-   * allowed retries the task fails with `MaxRetriesExceededError` instead.
+   * allowed retries the task fails with `MaxRetriesExceededError` instead. Options that are not
+   * valid (a NaN or negative countdown, an invalid Date, both countdown and eta) throw a
+   * `UsageError` instead, which fails the task.
    */
   retry(options?: RetryOptions): never;
 }
@@ -64,14 +74,30 @@ export interface RetryPolicy {
 export type ErrorClass = abstract new (...args: never[]) => Error;
 
 /**
- * A task body. It receives the message's args, then its kwargs when the message has any,
- * then the context: `(text, ctx)` for `sendTask('t', ['x'])`, `(text, kwargs, ctx)` with kwargs.
+ * A task body, as the registry keeps it. It receives the message's args; with `bind: true`
+ * the context comes first. Celery kwargs: with `params`, each is placed at its parameter's
+ * position by name; without, non-empty kwargs are passed as one object after the args.
+ * `app.task()` types the handler itself, from the function given.
  */
 // The handler's own parameter types are the user's; warren only spreads JSON values into them.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type TaskHandler = (...params: any[]) => unknown;
 
 export interface TaskOptions {
+  /**
+   * Pass the task's context as the handler's first parameter, as Celery's `bind=True` passes
+   * `self`: `app.task('t', async (ctx, a: number) => ..., { bind: true })`.
+   * @defaultValue false
+   */
+  bind?: boolean;
+  /**
+   * The names of the handler's positional parameters (context excluded), so Celery kwargs are
+   * placed by name, as Python does: with `params: ['a', 'b']`, a message with args `[1]` and
+   * kwargs `{ b: 2 }` calls the handler with `(1, 2)`. A kwarg naming no parameter, or one
+   * already given by position, fails the task with a `TypeError` that names it.
+   * @defaultValue none: non-empty kwargs are passed as one object after the args
+   */
+  params?: readonly string[];
   /** Publish a STARTED state when the task begins. @defaultValue false */
   trackStarted?: boolean;
   /** Never publish a result for this task. @defaultValue false */

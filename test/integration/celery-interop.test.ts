@@ -77,15 +77,21 @@ describe('Celery interop: Python Celery 5.2 and warren on the same broker', () =
     beforeAll(async () => {
       if (!pythonCelery) return;
       workerApp = createApp({ definitions: defs.file, logger });
-      workerApp.task(`${prefix}.add`, async (a: number, b: number, kwargs: { k: number }, context: TaskContext) => {
+      workerApp.task(`${prefix}.add`, async (context: TaskContext, a: number, b: number, kwargs: { k: number }) => {
         received.push({ args: [a, b, kwargs], context });
         return { sum: a + b, kwargs, taskId: context.taskId, queue: context.queue };
-      });
+      }, { bind: true });
       workerApp.task(`${prefix}.charge`, async (amount: number) => {
         throw new PaymentDeclined(`card declined for ${amount}`);
       });
       workerApp.task(`${prefix}.typed`, async () => {
         throw new TypeError('expected a number');
+      });
+      workerApp.task(`${prefix}.unsendable`, async () => 10n);
+      // Python-style kwargs by name, and the context first whatever the message carries.
+      workerApp.task(`${prefix}.scale`, async (ctx: TaskContext, value: number, factor: number, offset: number = 0) => ({ scaled: value * factor + offset, taskId: ctx.taskId }), {
+        bind: true,
+        params: ['value', 'factor', 'offset'],
       });
       await workerApp.startWorker({ queues: [warrenQueue], concurrency: 2 });
     });
@@ -123,6 +129,28 @@ describe('Celery interop: Python Celery 5.2 and warren on the same broker', () =
       expect(out.exc_module).toBe('celery.exceptions');
       expect(out.traceback).toContain('PaymentDeclined: card declined for 42');
       expect(out.traceback).toContain('celery-interop.test.ts');
+    });
+
+    test('kwargs from Python are placed by name (params), the bound context stays first', async () => {
+      const out = await runPythonClientJson<PythonCall>(pythonClientConfig, ['call', `${prefix}.scale`, '[2]', '{"offset": 1, "factor": 5}', '10']);
+      expect(out).toMatchObject({ status: 'SUCCESS', result: { scaled: 11, taskId: out.id } });
+      const byName = await runPythonClientJson<PythonCall>(pythonClientConfig, ['call', `${prefix}.scale`, '[]', '{"value": 3, "factor": 4}', '10']);
+      expect(byName).toMatchObject({ status: 'SUCCESS', result: { scaled: 12, taskId: byName.id } });
+    });
+
+    test('a kwarg the task does not name: Python gets the TypeError it would get from a Python task', async () => {
+      const out = await runPythonClientJson<PythonCall>(pythonClientConfig, ['call', `${prefix}.scale`, '[2, 5]', '{"factr": 5}', '10']);
+      expect(out).toMatchObject({ status: 'FAILURE', exc_type: 'TypeError', exc_module: 'builtins', exc_str: `${prefix}.scale() got an unexpected keyword argument 'factr'` });
+    });
+
+    test("a result JSON cannot carry: Python raises kombu's EncodeError, as for a Python task", async () => {
+      const out = await runPythonClientJson<PythonCall>(pythonClientConfig, ['call', `${prefix}.unsendable`, '[]', '{}', '10']);
+      expect(out).toMatchObject({
+        status: 'FAILURE',
+        exc_type: 'EncodeError',
+        exc_module: 'kombu.exceptions',
+        exc_str: `the SUCCESS result of task ${prefix}.unsendable[${out.id}] cannot be sent as JSON: found bigint 10 at result`,
+      });
     });
 
     test('a JS TypeError reaches Python as the builtin TypeError', async () => {

@@ -10,7 +10,13 @@ describe('dead-letter queues and poison messages', () => {
   const dlq = (queue: string): string => `${queue}.dlq`;
   const names = (prefix: string) => ({
     exchange: `${prefix}.x`,
-    queues: { work: `${prefix}.work`, quorum: `${prefix}.quorum`, classic: `${prefix}.classic` },
+    queues: {
+      work: `${prefix}.work`,
+      quorum: `${prefix}.quorum`,
+      classic: `${prefix}.classic`,
+      crowded: `${prefix}.crowded`,
+      crowdedQuorum: `${prefix}.crowded-quorum`,
+    },
   });
   const suite = brokerSuite('dlq', (prefix) => {
     const { exchange, queues } = names(prefix);
@@ -23,6 +29,8 @@ describe('dead-letter queues and poison messages', () => {
           { name: queues.work, exchange, routingKey: 'work', deadLetterQueue: true },
           { name: queues.quorum, exchange, routingKey: 'quorum', type: 'quorum', deliveryLimit: 3, deadLetterQueue: true },
           { name: queues.classic, exchange, routingKey: 'classic', deliveryLimit: 2, deadLetterQueue: true },
+          { name: queues.crowded, exchange, routingKey: 'crowded', deliveryLimit: 2, deadLetterQueue: true },
+          { name: queues.crowdedQuorum, exchange, routingKey: 'crowded-quorum', type: 'quorum', deliveryLimit: 2, deadLetterQueue: true },
         ],
         defaultQueue: queues.work,
       },
@@ -90,10 +98,14 @@ describe('dead-letter queues and poison messages', () => {
    * process running (a new one each time one dies) until the killer is in the dead-letter queue
    * and every ordinary task has its result.
    */
-  async function poisonRun(queue: string, label: string): Promise<{ deaths: number; dead: GetMessage[] }> {
+  async function poisonRun(
+    queue: string,
+    label: string,
+    crowd: { concurrency: number; prefetchMultiplier: number; ordinaryMs: number } = { concurrency: 1, prefetchMultiplier: 1, ordinaryMs: 20 },
+  ): Promise<{ deaths: number; dead: GetMessage[] }> {
     const killer = await suite.client.sendTask(`${prefix}.die`, [label], {}, { queue, ignoreResult: true });
     const ordinary = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => suite.client.sendTask(`${prefix}.slow`, [`${label}-ok-${i}`, 20], {}, { queue })),
+      Array.from({ length: 10 }, (_, i) => suite.client.sendTask(`${prefix}.slow`, [`${label}-ok-${i}`, crowd.ordinaryMs], {}, { queue })),
     );
     const done = Promise.all(ordinary.map((r) => r.get({ timeout: 60_000 })));
     let deaths = 0;
@@ -101,7 +113,10 @@ describe('dead-letter queues and poison messages', () => {
     void done.then(() => (finished = true), () => undefined);
     while (!(finished && (await suite.probe.messageCount(dlq(queue))) === 1)) {
       if (deaths > 6) throw new Error(`the worker died ${deaths} times and the poison message is still not dead-lettered`);
-      const worker = suite.workerProcess({ queues: [queue], name: `${label}-${deaths}@test`, concurrency: 1, env: { WARREN_TEST_MARKS: marks } });
+      const worker = suite.workerProcess({
+        queues: [queue], name: `${label}-${deaths}@test`, concurrency: crowd.concurrency,
+        env: { WARREN_TEST_MARKS: marks }, extraArgs: ['--prefetch-multiplier', String(crowd.prefetchMultiplier)],
+      });
       worker.ready.catch(() => undefined); // a worker may die of the poison message before it logs that it is ready
       const exited = worker.exited.then(() => 'exited' as const);
       const goal = waitFor('the poison message dead-lettered and every ordinary task done', async () => finished && (await suite.probe.messageCount(dlq(queue))) === 1, 30_000).then(() => 'done' as const);
@@ -115,12 +130,14 @@ describe('dead-letter queues and poison messages', () => {
     return { deaths, dead };
   }
 
-  test('quorum queue, deliveryLimit 3: a task that kills its worker runs 3 times, then the broker dead-letters it; the others complete', async () => {
+  test('quorum queue, deliveryLimit 3: a task that kills its worker runs 3 times, then warren dead-letters it with the reason; the others complete', async () => {
     const { deaths, dead } = await poisonRun(queues.quorum, 'quorum-killer');
     expect(started('quorum-killer').map((line) => line.split(' ')[2])).toEqual(['false', 'true', 'true']); // ctx.redelivered
     expect(deaths).toBe(3);
-    const death = dead[0].properties.headers?.['x-death']?.[0];
-    expect(death).toMatchObject({ queue: queues.quorum, reason: 'delivery_limit' });
+    expect(dead[0].properties.headers).toMatchObject({
+      'x-warren-reason': 'delivered 3 times without finishing (deliveryLimit 3): a poison message',
+      'x-warren-queue': queues.quorum,
+    });
     expect(await suite.probe.messageCount(queues.quorum)).toBe(0);
   }, 90_000);
 
@@ -135,4 +152,21 @@ describe('dead-letter queues and poison messages', () => {
     });
     expect(await suite.probe.messageCount(queues.classic)).toBe(0);
   }, 90_000);
+
+  // A killer among innocents, with several tasks running and more prefetched when it strikes:
+  // every innocent is flagged redelivered after each death, and counted once; but a redelivered
+  // message then runs alone, so only the killer is lost again, and only the killer reaches the limit.
+  for (const [kind, key] of [['classic', 'crowded'], ['quorum', 'crowdedQuorum']] as const) {
+    test(`${kind} queue, deliveryLimit 2, -c 2 with 6 prefetched: only the poison message is dead-lettered, every innocent one completes`, async () => {
+      const label = `${kind}-crowd-killer`;
+      const { deaths, dead } = await poisonRun(queues[key], label, { concurrency: 2, prefetchMultiplier: 3, ordinaryMs: 300 });
+      expect(deaths).toBe(2);
+      expect(dead).toHaveLength(1);
+      expect(dead[0].properties.headers).toMatchObject({
+        'x-warren-reason': 'delivered 2 times without finishing (deliveryLimit 2): a poison message',
+        'x-warren-queue': queues[key],
+      });
+      expect(await suite.probe.messageCount(queues[key])).toBe(0);
+    }, 90_000);
+  }
 });

@@ -45,9 +45,9 @@ describe('delayed tasks survive a broker restart', () => {
 
     const ran: Array<{ id: string; at: number; eta: Date | null }> = [];
     const workerApp = app();
-    workerApp.task(`${prefix}.stamp`, (_label: string, ctx: TaskContext) => {
+    workerApp.task(`${prefix}.stamp`, (ctx: TaskContext) => {
       ran.push({ id: ctx.taskId, at: Date.now(), eta: ctx.eta });
-    });
+    }, { bind: true });
     await workerApp.startWorker({ queues: [topology.queues.default], concurrency: 1 });
 
     await waitFor('the delayed task to run after the restart', () => ran.length === 1, 15_000);

@@ -33,10 +33,10 @@ describe('delays kept by the broker: countdown and eta', () => {
 
   beforeAll(async () => {
     const workerApp = suite.app(logs.logger);
-    workerApp.task(`${prefix}.stamp`, (label: string, ctx: TaskContext) => {
+    workerApp.task(`${prefix}.stamp`, (ctx: TaskContext, label: string) => {
       ran.push({ label, ranAt: Date.now(), eta: ctx.eta });
       return label;
-    });
+    }, { bind: true });
     await workerApp.startWorker({ queues: [topology.queues.default], concurrency: 4 });
   });
 

@@ -29,49 +29,49 @@ describe('retries', () => {
     // Fails its first three runs, then succeeds: retried after 1, 2 and 4 s.
     workerApp.task(
       `${prefix}.flaky`,
-      (label: string, ctx: TaskContext) => {
+      (ctx: TaskContext, label: string) => {
         record(label, ctx);
         if (ctx.retries < 3) throw new PaymentDeclined(`declined on run ${ctx.retries + 1}`);
         return `paid after ${ctx.retries} retries`;
       },
-      { autoretryFor: [PaymentDeclined], retry: { max: 3, delay: 1, backoff: 'exponential' } },
+      { bind: true, autoretryFor: [PaymentDeclined], retry: { max: 3, delay: 1, backoff: 'exponential' } },
     );
     // Always fails: gives up after two retries.
     workerApp.task(
       `${prefix}.hopeless`,
-      (label: string, ctx: TaskContext) => {
+      (ctx: TaskContext, label: string) => {
         record(label, ctx);
         throw new PaymentDeclined('card blocked');
       },
-      { autoretryFor: ['PaymentDeclined'], retry: { max: 2, delay: 1, backoff: 'exponential' } },
+      { bind: true, autoretryFor: ['PaymentDeclined'], retry: { max: 2, delay: 1, backoff: 'exponential' } },
     );
     // Asks for its own retry once, with no error.
     workerApp.task(
       `${prefix}.polling`,
-      (label: string, ctx: TaskContext) => {
+      (ctx: TaskContext, label: string) => {
         record(label, ctx);
         if (ctx.retries === 0) ctx.retry({ countdown: 1 });
         return 'ready now';
       },
-      { retry: { max: 1 } },
+      { bind: true, retry: { max: 1 } },
     );
     // Asks for a retry it is not allowed.
     workerApp.task(
       `${prefix}.impatient`,
-      (label: string, ctx: TaskContext) => {
+      (ctx: TaskContext, label: string) => {
         record(label, ctx);
         ctx.retry({ countdown: 1 });
       },
-      { retry: { max: 0 } },
+      { bind: true, retry: { max: 0 } },
     );
     // Throws an error autoretryFor does not list.
     workerApp.task(
       `${prefix}.broken`,
-      (label: string, ctx: TaskContext) => {
+      (ctx: TaskContext, label: string) => {
         record(label, ctx);
         throw new TypeError('a bug, not a hiccup');
       },
-      { autoretryFor: [PaymentDeclined], retry: { max: 3, delay: 1 } },
+      { bind: true, autoretryFor: [PaymentDeclined], retry: { max: 3, delay: 1 } },
     );
     worker = await workerApp.startWorker({ queues: [topology.queues.default], concurrency: 4 });
     worker.on('task-retried', (event) => retried.push({ ...event, at: Date.now() }));

@@ -27,23 +27,23 @@ describe('time limits', () => {
   beforeAll(async () => {
     const workerApp = suite.app();
     // Sleeps `ms` unless its signal is aborted first.
-    workerApp.task(`${prefix}.obedient`, async (label: string, ms: number, ctx: TaskContext) => {
+    workerApp.task(`${prefix}.obedient`, async (ctx: TaskContext, label: string, ms: number) => {
       started = Date.now();
       await sleep(ms, ctx.signal);
       return label;
-    }, { softTimeLimit: 0.5 });
+    }, { bind: true, softTimeLimit: 0.5 });
     // Winds up when asked: returns what it has.
-    workerApp.task(`${prefix}.graceful`, async (label: string, ctx: TaskContext) => {
+    workerApp.task(`${prefix}.graceful`, async (ctx: TaskContext, label: string) => {
       await sleep(10_000, ctx.signal).catch(() => undefined);
       seen.push({ label, aborted: ctx.signal.aborted, reason: ctx.signal.reason, at: Date.now() });
       return 'partial result';
-    }, { softTimeLimit: 0.5, timeLimit: 5 });
+    }, { bind: true, softTimeLimit: 0.5, timeLimit: 5 });
     // Ignores its signal and never finishes.
-    workerApp.task(`${prefix}.stubborn`, async (label: string, ctx: TaskContext) => {
+    workerApp.task(`${prefix}.stubborn`, async (ctx: TaskContext) => {
       started = Date.now();
       await new Promise(() => undefined);
       return ctx.taskId;
-    }, { timeLimit: 1 });
+    }, { bind: true, timeLimit: 1 });
     // No limits of its own: the worker's 1.5 s apply.
     workerApp.task(`${prefix}.unbounded`, async () => {
       started = Date.now();

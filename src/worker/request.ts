@@ -1,0 +1,443 @@
+import { BrokerUnavailableError, EncodeError, InvalidMessageError, MessageTooLargeError, Retry, UnroutableError, UsageError } from '../errors';
+import type { Logger } from '../logging/logger';
+import {
+  clip,
+  decodeTaskMessage,
+  encodeError,
+  encodeResultMessage,
+  formatTraceback,
+  republishTaskMessage,
+  type EncodedResultMessage,
+  type TaskMessage,
+} from '../protocol';
+import { isBrokerHeader, isDelayHeader, isDeliveryCountHeader, previousDeliveries, recordedDeliveries } from '../topology';
+import type { Publisher, PublishRequest } from '../transport';
+import type { DeadLetters } from './dead-letters';
+import { settle, type Delivery } from './delivery';
+import { handlerArguments } from './handler-arguments';
+import { decideOutcome, type Decision, type Outcome } from './outcome';
+import { retryOptionProblems } from './retry-policy';
+import { runWithinLimits, type TimeLimits } from './run-within-limits';
+import { RunningTask } from './task-scope';
+import type { RegisteredTask, TaskContext, TaskLookup } from './task-types';
+import type { ResolvedWorkerOptions } from './worker-options';
+import type { WorkerEvents } from './worker-events';
+
+/**
+ * Publishes tasks again, now or after a delay the broker keeps (the producer's
+ * `DelayedDelivery` is one): for retries, and for tasks that arrive before their `eta`.
+ */
+export interface TaskRepublisher {
+  /** Declares what delayed publishes to `targets` need; the worker calls it on start. */
+  prepare(targets: ReadonlyArray<{ exchange: string; routingKey: string }>): Promise<void>;
+  /** Resolves once the broker confirmed the message; it is routed after `delayMs` (now if <= 0). */
+  publish(request: PublishRequest, delayMs: number): Promise<void>;
+}
+
+/** One delivery in the worker's hands while it is handled. */
+export interface Slot {
+  /** The run of the task's code, once it started. */
+  task: RunningTask | undefined;
+  /** The worker let the delivery go (shutdown timeout): nothing more is published or settled for it. */
+  abandoned: boolean;
+}
+
+export interface RequestHandlerOptions {
+  publisher: Publisher;
+  republisher: TaskRepublisher;
+  tasks: TaskLookup;
+  deadLetters: DeadLetters;
+  logger: Logger;
+  options: ResolvedWorkerOptions;
+  /** The worker's one place that counts outcomes and emits events; called after the message is settled. */
+  emit: <K extends keyof WorkerEvents>(event: K, payload: WorkerEvents[K]) => void;
+}
+
+/**
+ * A task due within this long is held in the worker until its time; one due later goes back
+ * into the broker's delay levels. So no delivery stays unacked much longer than a second
+ * waiting for its time (DESIGN.md section 3).
+ */
+const HOLD_LIMIT_MS = 1000;
+
+/** Headers a task published again must not carry on: the broker's, the delay levels', warren's delivery count. */
+const transportHeader = (name: string): boolean => isBrokerHeader(name) || isDelayHeader(name) || isDeliveryCountHeader(name);
+
+/**
+ * One message's fate, as Celery's Request owns it: check it, decode it, run its task, decide
+ * what happens to it ({@link decideOutcome}), publish what that needs (result, retry, dead
+ * letter), settle it, and only then tell the worker, which counts and emits.
+ */
+export class RequestHandler {
+  /** Tasks this worker finished lately: a redelivery of one (its ack was lost with the channel) is acked, not run again. */
+  private readonly finished = new RecentKeys(1000);
+
+  constructor(private readonly deps: RequestHandlerOptions) {}
+
+  async handle(delivery: Delivery, slot: Slot): Promise<void> {
+    const { message, queue } = delivery;
+    const { deadLetters, logger, options } = this.deps;
+    // Checked before anything reads the body: an oversized message is never parsed.
+    if (message.content.length > options.maxMessageBytes) {
+      const { task: name, id } = message.properties.headers ?? {};
+      const label = typeof name === 'string' && typeof id === 'string' ? `task ${clip(name)}[${clip(id)}]` : 'message';
+      const reason = new MessageTooLargeError(label, message.content.length, options.maxMessageBytes).message;
+      await deadLetters.deadLetter(delivery, reason, 'message rejected: too large');
+      return;
+    }
+    const key = finishedKey(delivery);
+    if (message.fields.redelivered && key !== undefined && this.finished.has(key)) {
+      logger.warn({ queue, taskId: message.properties.headers?.id }, 'task redelivered after it finished here (its ack was lost with the channel): acked without running it again');
+      settle(delivery, 'ack');
+      return;
+    }
+    if (deadLetters.isSuspect(delivery)) {
+      await deadLetters.countRedelivery(delivery);
+      return;
+    }
+    let task: TaskMessage;
+    try {
+      task = decodeTaskMessage({ content: message.content, properties: message.properties });
+    } catch (err) {
+      const reason = err instanceof InvalidMessageError ? err.message : `undecodable message: ${String(err)}`;
+      await deadLetters.deadLetter(delivery, reason, 'message rejected: not a valid task');
+      return;
+    }
+    const log = logger.child({ queue, task: task.task, taskId: task.id });
+    const registered = this.deps.tasks.get(task.task);
+    if (!registered) {
+      await this.carryOut(delivery, slot, task, undefined, this.decide({ kind: 'not-registered', taskName: task.task }, task), log);
+      return;
+    }
+    if (await this.revokeIfExpired(delivery, slot, task, registered, log)) return;
+    if (task.eta) {
+      const earlyMs = task.eta.getTime() - Date.now();
+      if (earlyMs > HOLD_LIMIT_MS) {
+        await this.delayAgain(delivery, task, earlyMs, log);
+        return;
+      }
+      if (earlyMs > 0) {
+        await new Promise((resolve) => setTimeout(resolve, earlyMs));
+        if (slot.abandoned || (await this.revokeIfExpired(delivery, slot, task, registered, log))) return;
+      }
+    }
+    const done = await this.run(delivery, slot, task, registered, log);
+    if (done && key !== undefined) this.finished.add(key);
+  }
+
+  /** Runs the task and carries out its fate; true when that was published and settled here. */
+  private async run(delivery: Delivery, slot: Slot, task: TaskMessage, registered: RegisteredTask, log: Logger): Promise<boolean> {
+    const { message, queue } = delivery;
+    // Delivered before: flagged by the broker, or a copy that warren's own count sent round.
+    const before = previousDeliveries(message.properties.headers) || recordedDeliveries(message.properties.headers);
+    const redelivered = message.fields.redelivered || before > 0;
+    if (redelivered) log.warn(before > 0 ? { delivery: before + 1 } : {}, 'task redelivered');
+    if (registered.options.trackStarted) {
+      await this.sendResult(task, queue, 'STARTED', { pid: process.pid, hostname: this.deps.options.hostname }, null, log, slot, registered);
+    }
+    if (slot.abandoned) return false;
+    const running = new RunningTask((signal): TaskContext => ({
+      taskId: task.id,
+      taskName: task.task,
+      args: task.args,
+      kwargs: task.kwargs,
+      retries: task.retries,
+      redelivered,
+      eta: task.eta,
+      signal,
+      hostname: this.deps.options.hostname,
+      queue,
+      logger: log,
+      retry: (options = {}) => {
+        const problems = retryOptionProblems(options);
+        if (problems.length > 0) throw new UsageError(`task ${task.task}[${task.id}]: ctx.retry(): ${problems.join('; ')}`);
+        throw new Retry(options);
+      },
+    }), this);
+    const { context } = running;
+    slot.task = running;
+    log.debug('task started');
+    const started = performance.now();
+    const end = await runWithinLimits(
+      () => registered.handler(...handlerArguments(registered, task.args, task.kwargs, context)),
+      task.task,
+      this.timeLimits(task, registered),
+      running,
+      log,
+    );
+    const runtimeMs = Math.round((performance.now() - started) * 10) / 10;
+    let outcome: Outcome = end;
+    let success: EncodedResultMessage | undefined;
+    if (end.kind === 'returned' && wantsResult(task, registered)) {
+      // Encoded before anything is decided: a result that cannot be sent is the task's FAILURE.
+      const encoded = this.encodeResult(task, queue, 'SUCCESS', end.value === undefined ? null : end.value, null);
+      if (encoded instanceof Error) outcome = { kind: 'result-rejected', error: encoded };
+      else success = encoded;
+    }
+    if (end.kind === 'escaped') log.error({ err: describe(end.error) }, 'an error escaped the task (a throw in a callback, an unhandled rejection, process.exit): the task failed, the worker goes on');
+    return this.carryOut(delivery, slot, task, registered, this.decide(outcome, task, registered), log, runtimeMs, success);
+  }
+
+  private decide(outcome: Outcome, task: TaskMessage, registered?: RegisteredTask): Decision {
+    return decideOutcome(outcome, { taskName: task.task, taskId: task.id, retries: task.retries, options: registered?.options, now: Date.now() });
+  }
+
+  /**
+   * Publishes what the decision needs, settles the delivery, then reports it. True when the
+   * outcome reached the broker and the delivery was settled for it (not handed back).
+   */
+  private async carryOut(
+    delivery: Delivery,
+    slot: Slot,
+    task: TaskMessage,
+    registered: RegisteredTask | undefined,
+    decision: Decision,
+    log: Logger,
+    runtimeMs?: number,
+    success?: EncodedResultMessage,
+  ): Promise<boolean> {
+    const { queue } = delivery;
+    const { emit } = this.deps;
+    const ids = { taskId: task.id, taskName: task.task };
+    switch (decision.action) {
+      case 'hand-back':
+        return false;
+      case 'succeed': {
+        const delivered = await this.sendResult(task, queue, 'SUCCESS', decision.value, null, log, slot, registered, success);
+        if (!this.finish(delivery, slot, delivered, log)) return false;
+        log.info({ state: 'SUCCESS', runtimeMs }, 'task succeeded');
+        emit('task-succeeded', { ...ids, runtimeMs: runtimeMs ?? 0 });
+        return true;
+      }
+      case 'fail': {
+        const { error } = decision;
+        const delivered = await this.sendResult(task, queue, 'FAILURE', encodeError(error), formatTraceback(error), log, slot, registered);
+        if (!this.finish(delivery, slot, delivered, log)) return false;
+        log.warn({ state: 'FAILURE', runtimeMs, err: describe(error) }, 'task failed');
+        emit('task-failed', { ...ids, error, runtimeMs: runtimeMs ?? 0 });
+        return true;
+      }
+      case 'revoke': {
+        const revoked = { exc_type: 'TaskRevokedError', exc_message: ['expired'], exc_module: 'celery.exceptions' };
+        await this.sendResult(task, queue, 'REVOKED', revoked, null, log, slot, registered);
+        if (slot.abandoned) return false;
+        this.ack(delivery, log);
+        log.warn({ state: 'REVOKED', expires: task.expires?.toISOString(), eta: task.eta }, 'task expired before it ran; revoked');
+        emit('task-revoked', { ...ids, reason: 'expired' });
+        return true;
+      }
+      case 'retry':
+        return this.retry(delivery, slot, task, registered, decision, log, runtimeMs);
+      case 'dead-letter':
+        if (decision.error !== undefined) {
+          await this.sendResult(task, queue, 'FAILURE', encodeError(decision.error), null, log, slot, registered);
+        }
+        if (slot.abandoned) return false;
+        await this.deps.deadLetters.deadLetter(delivery, decision.reason, 'message rejected: not a valid task');
+        return true;
+    }
+  }
+
+  /**
+   * The time limits of a run, in seconds: the message's own (`timelimit`, hard first), else the
+   * task's options, else the worker's.
+   */
+  private timeLimits(task: TaskMessage, registered: RegisteredTask): TimeLimits {
+    const [hard, soft] = task.timelimit;
+    return {
+      hard: hard ?? registered.options.timeLimit ?? this.deps.options.timeLimit,
+      soft: soft ?? registered.options.softTimeLimit ?? this.deps.options.softTimeLimit,
+    };
+  }
+
+  /** A task past its `expires` is not run: REVOKED, acked, logged. True when it was. */
+  private async revokeIfExpired(delivery: Delivery, slot: Slot, task: TaskMessage, registered: RegisteredTask, log: Logger): Promise<boolean> {
+    if (!task.expires || task.expires.getTime() > Date.now()) return false;
+    await this.carryOut(delivery, slot, task, registered, this.decide({ kind: 'expired' }, task, registered), log);
+    return true;
+  }
+
+  /**
+   * Runs the task again later, as Celery's `Task.retry` does: publishes the next attempt (same
+   * id, reply queue and correlation id, `retries` + 1, an `eta`) into this queue through the
+   * delay levels; once the broker confirmed it, reports RETRY and acks this delivery. If the
+   * publish fails, this delivery goes back to the queue, so the task is never lost.
+   */
+  private async retry(
+    delivery: Delivery,
+    slot: Slot,
+    task: TaskMessage,
+    registered: RegisteredTask | undefined,
+    next: { delayMs: number; retries: number; reported: unknown },
+    log: Logger,
+    runtimeMs: number | undefined,
+  ): Promise<boolean> {
+    if (slot.abandoned) return false;
+    const { delayMs, reported } = next;
+    const eta = delayMs > 0 ? new Date(Date.now() + delayMs) : null;
+    const { body, properties } = republishTaskMessage(delivery.message, task, { retries: next.retries, eta, dropHeader: transportHeader });
+    try {
+      await this.deps.republisher.publish({ exchange: '', routingKey: delivery.queue, body, properties }, delayMs);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'could not publish the retry; the task goes back to the queue');
+      await pause();
+      settle(delivery, 'requeue');
+      return false;
+    }
+    // The next attempt is with the broker already: whatever happens to the RETRY state, ack.
+    await this.sendResult(task, delivery.queue, 'RETRY', encodeError(reported), formatTraceback(reported), log, slot, registered);
+    if (slot.abandoned) return true;
+    this.ack(delivery, log);
+    log.warn({ state: 'RETRY', runtimeMs, retries: next.retries, delayMs, eta, err: describe(reported) }, 'task will be retried');
+    this.deps.emit('task-retried', { taskId: task.id, taskName: task.task, retries: next.retries, delayMs });
+    return true;
+  }
+
+  /**
+   * A task that arrived before its `eta` (sent by a client without delay levels, such as Python
+   * Celery, or early by clock skew): the same message goes back into the delay levels, bound
+   * for this queue, and only once the broker confirmed that copy is this delivery acked.
+   */
+  private async delayAgain(delivery: Delivery, task: TaskMessage, delayMs: number, log: Logger): Promise<void> {
+    const { body, properties } = republishTaskMessage(delivery.message, task, { dropHeader: transportHeader });
+    try {
+      await this.deps.republisher.publish({ exchange: '', routingKey: delivery.queue, body, properties }, delayMs);
+    } catch (err) {
+      log.error({ err: (err as Error).message, eta: task.eta }, 'could not move an early task into the delay levels; it goes back to the queue');
+      await pause();
+      settle(delivery, 'requeue');
+      return;
+    }
+    log.debug({ eta: task.eta, delayMs }, 'task not due yet: moved into the delay levels');
+    this.ack(delivery, log);
+  }
+
+  /**
+   * A result message for the caller's reply queue, or why it cannot be one: `EncodeError` for a
+   * value JSON cannot carry, `MessageTooLargeError` for one over `maxMessageBytes`.
+   */
+  private encodeResult(task: TaskMessage, queue: string, status: 'SUCCESS' | 'FAILURE' | 'STARTED' | 'REVOKED' | 'RETRY', result: unknown, traceback: string | null): EncodedResultMessage | Error {
+    let encoded: EncodedResultMessage;
+    try {
+      encoded = encodeResultMessage({
+        taskId: task.id,
+        status,
+        result,
+        traceback,
+        parentId: task.parentId,
+        correlationId: task.correlationId ?? task.id,
+        extended: { name: task.task, worker: this.deps.options.hostname, queue, retries: task.retries },
+      });
+    } catch (err) {
+      // `cannot encode result of task <id>: body.result.o cannot be sent as JSON (found Map)`: say where, and what.
+      const detail = err instanceof InvalidMessageError ? /body\.(.*) cannot be sent as JSON \((found .*)\)$/.exec(err.message) : null;
+      const what = detail ? `${detail[2]} at ${detail[1]}` : describe(err);
+      return new EncodeError(`the ${status} result of task ${task.task}[${task.id}] cannot be sent as JSON: ${what}`, err);
+    }
+    const limit = this.deps.options.maxMessageBytes;
+    if (encoded.body.length > limit) return new MessageTooLargeError(`the ${status} result of task ${task.task}[${task.id}]`, encoded.body.length, limit);
+    return encoded;
+  }
+
+  /**
+   * Publishes a result to the caller's reply queue and waits for the broker's confirm.
+   * Returns false only when the broker could not take it: the message is then handed back,
+   * so the caller still gets a result from a redelivery. A reply queue that is gone is no
+   * reason to run the task again: that result is dropped with a warning, as Celery does. A
+   * publish cut off by a lost connection is tried once more (the publisher waits for the
+   * reconnect): the result is the same whichever copy arrives.
+   */
+  private async sendResult(
+    task: TaskMessage,
+    queue: string,
+    status: 'SUCCESS' | 'FAILURE' | 'STARTED' | 'REVOKED' | 'RETRY',
+    result: unknown,
+    traceback: string | null,
+    log: Logger,
+    slot: Slot,
+    registered?: RegisteredTask,
+    encoded?: EncodedResultMessage,
+  ): Promise<boolean> {
+    if (!wantsResult(task, registered)) return true;
+    if (slot.abandoned) return false;
+    let message = encoded ?? this.encodeResult(task, queue, status, result, traceback);
+    if (message instanceof Error) {
+      // An exception state whose own error cannot be sent (a huge message or traceback): say so instead.
+      log.warn({ status, err: message.message }, 'the result cannot be sent as it is; sending why instead');
+      const fallback = this.encodeResult(task, queue, status === 'SUCCESS' ? 'FAILURE' : status, encodeError(message), null);
+      if (fallback instanceof Error) return true;
+      message = fallback;
+    }
+    const request = { exchange: '', routingKey: task.replyTo!, body: message.body, properties: message.properties };
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.deps.publisher.publish(request);
+        return true;
+      } catch (err) {
+        if (err instanceof UnroutableError) {
+          log.warn({ replyTo: task.replyTo, status }, 'result dropped: the reply queue no longer exists');
+          return true;
+        }
+        if (err instanceof BrokerUnavailableError && attempt === 1 && !slot.abandoned) {
+          log.warn({ err: err.message, status }, 'the result publish was cut off; publishing it again');
+          continue;
+        }
+        log.error({ err: (err as Error).message, status }, 'could not publish the result; the message goes back to the queue');
+        return false;
+      }
+    }
+  }
+
+  /** Acks once the result is out, else hands the delivery back. False when the worker had let it go. */
+  private finish(delivery: Delivery, slot: Slot, resultDelivered: boolean, log: Logger): boolean {
+    if (slot.abandoned) return false;
+    if (resultDelivered) this.ack(delivery, log);
+    else settle(delivery, 'requeue');
+    return resultDelivered;
+  }
+
+  private ack(delivery: Delivery, log: Logger): void {
+    if (!settle(delivery, 'ack')) {
+      log.warn('could not ack: the channel closed meanwhile, so the broker will redeliver the message');
+    }
+  }
+}
+
+function wantsResult(task: TaskMessage, registered: RegisteredTask | undefined): boolean {
+  return Boolean(task.replyTo) && !task.ignoreResult && !registered?.options.ignoreResult;
+}
+
+/** A short wait before handing a message back after a broker error, so it does not spin. */
+function pause(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, HOLD_LIMIT_MS));
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** The identity of a task run for the recently-finished memo: queue, id and retries, from the v2 headers. */
+function finishedKey(delivery: Delivery): string | undefined {
+  const headers = delivery.message.properties.headers;
+  const id: unknown = headers?.id;
+  const retries: unknown = headers?.retries ?? 0;
+  if (typeof id !== 'string' || typeof retries !== 'number') return undefined;
+  return `${delivery.queue}\u0000${id}\u0000${retries}`;
+}
+
+/** A set of the last `size` keys added. */
+class RecentKeys {
+  private readonly keys = new Set<string>();
+
+  constructor(private readonly size: number) {}
+
+  add(key: string): void {
+    this.keys.delete(key);
+    this.keys.add(key);
+    if (this.keys.size > this.size) this.keys.delete(this.keys.values().next().value as string);
+  }
+
+  has(key: string): boolean {
+    return this.keys.has(key);
+  }
+}

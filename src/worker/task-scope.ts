@@ -1,0 +1,82 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { TimeLimitExceededError } from '../errors';
+import type { TaskContext } from './task-types';
+
+/** How a run ended: the first of these wins, whatever the task does afterwards is ignored. */
+export type RunEnd =
+  | { kind: 'returned'; value: unknown }
+  | { kind: 'threw'; error: unknown }
+  | { kind: 'timed-out'; error: TimeLimitExceededError }
+  /** An error escaped the task's own promise (a throw in a timer, an unhandled rejection, `process.exit()`). */
+  | { kind: 'escaped'; error: unknown }
+  /** The worker let the run go (shutdown timeout). */
+  | { kind: 'abandoned' };
+
+/**
+ * One run of a task's code. It is the async context of everything the task's code starts
+ * (timers, promises, callbacks): an error that escapes from any of them can be traced back to
+ * the run with {@link runningTask}, and the run ends with it.
+ */
+export class RunningTask {
+  readonly abort = new AbortController();
+  readonly context: TaskContext;
+  private ended: RunEnd | undefined;
+  private readonly waiting: Array<(end: RunEnd) => void> = [];
+
+  /**
+   * @param contextOf - the task's context, given the run's abort signal.
+   * @param owner - who runs it (a worker's request handler), so a worker claims only its own runs.
+   */
+  constructor(
+    contextOf: (signal: AbortSignal) => TaskContext,
+    readonly owner: object,
+  ) {
+    this.context = contextOf(this.abort.signal);
+  }
+
+  /** True until the run ended (returned, threw, timed out, escaped or was abandoned). */
+  get running(): boolean {
+    return this.ended === undefined;
+  }
+
+  /** Ends the run; false when it had ended already (the first end wins). */
+  end(end: RunEnd): boolean {
+    if (this.ended) return false;
+    this.ended = end;
+    if (end.kind !== 'returned' && end.kind !== 'threw' && !this.abort.signal.aborted) {
+      this.abort.abort(end.kind === 'abandoned' ? new Error('the worker let the task go (shutdown timeout)') : end.error);
+    }
+    for (const resolve of this.waiting.splice(0)) resolve(end);
+    return true;
+  }
+
+  /** Resolves with the end of the run. */
+  whenEnded(): Promise<RunEnd> {
+    return this.ended ? Promise.resolve(this.ended) : new Promise((resolve) => this.waiting.push(resolve));
+  }
+}
+
+const storage = new AsyncLocalStorage<RunningTask>();
+
+/** Runs `body` as the task's code: everything it starts belongs to `task`'s async context. */
+export function runAsTask<T>(task: RunningTask, body: () => T): T {
+  return storage.run(task, body);
+}
+
+/**
+ * The run whose code is executing now (or started the callback executing now), whether or not
+ * it is still running; undefined outside task code.
+ */
+export function runningTask(): RunningTask | undefined {
+  return storage.getStore();
+}
+
+/**
+ * The context of the task whose code is running now: for an unbound handler, or code deep in
+ * a call stack, that wants its task id, logger or abort signal without being handed the
+ * context. Undefined outside task code, and once the task's run is over.
+ */
+export function currentTask(): TaskContext | undefined {
+  const task = storage.getStore();
+  return task?.running ? task.context : undefined;
+}

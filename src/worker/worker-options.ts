@@ -1,0 +1,195 @@
+import { availableParallelism, hostname as osHostname } from 'node:os';
+import { UsageError } from '../errors';
+import { maxMessageBytes } from '../protocol';
+
+/**
+ * How a worker runs: what `app.startWorker()` takes and what `warren worker`'s flags fill in.
+ * Defined once: the library and the command line resolve it with {@link resolveWorkerOptions},
+ * so both validate the same way and get the same defaults.
+ */
+export interface WorkerOptions {
+  /**
+   * Queue names to consume; each must be declared in the definitions.
+   * @defaultValue the definitions' `defaultQueue`
+   */
+  queues?: readonly string[];
+  /**
+   * Tasks run at once (Celery's `--concurrency`).
+   * @defaultValue the number of CPUs (`os.availableParallelism()`), as Celery
+   */
+  concurrency?: number;
+  /**
+   * Unacknowledged deliveries the broker may hand this worker per concurrency slot: prefetch =
+   * concurrency x multiplier. 1 suits long tasks; a higher value helps many short ones.
+   * @defaultValue 1
+   */
+  prefetchMultiplier?: number;
+  /**
+   * Node name, used in logs, in results (`worker`) and in dead-letter headers.
+   * @defaultValue `warren@<host name>`
+   */
+  hostname?: string;
+  /**
+   * How long `stop()` (SIGTERM, `app.close()`) lets running tasks finish. After it, their
+   * deliveries are handed back to the broker, which gives them to another worker, and whatever
+   * the tasks still do is ignored: no result, no second ack.
+   * @defaultValue 30000
+   */
+  shutdownTimeoutMs?: number;
+  /**
+   * Hard time limit in seconds for tasks that set none (see `TaskOptions.timeLimit`).
+   * @defaultValue none
+   */
+  timeLimit?: number;
+  /**
+   * Soft time limit in seconds for tasks that set none (see `TaskOptions.softTimeLimit`).
+   * @defaultValue none
+   */
+  softTimeLimit?: number;
+  /**
+   * The largest message body this worker accepts, in bytes; a larger task is dead-lettered
+   * unparsed, and a larger result is a FAILURE (`MessageTooLargeError`) instead of a publish
+   * the broker might refuse.
+   * @defaultValue the app's `maxMessageBytes` (1 MiB)
+   */
+  maxMessageBytes?: number;
+  /**
+   * A task that keeps the event loop busy this long (milliseconds) is logged as a stall,
+   * naming the task: while it blocks, no heartbeat, ack or result goes out, and past the
+   * broker's heartbeat timeout the connection is lost and its deliveries run again.
+   * @defaultValue 2000
+   */
+  stallWarningMs?: number;
+}
+
+/** {@link WorkerOptions} validated, with every default filled in. Frozen. */
+export interface ResolvedWorkerOptions {
+  /** Empty means the definitions' default queue. */
+  readonly queues: readonly string[];
+  readonly concurrency: number;
+  readonly prefetchMultiplier: number;
+  readonly hostname: string;
+  readonly shutdownTimeoutMs: number;
+  readonly timeLimit: number | undefined;
+  readonly softTimeLimit: number | undefined;
+  readonly maxMessageBytes: number;
+  readonly stallWarningMs: number;
+}
+
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
+export const DEFAULT_STALL_WARNING_MS = 2000;
+
+export interface ResolveWorkerOptionsContext {
+  /** The app's `maxMessageBytes`, the default of the worker's. */
+  maxMessageBytes?: number;
+  /** How an option is named in an error: `concurrency` for the library, `--concurrency` for the CLI. */
+  optionName?: (key: keyof WorkerOptions) => string;
+}
+
+const KEYS: ReadonlyArray<keyof WorkerOptions> = [
+  'queues',
+  'concurrency',
+  'prefetchMultiplier',
+  'hostname',
+  'shutdownTimeoutMs',
+  'timeLimit',
+  'softTimeLimit',
+  'maxMessageBytes',
+  'stallWarningMs',
+];
+
+/**
+ * Validates worker options and fills in the defaults, once, for `app.startWorker()` and
+ * `warren worker` alike. Every problem is reported, not just the first.
+ *
+ * @throws UsageError naming each option that is wrong, what it was and what it should be.
+ */
+export function resolveWorkerOptions(options: WorkerOptions = {}, context: ResolveWorkerOptionsContext = {}): ResolvedWorkerOptions {
+  const name = context.optionName ?? ((key: keyof WorkerOptions) => key);
+  const problems: string[] = [];
+  const given = options as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (!(KEYS as readonly string[]).includes(key)) problems.push(`unknown worker option "${key}" (known: ${KEYS.join(', ')})`);
+  }
+
+  const wholeNumber = (key: 'concurrency' | 'prefetchMultiplier', fallback: number): number => {
+    const value = options[key];
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+      problems.push(`${name(key)} must be a whole number of at least 1 (got ${show(value)})`);
+      return fallback;
+    }
+    return value;
+  };
+  const milliseconds = (key: 'shutdownTimeoutMs' | 'stallWarningMs', fallback: number, allowZero: boolean): number => {
+    const value = options[key];
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+      problems.push(`${name(key)} must be a number of milliseconds ${allowZero ? '>= 0' : 'above 0'} (got ${show(value)})`);
+      return fallback;
+    }
+    return value;
+  };
+  const seconds = (key: 'timeLimit' | 'softTimeLimit'): number | undefined => {
+    const value = options[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      problems.push(`${name(key)} must be a number of seconds above 0 (got ${show(value)})`);
+      return undefined;
+    }
+    return value;
+  };
+
+  const concurrency = wholeNumber('concurrency', availableParallelism());
+  const prefetchMultiplier = wholeNumber('prefetchMultiplier', 1);
+  const shutdownTimeoutMs = milliseconds('shutdownTimeoutMs', DEFAULT_SHUTDOWN_TIMEOUT_MS, true);
+  const stallWarningMs = milliseconds('stallWarningMs', DEFAULT_STALL_WARNING_MS, false);
+  const timeLimit = seconds('timeLimit');
+  const softTimeLimit = seconds('softTimeLimit');
+
+  let queues: string[] = [];
+  if (options.queues !== undefined) {
+    const list: unknown = options.queues;
+    if (!Array.isArray(list) || list.some((q) => typeof q !== 'string' || q.trim() === '')) {
+      problems.push(`${name('queues')} must be a list of queue names (got ${show(list)})`);
+    } else {
+      queues = [...new Set(list as string[])];
+    }
+  }
+
+  let hostname = `warren@${osHostname()}`;
+  if (options.hostname !== undefined) {
+    if (typeof options.hostname !== 'string' || options.hostname.trim() === '') {
+      problems.push(`${name('hostname')} must be a non-empty string (got ${show(options.hostname)})`);
+    } else {
+      hostname = options.hostname;
+    }
+  }
+
+  let messageLimit = 0;
+  try {
+    messageLimit = maxMessageBytes(options.maxMessageBytes, name('maxMessageBytes'));
+    if (options.maxMessageBytes === undefined && context.maxMessageBytes !== undefined) messageLimit = context.maxMessageBytes;
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+
+  if (problems.length > 0) throw new UsageError(problems.join('; '));
+  return Object.freeze({
+    queues: Object.freeze(queues),
+    concurrency,
+    prefetchMultiplier,
+    hostname,
+    shutdownTimeoutMs,
+    timeLimit,
+    softTimeLimit,
+    maxMessageBytes: messageLimit,
+    stallWarningMs,
+  });
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(show).join(', ')}]`;
+  return String(value);
+}

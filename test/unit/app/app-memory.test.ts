@@ -1,0 +1,39 @@
+import { join } from 'node:path';
+import { createApp, memoryBroker, resetMemoryBroker } from '../../../src';
+import { silent, until } from '../../support/memory';
+import { memoryApp } from '../../support/memory-app';
+
+describe('app on memory://', () => {
+  test('sendTask reaches a worker and its result reaches the caller', async () => {
+    const { app, broker, close } = memoryApp();
+    try {
+      app.task('math.add', async (a: number, b: number) => a + b);
+      await app.startWorker({ queues: ['jobs'], concurrency: 1 });
+      const result = await app.sendTask<number>('math.add', [2, 3]);
+      expect(await result.get({ timeout: 5000 })).toBe(5);
+      expect(result.state).toBe('SUCCESS');
+      await until(() => broker.queue('jobs')?.unackedCount === 0, 'the ack');
+      expect(broker.queue('jobs')).toMatchObject({ messageCount: 0, unackedCount: 0, consumerCount: 1 });
+    } finally {
+      await close();
+    }
+  });
+
+  test('the README example: with the repository\'s definitions, deal1 runs on a for_task1 worker and deal2 waits in for_task2', async () => {
+    const app = createApp({ definitions: join(__dirname, '..', '..', '..', 'definitions'), logger: silent });
+    app.task('app1.tasks1.deal1', async (text: string) => `${text}=======`);
+    app.task('app1.tasks2.deal2', async (text: string) => `${text}+++++++++`);
+    app.configure({ brokerUrl: 'memory://readme' });
+    try {
+      await app.startWorker({ queues: ['for_task1'], concurrency: 1 });
+      const result = await app.sendTask('app1.tasks1.deal1', ['text0']);
+      expect(await result.get({ timeout: 5000 })).toBe('text0=======');
+      await app.sendTask('app1.tasks2.deal2', ['x'], {}, { ignoreResult: true });
+      expect(memoryBroker('readme').queue('for_task2')?.messageCount).toBe(1);
+    } finally {
+      await app.close();
+      resetMemoryBroker('readme');
+    }
+  });
+
+});
