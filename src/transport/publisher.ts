@@ -147,7 +147,8 @@ interface Hold {
  *   on the same channel, and the channel emits them in that order, so by the time a publish's
  *   confirm resolves its return (if any) has been recorded.
  * - What a failure is comes from what the publisher saw, never from an error's text: a confirm
- *   that fails while its channel stays open is a nack (PublishRejectedError); one whose channel
+ *   that fails while its channel stays open is a nack (tried again, or PublishRejectedError as
+ *   above); one whose channel
  *   closed first (the channel tells `close` in the same turn as it fails its confirms) was cut
  *   off (BrokerUnavailableError: the broker may or may not have it); a deadline that passes is
  *   a timeout (BrokerUnavailableError).
