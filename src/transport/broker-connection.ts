@@ -7,6 +7,7 @@ import { maskUrl } from '../util/mask-url';
 import { connectError, describeConnectFailure } from './connect-failure';
 import { FailoverOrder } from './failover-order';
 import type { Transport, TransportChannel, TransportConfirmChannel } from './transport';
+import { Lazy } from '../util/lazy';
 
 export interface BrokerConnectionOptions {
   /** Broker URLs; more than one means failover, in the order `failoverStrategy` says. */
@@ -69,7 +70,8 @@ interface FirstConnect {
  */
 export class BrokerConnection implements Transport {
   private manager: AmqpConnectionManager | undefined;
-  private starting: Promise<void> | undefined;
+  /** The first connect; concurrent callers share it, and one that failed is tried afresh. */
+  private readonly starting = new Lazy(() => this.connectFirst());
   private first: FirstConnect | undefined;
   private closed = false;
   private readonly logger: Logger;
@@ -108,11 +110,7 @@ export class BrokerConnection implements Transport {
   /** Connects once; concurrent callers share the same attempt. */
   start(): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError('the broker connection is closed'));
-    this.starting ??= this.connectFirst().catch((err: unknown) => {
-      this.starting = undefined;
-      throw err;
-    });
-    return this.starting;
+    return this.starting.get();
   }
 
   private async connectFirst(): Promise<void> {

@@ -68,6 +68,8 @@ export class Worker {
   private readonly running = new Map<Delivery, Slot>();
   /** A delivery is running alone, or the worker is clearing the way for one: nothing else starts. */
   private solo = false;
+  /** Deliveries that arrived while clearing the way for a lone run, being sent back round. */
+  private readonly sendingBack = new Set<Promise<void>>();
   /** Runs that started or were running since the stall monitor's last tick. */
   private recentRuns = new Set<Slot>();
   private readonly idleWaiters: Array<() => void> = [];
@@ -155,7 +157,10 @@ export class Worker {
     }
     if (this.solo && this.deadLetters.counts(queue)) {
       // Arrived while a counted message runs alone (before the pause took effect): back round.
-      void this.sendBack(delivery);
+      // The lone run waits for these: a worker it takes down while one is still unacked would
+      // have that innocent message redelivered, and counted, again.
+      const sent = this.sendBack(delivery).finally(() => this.sendingBack.delete(sent));
+      this.sendingBack.add(sent);
       return;
     }
     if (this.deadLetters.runsAlone(delivery)) this.alone.push(delivery);
@@ -215,6 +220,7 @@ export class Worker {
       this.inbox.splice(0, this.inbox.length, ...this.inbox.filter((d) => !others.includes(d)));
       await Promise.all(others.map((d) => this.sendBack(d)));
       await this.whenIdle();
+      await Promise.all(this.sendingBack);
       // stop() may have handed it back meanwhile, or its channel gone.
       if (!lone || this.lone !== lone || lone.settled || this.stopping) return;
       this.lone = undefined;
@@ -239,11 +245,12 @@ export class Worker {
 
   /**
    * Hands an unstarted delivery back at shutdown: a requeue, or on a counted queue a copy sent
-   * round (a requeue would flag it redelivered, and count it as a lost run).
+   * round (a requeue would flag it redelivered, and a quorum queue would count it): uncounted,
+   * or for a suspect one, counted for the run it was lost in before it came here.
    */
   private async handBack(delivery: Delivery): Promise<void> {
     this.summary.handedBack += 1;
-    if (this.deadLetters.counts(delivery.queue) && !this.deadLetters.isSuspect(delivery)) await this.deadLetters.sendRound(delivery);
+    if (this.deadLetters.counts(delivery.queue)) await this.sendBack(delivery);
     else settle(delivery, 'requeue');
   }
 

@@ -1,4 +1,5 @@
 import { BrokerProbe, exampleTopology, randomPrefix, writeDefinitionsFile } from '../support/broker';
+import { testBrokerUrl } from '../support/broker-url';
 import { runCli, startTestWorker, type WorkerProcess } from '../support/worker-process';
 
 describe('warren command line', () => {
@@ -106,7 +107,7 @@ describe('warren command line', () => {
   test('a queue that exists with other arguments fails with an error naming the queue and argument, and how to fix it', async () => {
     const mismatch = randomPrefix('cli-406');
     await probe.declareQueue(`${mismatch}.q`, { durable: true, arguments: { 'x-max-priority': 10 } });
-    const file = writeDefinitionsFile({ queues: [{ name: `${mismatch}.q` }], defaultQueue: `${mismatch}.q` });
+    const file = writeDefinitionsFile({ broker: { url: testBrokerUrl() }, queues: [{ name: `${mismatch}.q` }], defaultQueue: `${mismatch}.q` });
     try {
       const run = await runCli(['topology', 'apply', '--definitions', file.file]);
       expect(run.code).toBe(1);

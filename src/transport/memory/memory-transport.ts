@@ -5,6 +5,7 @@ import { AmqpError } from './amqp-errors';
 import { MemoryChannel } from './memory-channel';
 import type { MemoryBroker } from './memory-broker';
 import type { ServerConnection } from './server-connection';
+import { Lazy } from '../../util/lazy';
 
 export interface MemoryTransportOptions {
   /** The broker to connect to: see `memoryBroker(name)`. */
@@ -31,7 +32,8 @@ export class MemoryTransport implements Transport {
   private connection: ServerConnection | undefined;
   private readonly channels = new Set<MemoryChannel>();
   private readonly connectListeners = new Set<() => void>();
-  private starting: Promise<void> | undefined;
+  /** The first connect; concurrent callers share it, and one that failed is tried afresh. */
+  private readonly starting = new Lazy(() => this.connectFirst());
   private connectedOnce = false;
   private closed = false;
   private disconnectedAt: number | undefined;
@@ -51,11 +53,7 @@ export class MemoryTransport implements Transport {
 
   start(): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError('the broker connection is closed'));
-    this.starting ??= this.connectFirst().catch((err: unknown) => {
-      this.starting = undefined;
-      throw err;
-    });
-    return this.starting;
+    return this.starting.get();
   }
 
   private async connectFirst(): Promise<void> {
@@ -128,7 +126,7 @@ export class MemoryTransport implements Transport {
   }
 
   private currentConnection(): ServerConnection {
-    if (!this.starting) throw new ClosedError(this.closed ? 'the broker connection is closed' : 'the broker connection is not started');
+    if (!this.starting.peek()) throw new ClosedError(this.closed ? 'the broker connection is closed' : 'the broker connection is not started');
     if (!this.connection) throw new BrokerUnavailableError(`not connected to the broker at ${this.broker}`);
     return this.connection;
   }
