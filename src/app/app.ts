@@ -8,7 +8,7 @@ import { maxMessageBytes } from '../protocol';
 import { AsyncResult, RpcResultBackend } from '../result';
 import { createRouter } from '../router';
 import { buildTopology, declareOnOwnChannel, selectTopology, type DeclaredReport } from '../topology';
-import { createTransport, Publisher, type Transport } from '../transport';
+import { createTransport, probeCluster, Publisher, type ClusterProbe, type Transport } from '../transport';
 import { Worker, resolveWorkerOptions, type TaskHandler, type WorkerOptions } from '../worker';
 import { brokerInfo, clientNodeName, Control, ControlClient, EventDispatcher, LamportClock, WorkerControl } from '../control';
 import { formatIsoDatetime, pythonRepr } from '../protocol';
@@ -217,6 +217,7 @@ export class App {
       logger: this.logger,
       connectTimeoutMs: this.options.connectTimeoutMs,
       handshakeTimeoutMs: this.options.handshakeTimeoutMs,
+      failoverStrategy: definitions.broker.failoverStrategy,
     });
     this.transport = connection;
     await connection.start();
@@ -379,6 +380,27 @@ export class App {
     });
   }
 
+  /**
+   * The broker node this app's connection is on now (its URL, password masked), or undefined
+   * before the first connect, while reconnecting and after close.
+   */
+  connectedTo(): string | undefined {
+    return this.transport?.connectedTo();
+  }
+
+  /**
+   * Which broker addresses are running nodes of one cluster: each address is connected to once
+   * (apart from the app's own connection) and asked whether it sees a queue declared through the
+   * first (see `probeCluster`). Only addresses that `broker.urls` lists count.
+   */
+  clusterNodes(): Promise<ClusterProbe> {
+    return this.run('clusterNodes()', async () => {
+      const definitions = await this.loadedDefinitions();
+      const urls = this.options.brokerUrl ? [this.options.brokerUrl] : definitions.broker.urls;
+      return probeCluster(urls, { handshakeTimeoutMs: this.options.handshakeTimeoutMs });
+    });
+  }
+
   /** Declares every exchange, queue and binding of the definitions. */
   declareTopology(): Promise<DeclaredReport> {
     return this.run('declareTopology()', () => this.declareAll());
@@ -421,7 +443,7 @@ export class App {
         if (!queue) throw new UnknownQueueError(name, definitions.queues.map((q) => q.name));
         return { queue, topology: selectTopology(buildTopology(definitions), [name]) };
       },
-      broker: () => brokerInfo(urls[0], urls),
+      broker: () => brokerInfo(transport.connectedTo() ?? urls[0], urls, definitions.broker.failoverStrategy),
       shutdown: (target) => void target.stop(),
       onEventDropped: () => metrics?.eventDropped(),
     });
@@ -482,7 +504,12 @@ export class App {
     const fireDelays = new DelayedDelivery(connection, firePublisher, this.logger);
     this.beatPublishers.push({ publisher: firePublisher, delays: fireDelays });
     const producer = new Producer(createRouter(definitions), fireDelays, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'));
-    const lock = new LeaderLock({ connection: { createChannel: () => connection.openChannel() }, suffix: options.lockSuffix, logger: this.logger });
+    const lock = new LeaderLock({
+      connection: { createChannel: () => connection.openChannel() },
+      suffix: options.lockSuffix,
+      logger: this.logger,
+      node: () => connection.connectedTo(),
+    });
     const beat = new Beat({
       schedules,
       store: schedules.store,

@@ -1,9 +1,10 @@
 /**
  * The `broker` section of a worker's `stats`, in the fields a Python worker reports (kombu's
- * `Connection.info()`), for the URL the worker connected through. The password is never part
- * of it.
+ * `Connection.info()`), for the node the worker is connected to now (the URL it connected
+ * through), its alternates (the other `broker.urls`) and failover strategy. The password is
+ * never part of it.
  */
-export function brokerInfo(url: string | undefined, alternates: readonly string[] = []): Record<string, unknown> {
+export function brokerInfo(url: string | undefined, alternates: readonly string[] = [], failoverStrategy = 'in-order'): Record<string, unknown> {
   let parsed: URL | undefined;
   try {
     parsed = url ? new URL(url) : undefined;
@@ -25,8 +26,8 @@ export function brokerInfo(url: string | undefined, alternates: readonly string[
     login_method: 'PLAIN',
     uri_prefix: null,
     heartbeat: 5,
-    failover_strategy: 'in-order',
-    alternates: alternates.filter((alternate) => alternate !== url).map(maskPassword),
+    failover_strategy: failoverStrategy,
+    alternates: alternates.map(maskPassword).filter((alternate) => alternate !== url),
   };
 }
 
