@@ -128,7 +128,9 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
         resolve('fatal error');
       }),
     );
-    await closeOnSignal(app, logger, () => ({ active: worker.active }), fatal);
+    // `celery control shutdown` / `warren control shutdown` stop the worker: then the process ends too, with status 0.
+    const remoteShutdown = new Promise<string>((resolve) => worker.on('closed', () => resolve('remote shutdown')));
+    await closeOnSignal(app, logger, () => ({ active: worker.active }), Promise.race([fatal, remoteShutdown]));
     // At once: a task let go at the shutdown timeout may still hold timers or sockets, and the
     // process must not linger until it ends (its outcome is ignored anyway).
     process.exit(exitCode);

@@ -99,6 +99,18 @@ export function encodeEvent(event: CeleryEvent): { routingKey: string; body: Buf
   };
 }
 
+/**
+ * A batch of events of one group in one message, as a Python worker sends its task events: a
+ * JSON list, routing key `<group>.multi` (`task.multi`).
+ */
+export function encodeEvents(group: string, events: readonly CeleryEvent[]): { routingKey: string; body: Buffer; properties: Record<string, unknown> } {
+  return {
+    routingKey: `${group}.multi`,
+    body: Buffer.from(JSON.stringify(events)),
+    properties: { contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 1, priority: 0, headers: { hostname: events[0]?.hostname } },
+  };
+}
+
 /** A client's node name in events, as Celery's `anon_nodename()`: `gen<pid>@<host>`. */
 export function clientNodeName(): string {
   return `gen${process.pid}@${osHostname()}`;

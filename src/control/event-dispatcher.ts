@@ -1,6 +1,6 @@
 import type { Logger } from '../logging/logger';
 import type { Transport, TransportChannel } from '../transport';
-import { buildEvent, encodeEvent, EVENT_EXCHANGE, EVENT_EXCHANGE_OPTIONS, eventGroup, type EventSource } from './celery-events';
+import { buildEvent, encodeEvent, encodeEvents, EVENT_EXCHANGE, EVENT_EXCHANGE_OPTIONS, eventGroup, type CeleryEvent, type EventSource } from './celery-events';
 import type { LamportClock } from './lamport-clock';
 
 export interface EventDispatcherOptions {
@@ -13,11 +13,22 @@ export interface EventDispatcherOptions {
    * Undefined: every group (a client's `task-sent`). @defaultValue every group
    */
   groups?: Iterable<string>;
-  /** Events held while there is no channel, or its buffers are full; past it they are dropped and counted. @defaultValue 1000 */
+  /** Messages (events, or batches of them) held while there is no channel, or its buffers are full; past it they are dropped and counted. @defaultValue 1000 */
   maxBuffered?: number;
   /** Called with each event dropped (for metrics). */
   onDropped?: (type: string) => void;
+  /**
+   * Groups whose events go out in batches, as a Python worker sends its task events: a list of
+   * events in one message, routing key `<group>.multi`, sent when `batchLimit` are waiting or
+   * at the end of the event loop's turn, whichever comes first. @defaultValue none
+   */
+  batchGroups?: Iterable<string>;
+  /** Events per batch at most (Celery's `buffer_limit`). @defaultValue 24 */
+  batchLimit?: number;
 }
+
+/** One message to publish: one event, or a batch of `events` of one group. */
+type OutgoingMessage = { routingKey: string; body: Buffer; properties: Record<string, unknown>; events: number };
 
 /**
  * Publishes Celery events (`celery.events.EventDispatcher`'s job) on a channel of its own, so
@@ -32,7 +43,12 @@ export class EventDispatcher {
   private channel: TransportChannel | undefined;
   private opening: Promise<void> | undefined;
   private full = false;
-  private readonly buffer: Array<{ routingKey: string; body: Buffer; properties: Record<string, unknown> }> = [];
+  private readonly buffer: OutgoingMessage[] = [];
+  private readonly batchGroups: Set<string>;
+  private readonly batchLimit: number;
+  /** Events of batched groups waiting for their batch to go out, by group. */
+  private readonly batches = new Map<string, CeleryEvent[]>();
+  private batchFlush: NodeJS.Immediate | undefined;
   private readonly maxBuffered: number;
   private droppedCount = 0;
   private lastDropWarning = 0;
@@ -43,6 +59,8 @@ export class EventDispatcher {
   constructor(private readonly options: EventDispatcherOptions) {
     this.groups = options.groups ? new Set(options.groups) : undefined;
     this.maxBuffered = options.maxBuffered ?? 1000;
+    this.batchGroups = new Set(options.batchGroups ?? []);
+    this.batchLimit = options.batchLimit ?? 24;
     this.logger = options.logger.child({ component: 'events' });
   }
 
@@ -81,20 +99,54 @@ export class EventDispatcher {
    * never waits: the event goes out, waits in the bounded buffer, or is dropped and counted.
    */
   send(type: string, fields: Record<string, unknown>): void {
-    if (!this.sends(eventGroup(type))) return;
+    const group = eventGroup(type);
+    if (!this.sends(group)) return;
     try {
       const event = buildEvent(type, fields, this.options.source, this.options.clock.forward());
-      const message = encodeEvent(event);
-      if (this.channel && !this.full && this.buffer.length === 0) this.write(message);
-      else this.hold(message);
+      if (this.batchGroups.has(group)) {
+        this.batch(group, event);
+        return;
+      }
+      this.out({ ...encodeEvent(event), events: 1 });
     } catch (err) {
       this.drop(type, err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  private out(message: OutgoingMessage): void {
+    if (this.channel && !this.full && this.buffer.length === 0) this.write(message);
+    else this.hold(message);
+  }
+
+  private batch(group: string, event: CeleryEvent): void {
+    const list = this.batches.get(group) ?? [];
+    list.push(event);
+    this.batches.set(group, list);
+    if (list.length >= this.batchLimit) this.flushBatch(group);
+    else this.batchFlush ??= setImmediate(() => this.flushBatches());
+  }
+
+  private flushBatches(): void {
+    this.batchFlush = undefined;
+    for (const group of [...this.batches.keys()]) this.flushBatch(group);
+  }
+
+  private flushBatch(group: string): void {
+    const events = this.batches.get(group);
+    this.batches.delete(group);
+    if (!events || events.length === 0) return;
+    try {
+      this.out({ ...encodeEvents(group, events), events: events.length });
+    } catch (err) {
+      for (const event of events) this.drop(event.type, err instanceof Error ? err.message : String(err));
     }
   }
 
   /** Stops sending and closes the channel; events already written go out first (AMQP keeps their order). */
   async close(): Promise<void> {
     if (this.closed) return;
+    clearImmediate(this.batchFlush);
+    this.flushBatches();
     this.closed = true;
     this.unsubscribe?.();
     if (this.buffer.length > 0 && this.channel && !this.full) this.flush();
@@ -103,7 +155,7 @@ export class EventDispatcher {
     await channel?.close().catch(() => undefined);
   }
 
-  private write(message: { routingKey: string; body: Buffer; properties: Record<string, unknown> }): void {
+  private write(message: OutgoingMessage): void {
     const channel = this.channel!;
     try {
       const more = channel.publish(EVENT_EXCHANGE, message.routingKey, message.body, message.properties);
@@ -115,9 +167,9 @@ export class EventDispatcher {
     }
   }
 
-  private hold(message: { routingKey: string; body: Buffer; properties: Record<string, unknown> }): void {
+  private hold(message: OutgoingMessage): void {
     if (this.buffer.length >= this.maxBuffered) {
-      this.drop(message.routingKey.replace(/\./g, '-'), 'the buffer is full');
+      for (let i = 0; i < message.events; i += 1) this.drop(message.routingKey.replace(/\./g, '-'), 'the buffer is full');
       return;
     }
     this.buffer.push(message);
