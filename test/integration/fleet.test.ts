@@ -260,6 +260,26 @@ describe('a warren worker in a Celery fleet (Python Celery 5.2 as the peer, a vh
     expect(lines.at(-1)).toBe('2 nodes online.');
   });
 
+  test('warren events --dump prints each event as a JSON line: the Python worker\'s batches and the warren worker\'s alike', async () => {
+    const cli = join(__dirname, '..', '..', 'bin', 'warren.js');
+    const dump = spawn(process.execPath, [cli, 'events', '--dump', '--broker', vhost.url], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    dump.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    try {
+      const events = (): Array<Record<string, unknown>> => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      // It asks every worker for a heartbeat as it starts, as Celery's receiver does.
+      await waitFor('both workers heard', () => [warrenNode, pythonNode].every((node) => events().some((e) => e.hostname === node && e.type === 'worker-heartbeat')), 15_000);
+      const mine = await app.sendTask(names.add, [4, 4], {}, { queue: queues.warren });
+      const theirs = await app.sendTask(names.mul, [4, 4], {}, { queue: queues.python });
+      expect([await mine.get({ timeout: 20_000 }), await theirs.get({ timeout: 20_000 })]).toEqual([8, 16]);
+      await waitFor('both tasks succeeded in the dump', () => [mine.id, theirs.id].every((id) => events().some((e) => e.uuid === id && e.type === 'task-succeeded')), 20_000);
+      expect(events().filter((e) => e.uuid === theirs.id).map((e) => e.type)).toEqual(['task-received', 'task-started', 'task-succeeded']);
+      expect(events().find((e) => e.uuid === theirs.id && e.type === 'task-succeeded')).toMatchObject({ hostname: pythonNode, result: '16' });
+    } finally {
+      dump.kill('SIGTERM');
+    }
+  }, 60_000);
+
   test('warren control revoke is honoured by a Python worker (a task it holds for its eta)', async () => {
     const result = await app.sendTask(names.mul, [6, 7], {}, { queue: queues.python, countdown: 3 });
     const revoke = await runCli(['control', 'revoke', result.id, '--broker', vhost.url, '-d', pythonNode, '-t', '2']);
