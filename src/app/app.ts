@@ -10,7 +10,17 @@ import { createRouter } from '../router';
 import { buildTopology, declareOnOwnChannel, selectTopology, type DeclaredReport } from '../topology';
 import { createTransport, probeCluster, Publisher, type ClusterProbe, type Transport } from '../transport';
 import { Worker, resolveWorkerOptions, type TaskHandler, type WorkerOptions } from '../worker';
-import { brokerInfo, clientNodeName, Control, ControlClient, EventDispatcher, LamportClock, WorkerControl } from '../control';
+import {
+  brokerInfo,
+  clientNodeName,
+  Control,
+  ControlClient,
+  EventDispatcher,
+  EventReceiver,
+  LamportClock,
+  WorkerControl,
+  type CeleryEvent,
+} from '../control';
 import { formatIsoDatetime, pythonRepr } from '../protocol';
 import { WorkerMetrics } from '../metrics';
 import { Lazy } from '../util/lazy';
@@ -110,6 +120,8 @@ export class App {
   private controlFacade: Control | undefined;
   /** `task-sent` events, when `taskSendSentEvent`. */
   private sentEvents: EventDispatcher | undefined;
+  /** Event receivers (`receiveEvents`), closed by close(). */
+  private readonly receivers = new Set<EventReceiver>();
 
   constructor(options: AppOptions = {}) {
     this.options = { ...options };
@@ -351,6 +363,27 @@ export class App {
   }
 
   /**
+   * Receives the Celery events of the fleet (Celery's `app.events.Receiver`): every worker's
+   * heartbeats and, from workers with task events on, their task events, Python's and warren's
+   * alike, on a queue of its own bound to `celeryev`. Resolves once it receives; `close()` stops.
+   * A malformed event is left out (logged); a listener that throws is logged and changes nothing.
+   */
+  receiveEvents(onEvent: (event: CeleryEvent) => void): Promise<{ close(): Promise<void> }> {
+    return this.run('receiveEvents()', async () => {
+      const transport = await this.connect();
+      const receiver = new EventReceiver({ transport, clock: this.clock, logger: this.logger, onEvent });
+      await receiver.start();
+      this.receivers.add(receiver);
+      return {
+        close: async () => {
+          this.receivers.delete(receiver);
+          await receiver.close();
+        },
+      };
+    });
+  }
+
+  /**
    * The depth (ready messages) and consumers of each queue, asked passively: a queue the broker
    * does not have is reported as `missing`, never declared.
    */
@@ -588,6 +621,9 @@ export class App {
     const sent = this.sentEvents;
     this.sentEvents = undefined;
     if (sent) await this.quietly('closing the task-sent events', () => sent.close());
+    const receivers = [...this.receivers];
+    this.receivers.clear();
+    await Promise.all(receivers.map((receiver) => this.quietly('closing an event receiver', () => receiver.close())));
     const beats = [...this.beats];
     this.beats.clear();
     await Promise.all(beats.map((beat) => this.quietly('stopping a beat', () => beat.stop())));

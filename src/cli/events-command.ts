@@ -1,6 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import { EventReceiver, FleetState, LamportClock } from '../control';
-import { createTransport } from '../transport';
+import { FleetState, type CeleryEvent } from '../control';
 import { maskUrl } from '../util/mask-url';
 import { fleetApp, withFleetOptions, type FleetArgs } from './fleet-options';
 import { renderFleet } from './events-view';
@@ -26,26 +25,18 @@ export const eventsCommand: CommandModule<object, EventsArgs> = {
       .example('$0 events', 'workers, their heartbeats, tasks per second, the latest failures; Ctrl-C ends it')
       .example('$0 events --dump | jq .type', 'every event, for scripts') as unknown as Argv<EventsArgs>,
   handler: async (args) => {
-    const { app, logger } = await fleetApp(args);
+    const { app } = await fleetApp(args);
     const definitions = await app.definitions();
     const urls = args.broker ? [args.broker] : definitions.broker.urls;
-    // A connection of its own: the receiver is all this command does.
-    const transport = createTransport({ urls, logger });
     const state = new FleetState();
     const live = !args.dump;
-    const receiver = new EventReceiver({
-      transport,
-      clock: new LamportClock(),
-      logger,
-      onEvent: (event) => {
-        if (live) state.add(event);
-        else process.stdout.write(`${JSON.stringify(event)}\n`);
-      },
-    });
+    const onEvent = (event: CeleryEvent): void => {
+      if (live) state.add(event);
+      else process.stdout.write(`${JSON.stringify(event)}\n`);
+    };
     let timer: NodeJS.Timeout | undefined;
     try {
-      await transport.start();
-      await receiver.start();
+      await app.receiveEvents(onEvent);
       // As Celery's receiver does: ask the workers for a heartbeat now, so the view fills at once.
       await app.control.heartbeat().catch(() => undefined);
       if (live) {
@@ -61,8 +52,6 @@ export const eventsCommand: CommandModule<object, EventsArgs> = {
       await untilSignal();
     } finally {
       clearInterval(timer);
-      await receiver.close();
-      await transport.close();
       await app.close();
     }
   },

@@ -107,6 +107,8 @@ export class EventDispatcher {
         this.batch(group, event);
         return;
       }
+      // Batches waiting go first: a monitor sees events in the order they happened.
+      if (this.batches.size > 0) this.flushBatches();
       this.out({ ...encodeEvent(event), events: 1 });
     } catch (err) {
       this.drop(type, err instanceof Error ? err.message : String(err));
@@ -127,6 +129,7 @@ export class EventDispatcher {
   }
 
   private flushBatches(): void {
+    clearImmediate(this.batchFlush);
     this.batchFlush = undefined;
     for (const group of [...this.batches.keys()]) this.flushBatch(group);
   }

@@ -163,6 +163,8 @@ export class PidboxNode {
   private declareReplyExchange(exchange: string): Promise<boolean> {
     let declared = this.declared.get(exchange);
     if (!declared) {
+      // Bounded: requests naming ever new exchanges must not grow it without end.
+      if (this.declared.size >= 100) this.declared.clear();
       declared = this.options.transport
         .withTemporaryChannel((ch) => ch.assertExchange(exchange, 'direct', PIDBOX_EXCHANGE_OPTIONS))
         .then(
