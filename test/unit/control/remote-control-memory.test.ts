@@ -360,3 +360,26 @@ describe('Celery events of a warren worker (memory://)', () => {
     }
   });
 });
+
+describe('remote control and events across a broker restart (memory://)', () => {
+  test('after the broker restarts (non-durable pidbox exchange and queues gone), the worker answers again and its heartbeats resume', async () => {
+    env = memoryApp();
+    env.app.task('math.add', async (a: number, b: number) => a + b);
+    await env.app.startWorker({ queues: ['jobs'], concurrency: 1, hostname: 'w1@test', taskEvents: true });
+    expect(await env.app.control.inspect(W1).ping()).toEqual({ 'w1@test': { ok: 'pong' } });
+    env.broker.stop();
+    expect(env.broker.queue('w1@test.celery.pidbox')).toBeUndefined();
+    env.broker.start();
+    await until(() => env.broker.queue('w1@test.celery.pidbox')?.consumerCount === 1, 'the node queue declared and consumed again', 10_000);
+    expect(await env.app.control.inspect(W1).ping()).toEqual({ 'w1@test': { ok: 'pong' } });
+    const events = await receiveEvents(env.url);
+    try {
+      await until(() => events.types().includes('worker-heartbeat'), 'a heartbeat after the restart', 5000);
+      const result = await env.app.sendTask('math.add', [1, 2]);
+      expect(await result.get({ timeout: 5000 })).toBe(3);
+      await until(() => events.events.some((e) => e.uuid === result.id && e.type === 'task-succeeded'), 'its task events');
+    } finally {
+      await events.close();
+    }
+  });
+});
