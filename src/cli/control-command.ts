@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { byNode } from '../control';
-import { destinationOf, fleetApp, timeoutOf, withFleetOptions, type FleetArgs } from './fleet-options';
+import { withFleet, withFleetOptions, type FleetArgs } from './fleet-options';
 import { formatControl } from './fleet-format';
 import { noReply } from './inspect-command';
 
@@ -66,23 +66,17 @@ function actionCommand(action: ControlAction): CommandModule<object, ControlArgs
       }
       return y;
     },
-    handler: async (args) => {
-      const timeoutMs = timeoutOf(args);
-      const destination = destinationOf(args);
-      const reply = action.reply ?? true;
-      const { app } = await fleetApp(args);
-      try {
-        const replies = byNode(await app.control.broadcast(action.name, action.arguments(args), { destination, timeoutMs, reply }));
+    handler: (args) =>
+      withFleet(args, async (app, target) => {
+        const reply = action.reply ?? true;
+        const replies = byNode(await app.control.broadcast(action.name, action.arguments(args), { ...target, reply }));
         if (!reply) {
           process.stdout.write(`${action.name} sent\n`);
           return;
         }
-        if (Object.keys(replies).length === 0) throw noReply(timeoutMs, destination);
+        if (Object.keys(replies).length === 0) throw noReply(target.timeoutMs, target.destination);
         process.stdout.write(args.json ? `${JSON.stringify(replies)}\n` : formatControl(replies));
-      } finally {
-        await app.close();
-      }
-    },
+      }),
   };
 }
 

@@ -55,6 +55,23 @@ export async function fleetApp(args: FleetArgs): Promise<{ app: App; logger: Log
   return { app: new App({ definitions, brokerUrl: args.broker, logger }), logger };
 }
 
+/**
+ * Runs a fleet command: checks `-t` (a usage error before anything connects), makes the app,
+ * hands it and the target (`-d`, `-t`) to `work`, and closes the app whatever happens.
+ */
+export async function withFleet(
+  args: FleetArgs,
+  work: (app: App, target: { destination: string[] | undefined; timeoutMs: number }) => Promise<void>,
+): Promise<void> {
+  const target = { destination: destinationOf(args), timeoutMs: timeoutOf(args) };
+  const { app } = await fleetApp(args);
+  try {
+    await work(app, target);
+  } finally {
+    await app.close();
+  }
+}
+
 /** `2 nodes`, `1 node`. */
 export function plural(count: number, word: string): string {
   return `${count} ${word}${count === 1 ? '' : 's'}`;

@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { NoReplyError } from '../errors';
-import { destinationOf, fleetApp, timeoutOf, withFleetOptions, type FleetArgs } from './fleet-options';
+import { withFleet, withFleetOptions, type FleetArgs } from './fleet-options';
 import { formatInspect } from './fleet-format';
 
 interface InspectArgs extends FleetArgs {
@@ -42,21 +42,14 @@ function actionCommand(action: (typeof ACTIONS)[number]): CommandModule<object, 
       if (action.name === 'active') y = y.option('safe', { type: 'boolean', describe: 'args and kwargs as their repr' }) as typeof y;
       return y as unknown as Argv<InspectArgs>;
     },
-    handler: async (args) => {
-      const timeoutMs = timeoutOf(args);
-      const destination = destinationOf(args);
-      const { app } = await fleetApp(args);
-      try {
-        const inspect = app.control.inspect({ destination, timeoutMs });
+    handler: (args) =>
+      withFleet(args, async (app, target) => {
         const params: Record<string, unknown> =
           action.name === 'query_task' ? { ids: args.ids ?? [] } : action.name === 'registered' ? { taskinfoitems: [] } : action.name === 'active' && args.safe ? { safe: true } : {};
-        const replies = await inspect.request(action.name, params);
-        if (Object.keys(replies).length === 0) throw noReply(timeoutMs, destination);
+        const replies = await app.control.inspect(target).request(action.name, params);
+        if (Object.keys(replies).length === 0) throw noReply(target.timeoutMs, target.destination);
         process.stdout.write(args.json ? `${JSON.stringify(replies)}\n` : formatInspect(action.name, replies));
-      } finally {
-        await app.close();
-      }
-    },
+      }),
   };
 }
 

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { UnroutableError, UsageError } from '../errors';
 import type { Logger } from '../logging/logger';
-import { Publisher, type Transport, type TransportChannel } from '../transport';
+import { Publisher, type Transport } from '../transport';
 import type { LamportClock } from './lamport-clock';
+import { OwnChannel } from './own-channel';
 import {
   decodeReply,
   encodeRequest,
@@ -65,9 +66,10 @@ export class ControlClient {
   /** This client's id: the routing key of its replies. */
   readonly oid = randomUUID();
   private readonly publisher: Publisher;
-  private replyChannel: TransportChannel | undefined;
-  /** The reply queue's setup on the current connection (and the exchanges'), made once. */
-  private ready: Promise<void> | undefined;
+  /** The reply queue's channel, made on the first broadcast that wants replies; again after each reconnect. */
+  private replies: OwnChannel | undefined;
+  private listening: Promise<void> | undefined;
+  /** The exchanges, declared once per connection. */
   private declaredExchange: Promise<void> | undefined;
   private readonly collectors = new Map<string, Collector>();
   private unsubscribe: (() => void) | undefined;
@@ -122,9 +124,7 @@ export class ControlClient {
     this.closed = true;
     this.unsubscribe?.();
     for (const collector of this.collectors.values()) collector.done();
-    const channel = this.replyChannel;
-    this.replyChannel = undefined;
-    await channel?.close().catch(() => undefined);
+    await this.replies?.close();
     await this.publisher.close().catch(() => undefined);
   }
 
@@ -134,14 +134,8 @@ export class ControlClient {
     this.started ??= (async () => {
       await this.options.transport.start();
       await this.publisher.start();
-      // Non-durable exchanges and the reply queue are gone after a broker restart: again on each connect.
-      this.unsubscribe = this.options.transport.onConnect(() => {
-        this.declaredExchange = undefined;
-        if (this.ready) {
-          this.ready = undefined;
-          void this.listen().catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'could not listen for control replies again'));
-        }
-      });
+      // Non-durable exchanges are gone after a broker restart: declared again on each connect.
+      this.unsubscribe = this.options.transport.onConnect(() => (this.declaredExchange = undefined));
     })();
     return this.started;
   }
@@ -160,30 +154,29 @@ export class ControlClient {
     return this.declaredExchange;
   }
 
-  /** Declares the reply queue, binds it by this client's id and consumes it (no ack), once per connection. */
+  /** Declares the reply queue, binds it by this client's id and consumes it (no ack); again after each reconnect. */
   private listen(): Promise<void> {
-    this.ready ??= (async () => {
-      await this.declareExchanges();
-      const { transport } = this.options;
-      const queue = replyQueueName(this.oid);
-      const channel = await transport.openChannel();
-      channel.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'the broker closed the control reply channel'));
-      try {
+    const queue = replyQueueName(this.oid);
+    this.replies ??= new OwnChannel({
+      transport: this.options.transport,
+      logger: this.logger,
+      what: 'the control reply channel',
+      setUp: async (channel) => {
+        this.declaredExchange = undefined;
+        await this.declareExchanges();
         await channel.assertQueue(queue, PIDBOX_QUEUE_OPTIONS);
         await channel.bindQueue(queue, REPLY_EXCHANGE, this.oid, {});
         await channel.consume(queue, (message) => message && this.onReply(message), { noAck: true });
-      } catch (err) {
-        await channel.close().catch(() => undefined);
-        throw err;
-      }
-      const previous = this.replyChannel;
-      this.replyChannel = channel;
-      await previous?.close().catch(() => undefined);
-    })().catch((err: unknown) => {
-      this.ready = undefined;
+      },
+    });
+    const replies = this.replies;
+    this.listening ??= replies.start().catch((err: unknown) => {
+      this.listening = undefined;
+      this.replies = undefined;
+      void replies.close();
       throw err;
     });
-    return this.ready;
+    return this.listening;
   }
 
   private collect(ticket: string, limit: number | undefined, timeoutMs: number, onReply?: (reply: NodeReply) => void): Promise<NodeReply[]> {

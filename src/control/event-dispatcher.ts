@@ -1,7 +1,8 @@
 import type { Logger } from '../logging/logger';
-import type { Transport, TransportChannel } from '../transport';
+import type { Transport } from '../transport';
 import { buildEvent, encodeEvent, encodeEvents, EVENT_EXCHANGE, EVENT_EXCHANGE_OPTIONS, eventGroup, type CeleryEvent, type EventSource } from './celery-events';
 import type { LamportClock } from './lamport-clock';
+import { OwnChannel } from './own-channel';
 
 export interface EventDispatcherOptions {
   transport: Transport;
@@ -40,8 +41,7 @@ type OutgoingMessage = { routingKey: string; body: Buffer; properties: Record<st
  */
 export class EventDispatcher {
   private readonly groups: Set<string> | undefined;
-  private channel: TransportChannel | undefined;
-  private opening: Promise<void> | undefined;
+  private readonly own: OwnChannel;
   private full = false;
   private readonly buffer: OutgoingMessage[] = [];
   private readonly batchGroups: Set<string>;
@@ -52,7 +52,6 @@ export class EventDispatcher {
   private readonly maxBuffered: number;
   private droppedCount = 0;
   private lastDropWarning = 0;
-  private unsubscribe: (() => void) | undefined;
   private closed = false;
   private readonly logger: Logger;
 
@@ -62,6 +61,24 @@ export class EventDispatcher {
     this.batchGroups = new Set(options.batchGroups ?? []);
     this.batchLimit = options.batchLimit ?? 24;
     this.logger = options.logger.child({ component: 'events' });
+    this.own = new OwnChannel({
+      transport: options.transport,
+      logger: this.logger,
+      what: 'the event channel',
+      setUp: async (channel) => {
+        // On a channel of its own: a refused declare closes that one.
+        await options.transport.withTemporaryChannel((ch) => ch.assertExchange(EVENT_EXCHANGE, 'topic', EVENT_EXCHANGE_OPTIONS));
+        channel.on('drain', () => {
+          if (channel !== this.own.current) return;
+          this.full = false;
+          this.flush();
+        });
+      },
+      onOpen: () => {
+        this.full = false;
+        this.flush();
+      },
+    });
   }
 
   /** Events dropped so far (buffer full while the broker pushed back or the connection was down). */
@@ -88,10 +105,12 @@ export class EventDispatcher {
     return true;
   }
 
-  /** Declares the `celeryev` exchange and opens the channel; again after every reconnect. */
+  /**
+   * Declares the `celeryev` exchange and opens the channel; again after every reconnect. A
+   * failure is logged: events wait (bounded) for the next connection.
+   */
   async start(): Promise<void> {
-    this.unsubscribe = this.options.transport.onConnect(() => void this.open());
-    await this.open();
+    await this.own.start().catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'could not open the event channel; events wait (bounded) for the next connection'));
   }
 
   /**
@@ -116,7 +135,7 @@ export class EventDispatcher {
   }
 
   private out(message: OutgoingMessage): void {
-    if (this.channel && !this.full && this.buffer.length === 0) this.write(message);
+    if (this.own.current && !this.full && this.buffer.length === 0) this.write(message);
     else this.hold(message);
   }
 
@@ -151,15 +170,12 @@ export class EventDispatcher {
     clearImmediate(this.batchFlush);
     this.flushBatches();
     this.closed = true;
-    this.unsubscribe?.();
-    if (this.buffer.length > 0 && this.channel && !this.full) this.flush();
-    const channel = this.channel;
-    this.channel = undefined;
-    await channel?.close().catch(() => undefined);
+    if (this.buffer.length > 0 && this.own.current && !this.full) this.flush();
+    await this.own.close();
   }
 
   private write(message: OutgoingMessage): void {
-    const channel = this.channel!;
+    const channel = this.own.current!;
     try {
       const more = channel.publish(EVENT_EXCHANGE, message.routingKey, message.body, message.properties);
       if (!more) this.full = true;
@@ -192,47 +208,6 @@ export class EventDispatcher {
   }
 
   private flush(): void {
-    while (this.buffer.length > 0 && this.channel && !this.full) this.write(this.buffer.shift()!);
-  }
-
-  /** Declares the exchange (on a channel of its own: a refused declare closes it) and opens the event channel. */
-  private open(): Promise<void> {
-    this.opening ??= (async () => {
-      try {
-        if (this.closed || !this.options.transport.isConnected()) return;
-        const { transport } = this.options;
-        await transport.withTemporaryChannel((ch) => ch.assertExchange(EVENT_EXCHANGE, 'topic', EVENT_EXCHANGE_OPTIONS));
-        const channel = await transport.openChannel();
-        if (this.closed) {
-          await channel.close().catch(() => undefined);
-          return;
-        }
-        channel.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'the broker closed the event channel'));
-        channel.on('drain', () => {
-          if (channel !== this.channel) return;
-          this.full = false;
-          this.flush();
-        });
-        channel.on('close', () => this.onClosed(channel));
-        this.channel = channel;
-        this.full = false;
-        this.flush();
-      } catch (err) {
-        this.logger.warn({ err: (err as Error).message }, 'could not open the event channel; events wait (bounded) for the next connection');
-      }
-    })().finally(() => {
-      this.opening = undefined;
-    });
-    return this.opening;
-  }
-
-  /** A channel the broker closed while the connection stays (someone deleted `celeryev`) is opened again, after a pause. */
-  private onClosed(channel: TransportChannel): void {
-    if (channel !== this.channel) return;
-    this.channel = undefined;
-    if (this.closed) return;
-    setTimeout(() => {
-      if (!this.closed && !this.channel && this.options.transport.isConnected()) void this.open();
-    }, 1000).unref();
+    while (this.buffer.length > 0 && this.own.current && !this.full) this.write(this.buffer.shift()!);
   }
 }

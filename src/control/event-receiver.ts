@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logging/logger';
-import type { Transport, TransportChannel } from '../transport';
+import type { Transport } from '../transport';
 import { decodeEvents, EVENT_EXCHANGE, EVENT_EXCHANGE_OPTIONS, EVENT_QUEUE_OPTIONS, type CeleryEvent } from './celery-events';
 import type { LamportClock } from './lamport-clock';
+import { OwnChannel } from './own-channel';
 
 export interface EventReceiverOptions {
   transport: Transport;
@@ -23,49 +24,31 @@ export interface EventReceiverOptions {
  */
 export class EventReceiver {
   readonly queue = `celeryev.${randomUUID()}`;
-  private channel: TransportChannel | undefined;
-  private unsubscribe: (() => void) | undefined;
-  private closed = false;
+  private readonly channel: OwnChannel;
   private readonly logger: Logger;
 
   constructor(private readonly options: EventReceiverOptions) {
     this.logger = options.logger.child({ component: 'events' });
+    this.channel = new OwnChannel({
+      transport: options.transport,
+      logger: this.logger,
+      what: 'the event receiver channel',
+      setUp: async (channel) => {
+        await channel.assertExchange(EVENT_EXCHANGE, 'topic', EVENT_EXCHANGE_OPTIONS);
+        await channel.assertQueue(this.queue, EVENT_QUEUE_OPTIONS);
+        await channel.bindQueue(this.queue, EVENT_EXCHANGE, options.routingKey ?? '#', {});
+        await channel.consume(this.queue, (message) => message && this.onMessage(message), { noAck: true });
+      },
+    });
   }
 
   async start(): Promise<void> {
     await this.options.transport.start();
-    this.unsubscribe = this.options.transport.onConnect(() => {
-      void this.open().catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'could not receive events again'));
-    });
-    await this.open();
+    await this.channel.start();
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.unsubscribe?.();
-    const channel = this.channel;
-    this.channel = undefined;
-    await channel?.close().catch(() => undefined);
-  }
-
-  private async open(): Promise<void> {
-    if (this.closed) return;
-    const { transport } = this.options;
-    const channel = await transport.openChannel();
-    channel.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'the broker closed the event channel'));
-    try {
-      await channel.assertExchange(EVENT_EXCHANGE, 'topic', EVENT_EXCHANGE_OPTIONS);
-      await channel.assertQueue(this.queue, EVENT_QUEUE_OPTIONS);
-      await channel.bindQueue(this.queue, EVENT_EXCHANGE, this.options.routingKey ?? '#', {});
-      await channel.consume(this.queue, (message) => message && this.onMessage(message), { noAck: true });
-    } catch (err) {
-      await channel.close().catch(() => undefined);
-      throw err;
-    }
-    const previous = this.channel;
-    this.channel = channel;
-    await previous?.close().catch(() => undefined);
+  close(): Promise<void> {
+    return this.channel.close();
   }
 
   private onMessage(message: { content: Buffer; properties: { contentType?: string; contentEncoding?: string; headers?: Record<string, unknown> } }): void {

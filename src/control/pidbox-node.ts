@@ -1,6 +1,7 @@
 import type { Logger } from '../logging/logger';
-import { Publisher, type DeliveredMessage, type Transport, type TransportChannel } from '../transport';
+import { Publisher, type DeliveredMessage, type Transport } from '../transport';
 import type { LamportClock } from './lamport-clock';
+import { OwnChannel } from './own-channel';
 import {
   decodeRequest,
   encodeReply,
@@ -43,13 +44,11 @@ export interface PidboxNodeOptions {
  * worker's result publishing.
  */
 export class PidboxNode {
-  private channel: TransportChannel | undefined;
+  private readonly channel: OwnChannel;
   private readonly publisher: Publisher;
   private unsubscribe: (() => void) | undefined;
-  private opening: Promise<void> | undefined;
   /** Reply exchanges declared on this connection (kombu declares the reply exchange before it replies). */
   private declared = new Map<string, Promise<boolean>>();
-  private closed = false;
   private readonly logger: Logger;
   readonly queue: string;
 
@@ -57,64 +56,43 @@ export class PidboxNode {
     this.logger = options.logger.child({ component: 'pidbox' });
     this.queue = nodeQueueName(options.hostname);
     this.publisher = new Publisher(options.transport, { name: 'pidbox', logger: options.logger, publishTimeoutMs: options.publishTimeoutMs ?? 5000 });
+    this.channel = new OwnChannel({
+      transport: options.transport,
+      logger: this.logger,
+      what: 'the remote control channel',
+      setUp: async (channel) => {
+        await this.declareQueue();
+        await channel.consume(this.queue, (message) => message && this.onMessage(message), { noAck: true });
+      },
+    });
   }
 
   async start(): Promise<void> {
     await this.publisher.start();
-    this.unsubscribe = this.options.transport.onConnect(() => {
-      this.declared = new Map();
-      void this.open().catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'could not consume the remote control queue again'));
-    });
-    await this.open();
+    this.unsubscribe = this.options.transport.onConnect(() => (this.declared = new Map()));
+    await this.channel.start();
     this.logger.info({ queue: this.queue }, 'remote control ready');
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
     this.unsubscribe?.();
-    const channel = this.channel;
-    this.channel = undefined;
-    await channel?.close().catch(() => undefined);
+    await this.channel.close();
     await this.publisher.close().catch(() => undefined);
   }
 
-  private open(): Promise<void> {
-    this.opening ??= (async () => {
-      const { transport, hostname } = this.options;
-      const consumers = await transport.withTemporaryChannel(async (ch) => {
-        await ch.assertExchange(PIDBOX_EXCHANGE, 'fanout', PIDBOX_EXCHANGE_OPTIONS);
-        const declared = await ch.assertQueue(this.queue, PIDBOX_QUEUE_OPTIONS);
-        await ch.bindQueue(this.queue, PIDBOX_EXCHANGE, '', {});
-        return declared.consumerCount;
-      });
-      if (consumers > 0) {
-        // kombu's W_PIDBOX_IN_USE.
-        this.logger.warn({ hostname, consumers }, `a node named ${hostname} is already using this mailbox: give each worker a node name of its own (-n)`);
-      }
-      if (this.closed) return;
-      const channel = await transport.openChannel();
-      channel.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'the broker closed the remote control channel'));
-      channel.on('close', () => this.onClosed(channel));
-      await channel.consume(this.queue, (message) => message && this.onMessage(message), { noAck: true });
-      const previous = this.channel;
-      this.channel = channel;
-      if (previous !== channel) await previous?.close().catch(() => undefined);
-    })().finally(() => {
-      this.opening = undefined;
+  /** The node queue, bound to the fanout exchange, declared on a channel of its own (a refused declare closes it). */
+  private async declareQueue(): Promise<void> {
+    const { transport, hostname } = this.options;
+    const consumers = await transport.withTemporaryChannel(async (ch) => {
+      await ch.assertExchange(PIDBOX_EXCHANGE, 'fanout', PIDBOX_EXCHANGE_OPTIONS);
+      const declared = await ch.assertQueue(this.queue, PIDBOX_QUEUE_OPTIONS);
+      await ch.bindQueue(this.queue, PIDBOX_EXCHANGE, '', {});
+      return declared.consumerCount;
     });
-    return this.opening;
-  }
-
-  /** Closed by the broker while connected (the queue deleted, say): consume again after a pause. */
-  private onClosed(channel: TransportChannel): void {
-    if (channel !== this.channel) return;
-    this.channel = undefined;
-    if (this.closed) return;
-    setTimeout(() => {
-      if (this.closed || this.channel || !this.options.transport.isConnected()) return;
-      void this.open().catch((err: unknown) => this.logger.error({ err: (err as Error).message }, 'could not consume the remote control queue again'));
-    }, 1000).unref();
+    if (consumers > 0) {
+      // kombu's W_PIDBOX_IN_USE.
+      this.logger.warn({ hostname, consumers }, `a node named ${hostname} is already using this mailbox: give each worker a node name of its own (-n)`);
+    }
   }
 
   private onMessage(message: DeliveredMessage): void {
