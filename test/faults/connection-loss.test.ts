@@ -114,7 +114,9 @@ describe('connection loss', () => {
     expect(rejected.size).toBeGreaterThan(0);
     expect(lost).toEqual([]);
     expect(new Set(rejected.values())).toEqual(rejected.size > 0 ? new Set(['WARREN_BROKER_UNAVAILABLE']) : new Set());
-    // Both workers came back: each logged the steps of its recovery once.
+    // Both workers came back: each logged the steps of its recovery once. One may still be in
+    // its reconnect backoff (up to 10 s) when the other has run everything: wait for it.
+    await waitFor('both workers to consume again', () => [workerA, workerB].every((w) => w.logLines('consuming again').length > 0), 30_000, 250);
     for (const w of [workerA, workerB]) {
       expect(w.logLines('topology re-declared').length).toBeGreaterThanOrEqual(1);
       expect(w.logLines('consuming again').length).toBe(w.logLines('topology re-declared').length);

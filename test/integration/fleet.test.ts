@@ -7,6 +7,10 @@ import { randomPrefix, waitFor, writeDefinitionsFile } from '../support/broker';
 import { CELERY_FIXTURES, PYTHON, requirePythonCelery } from '../support/python-celery';
 import { runProcess } from '../support/run-process';
 import { createTestVhost, type TestVhost } from '../support/vhost';
+import { testBrokerUrl } from '../support/broker-url';
+
+/** The test broker's host and port, as Celery's stats and warren status name them. */
+const brokerAddress = new URL(testBrokerUrl());
 import { EventReceiver, LamportClock } from '../../src/control';
 import { runCli, startTestWorker } from '../support/worker-process';
 
@@ -161,7 +165,7 @@ describe('a warren worker in a Celery fleet (Python Celery 5.2 as the peer, a vh
       pid: process.pid,
       prefetch_count: 3,
       pool: { 'max-concurrency': 1, processes: [process.pid] },
-      broker: { hostname: '127.0.0.1', port: 5672, virtual_host: vhost.name, transport: 'amqp', userid: 'guest' },
+      broker: { hostname: brokerAddress.hostname, port: Number(brokerAddress.port || 5672), virtual_host: vhost.name, transport: 'amqp', userid: 'guest' },
       sw_ident: 'warren',
     });
     expect(JSON.stringify(stats)).not.toContain('guest:guest');
@@ -255,7 +259,7 @@ describe('a warren worker in a Celery fleet (Python Celery 5.2 as the peer, a vh
     const status = await runCli(['status', '--broker', vhost.url, '-t', '2']);
     expect(status.code).toBe(0);
     const lines = status.stdout.trim().split('\n');
-    expect(lines.find((l) => l.startsWith(warrenNode))).toMatch(new RegExp(`online +warren \\S+ +pid ${process.pid} .*queues ${queues.warren.replace(/\./g, '\\.')} +broker 127\\.0\\.0\\.1:5672/${vhost.name}`));
+    expect(lines.find((l) => l.startsWith(warrenNode))).toMatch(new RegExp(`online +warren \\S+ +pid ${process.pid} .*queues ${queues.warren.replace(/\./g, '\\.')} +broker ${brokerAddress.host.replace(/\./g, '\\.')}/${vhost.name}`));
     expect(lines.find((l) => l.startsWith(pythonNode))).toMatch(/online +celery +pid \d+/);
     expect(lines.at(-1)).toBe('2 nodes online.');
   });
