@@ -6,6 +6,7 @@ import { checkDeadLetterQueues } from './dead-letter-queues';
 import { deepFreeze } from './deep-freeze';
 import { shapeDocument } from './document-schema';
 import { mergeDocuments, type MergedDocuments } from './merge-documents';
+import { DEFAULT_RESULT_BACKEND, resultBackendUrlProblem } from './result-backend-url';
 import { brokerUrlProblem, isBrokerUrl } from './value-schemas';
 
 /** Where the broker URL may come from besides the files. */
@@ -17,6 +18,11 @@ export interface DefinitionsOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** A broker URL that beats the environment and the files: the CLI's `--broker`. */
   readonly brokerUrl?: string;
+  /**
+   * A result backend URL that beats `WARREN_RESULT_BACKEND` and the files: the CLI's
+   * `--result-backend`, `createApp({ resultBackend })`.
+   */
+  readonly resultBackend?: string;
 }
 
 /** One parsed definitions file. */
@@ -44,6 +50,21 @@ function resolveBrokerUrls(merged: MergedDocuments, options: DefinitionsOptions,
   return [override.url];
 }
 
+/** The result backend by precedence: the option, then `WARREN_RESULT_BACKEND`, then the files, then `rpc://`. */
+function resolveResultBackend(merged: MergedDocuments, options: DefinitionsOptions, problems: DefinitionProblem[]): string {
+  const fromEnv = options.env?.WARREN_RESULT_BACKEND;
+  const override =
+    options.resultBackend !== undefined
+      ? { url: options.resultBackend, file: '(options)', path: 'resultBackend' }
+      : fromEnv !== undefined && fromEnv !== ''
+        ? { url: fromEnv, file: '(environment)', path: 'WARREN_RESULT_BACKEND' }
+        : undefined;
+  if (override === undefined) return merged.resultBackend?.value ?? DEFAULT_RESULT_BACKEND;
+  const problem = resultBackendUrlProblem(override.url);
+  if (problem !== undefined) problems.push({ file: override.file, path: override.path, message: problem });
+  return override.url;
+}
+
 /**
  * Validates and resolves parsed definitions files, merged in the order given: the pure core
  * of {@link loadDefinitions}. Checks the shape of each file, merges them, fills in defaults,
@@ -56,7 +77,7 @@ export function resolveDefinitions(documents: readonly DefinitionsDocument[], op
   const problems: DefinitionProblem[] = [];
   const shaped = documents.map((document) => shapeDocument(document.file, document.content, problems));
   const merged = mergeDocuments(shaped, problems);
-  const definitions = buildDefinitions(merged, resolveBrokerUrls(merged, options, problems));
+  const definitions = buildDefinitions(merged, resolveBrokerUrls(merged, options, problems), resolveResultBackend(merged, options, problems));
   checkReferences(merged, definitions, problems);
   checkDeadLetterQueues(merged, problems);
   if (problems.length > 0) throw new DefinitionsError(problems);
