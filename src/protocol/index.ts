@@ -20,7 +20,7 @@ export { EXCEPTION_STATES, READY_STATES, type TaskState, type TaskStatus } from 
 export { encodeError, formatTraceback, JS_ERROR_MODULE, type EncodedError } from './encode-error';
 export { decodeError, type DecodedError } from './decode-error';
 export { dumps, loads, JSON_DATES, type JsonDates } from './kombu-json';
-export { decodeResultMeta, encodeResultMeta, readResultMeta, type EncodeResultMetaInput, type ResultMeta } from './result-meta';
+export { decodeResultMeta, encodeChordPart, encodeResultMeta, readResultMeta, type EncodeResultMetaInput, type ResultMeta } from './result-meta';
 export { clip } from './describe-value';
 export { pythonRepr } from './python-repr';
 export { formatIsoDatetime, parseIsoDatetime } from './iso-datetime';

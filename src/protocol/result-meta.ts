@@ -104,10 +104,11 @@ function naiveIsoDatetime(date: Date): string {
  * a `date_done` without an offset is UTC.
  *
  * @param context - what is read, for the error: `the result of task <id> in Redis key celery-task-meta-<id>`.
+ * @param taskId - the id the key names, for a value without `task_id`.
  * @throws InvalidMessageError `<context> cannot be read: <reason>` for text that is not JSON, not
  * an object, or whose fields are not what Celery writes.
  */
-export function decodeResultMeta(text: string, context: string): ResultMeta {
+export function decodeResultMeta(text: string, context: string, taskId = ''): ResultMeta {
   let body: unknown;
   try {
     body = loads(text);
@@ -115,7 +116,7 @@ export function decodeResultMeta(text: string, context: string): ResultMeta {
     const reason = err instanceof InvalidMessageError ? err.message : `not valid JSON: ${err instanceof Error ? err.message : String(err)}`;
     throw new InvalidMessageError(`${context} cannot be read: ${reason} (found ${describeValue(text)})`, err);
   }
-  return readResultMeta(body, `${context} cannot be read`);
+  return readResultMeta(body, `${context} cannot be read`, taskId);
 }
 
 /**
@@ -166,4 +167,14 @@ export function readResultMeta(body: unknown, context: string, fallbackTaskId = 
 
 function defined<T extends object>(fields: T): Partial<T> {
   return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+/**
+ * A chord header task's part as Celery 5.2 adds it to the group's `.j` set: `[1, task id,
+ * state, result]` in Python's JSON spacing (`[1, "<id>", "SUCCESS", 2]`), the result already
+ * encoded (an exception state's as `exc_type` / `exc_message` / `exc_module`).
+ * @throws InvalidMessageError for a result JSON cannot carry.
+ */
+export function encodeChordPart(taskId: string, status: TaskStatus, result: unknown, jsonDates: JsonDates = 'tagged'): string {
+  return stringifyPythonStyle(toJsonTree([1, taskId, status, result], 'part'), jsonDates);
 }
