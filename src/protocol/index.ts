@@ -21,6 +21,6 @@ export { encodeError, formatTraceback, JS_ERROR_MODULE, type EncodedError } from
 export { decodeError, type DecodedError } from './decode-error';
 export { dumps, loads, JSON_DATES, type JsonDates } from './kombu-json';
 export { decodeResultMeta, encodeChordPart, encodeResultMeta, readResultMeta, type EncodeResultMetaInput, type ResultMeta } from './result-meta';
-export { clip } from './describe-value';
+export { clip, isPlainObject } from './describe-value';
 export { pythonRepr } from './python-repr';
 export { formatIsoDatetime, parseIsoDatetime } from './iso-datetime';
