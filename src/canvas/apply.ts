@@ -1,6 +1,5 @@
 import type { Frozen, WireOptions } from './canvas-runtime';
-import { Group } from './group';
-import type { Signature } from './signature';
+import type { AnySignature } from './signature';
 
 /**
  * A copy of `signature` with `options` merged in, its ids given before anything is sent, so a
@@ -8,8 +7,7 @@ import type { Signature } from './signature';
  * find its listener). A group gets ids only, as `group.apply_async` sends it; the rest are
  * frozen, as Celery freezes them when it applies them.
  */
-export function prepareApply(signature: Signature, options?: WireOptions): { copy: Signature; frozen: Frozen } {
+export function prepareApply(signature: AnySignature, options?: WireOptions): { copy: AnySignature; frozen: Frozen } {
   const copy = signature.clone(undefined, undefined, options);
-  const frozen = copy instanceof Group ? copy.assignIds() : copy.freeze();
-  return { copy, frozen };
+  return { copy, frozen: copy.freezeForApply() };
 }

@@ -44,6 +44,16 @@ export interface CanvasRuntime {
   readonly current?: { readonly id: string; readonly rootId: string };
 }
 
+/** The runtime of a client's `apply()`: it also follows the results of what it sends. */
+export interface ClientRuntime extends CanvasRuntime {
+  /** Before anything is frozen: the definitions loaded, the result backend ready (so `ensureChordsAllowed` knows it). */
+  prepare(): Promise<void>;
+  /** The AsyncResult (or GroupResult) that follows the frozen ids, parents included. */
+  follow(frozen: Frozen): unknown;
+  /** Stops following them again: the send failed. */
+  unfollow(frozen: Frozen): void;
+}
+
 /** The ids a workflow will have, known before anything is sent (Celery's frozen results). */
 export type Frozen = FrozenTask | FrozenGroup;
 

@@ -3,7 +3,7 @@ import { isPlainObject, type SignatureDict } from '../protocol';
 import type { CanvasRuntime, Frozen } from './canvas-runtime';
 import { Chord } from './chord';
 import { Group, unrollGroup } from './group';
-import { registerSignatureType, Signature, signatureFromDict, type ApplyArgs, type FreezeArgs } from './signature';
+import { registerSignatureType, Signature, type AnySignature, signatureFromDict, type ApplyArgs, type FreezeArgs } from './signature';
 
 /**
  * Tasks applied one after the other, each getting the previous one's return value as its first
@@ -13,7 +13,7 @@ import { registerSignatureType, Signature, signatureFromDict, type ApplyArgs, ty
  * last task's AsyncResult; each result's `parent` is the one before.
  */
 export class Chain<R = unknown> extends Signature<R> {
-  constructor(tasks: ReadonlyArray<Signature>, options: Record<string, unknown> = {}, runtime?: CanvasRuntime) {
+  constructor(tasks: ReadonlyArray<AnySignature>, options: Record<string, unknown> = {}, runtime?: CanvasRuntime) {
     if (!Array.isArray(tasks)) throw new UsageError(`a chain takes a list of signatures (got ${String(tasks)})`);
     tasks.forEach((task, index) => {
       if (!(task instanceof Signature)) throw new UsageError(`chain(): item ${index} is not a signature (got ${String(task)})`);
@@ -22,11 +22,11 @@ export class Chain<R = unknown> extends Signature<R> {
   }
 
   /** The chain's tasks, in order (Celery keeps them in `kwargs.tasks`). */
-  get tasks(): Signature[] {
-    return this.kwargs.tasks as Signature[];
+  get tasks(): AnySignature[] {
+    return this.kwargs.tasks as AnySignature[];
   }
 
-  set tasks(tasks: Signature[]) {
+  set tasks(tasks: AnySignature[]) {
     this.kwargs.tasks = tasks;
   }
 
@@ -69,7 +69,7 @@ export class Chain<R = unknown> extends Signature<R> {
     });
     if (results.length === 0) throw new UsageError('an empty chain has nothing to apply');
     for (const callback of signatures(link, this.runtime)) tasks[0].link(callback);
-    const first = tasks.pop() as Signature;
+    const first = tasks.pop() as AnySignature;
     // The rest, reversed: a chain already under way (this chain is a step of one) goes on after it.
     const chain = Array.isArray(rest.chain) ? [...(rest.chain as unknown[]), ...tasks] : tasks;
     const sent = await first.applyAsync({ options: { ...rest, chain } });
@@ -85,26 +85,26 @@ export class Chain<R = unknown> extends Signature<R> {
   private prepareSteps(
     args: readonly unknown[],
     kwargs: Readonly<Record<string, unknown>> | undefined,
-    tasks: readonly Signature[],
+    tasks: readonly AnySignature[],
     at: {
       rootId?: string;
       parentId?: string;
-      linkError?: Signature[];
+      linkError?: AnySignature[];
       lastTaskId?: string;
       groupId?: string;
-      chordBody?: Signature;
+      chordBody?: AnySignature;
       groupIndex?: number;
       clone: boolean;
     },
-  ): [Signature[], Frozen[]] {
+  ): [AnySignature[], Frozen[]] {
     const steps = [...tasks];
-    const preparedTasks: Signature[] = [];
+    const preparedTasks: AnySignature[] = [];
     const results: Frozen[] = [];
-    let previousTask: Signature | undefined;
+    let previousTask: AnySignature | undefined;
     let previousResult: Frozen | undefined;
     let i = 0;
     while (steps.length > 0) {
-      let task = unrollGroup(steps.pop() as Signature);
+      let task = unrollGroup(steps.pop() as AnySignature);
       const isFirst = steps.length === 0;
       const isLast = i === 0;
       if (at.clone) task = isFirst ? task.clone(args, kwargs) : task.clone();
@@ -140,9 +140,9 @@ export class Chain<R = unknown> extends Signature<R> {
   }
 }
 
-function signatures(value: unknown, runtime: CanvasRuntime | undefined): Signature[] {
+function signatures(value: unknown, runtime: CanvasRuntime | undefined): AnySignature[] {
   if (value === undefined || value === null) return [];
-  return (Array.isArray(value) ? value : [value]).map((item: unknown) => signatureFromDict(item as SignatureDict | Signature, runtime));
+  return (Array.isArray(value) ? value : [value]).map((item: unknown) => signatureFromDict(item as SignatureDict | AnySignature, runtime));
 }
 
 registerSignatureType('chain', (dict: SignatureDict, runtime) => {

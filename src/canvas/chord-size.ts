@@ -1,12 +1,12 @@
-import type { Signature } from './signature';
+import type { AnySignature } from './signature';
 
 /**
  * How many completions a signature adds to a chord it is a header part of (Celery's
  * `chord._descend`): a task 1, a group the sum of its tasks, a chain its last non-empty
  * element's, a chord its body's.
  */
-export function chordSize(signature: Signature): number {
-  const kwargs = signature.kwargs as { tasks?: Signature[]; body?: Signature };
+export function chordSize(signature: AnySignature): number {
+  const kwargs = signature.kwargs as { tasks?: AnySignature[]; body?: AnySignature };
   switch (signature.subtaskType) {
     case 'group':
       return (kwargs.tasks ?? []).reduce((sum, task) => sum + chordSize(task), 0);

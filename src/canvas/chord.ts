@@ -2,7 +2,7 @@ import { UsageError } from '../errors';
 import { isPlainObject, type SignatureDict } from '../protocol';
 import type { CanvasRuntime, Frozen } from './canvas-runtime';
 import { Group } from './group';
-import { registerSignatureType, Signature, signatureFromDict, type ApplyArgs, type FreezeArgs } from './signature';
+import { registerSignatureType, Signature, type AnySignature, signatureFromDict, type ApplyArgs, type FreezeArgs } from './signature';
 
 /**
  * A group whose results, in order, are the first argument of one more task (Celery's `chord`):
@@ -12,7 +12,7 @@ import { registerSignatureType, Signature, signatureFromDict, type ApplyArgs, ty
  * applying a chord fails with ChordUnsupportedError before anything is sent.
  */
 export class Chord<R = unknown> extends Signature<R> {
-  constructor(header: Group | ReadonlyArray<Signature>, body: Signature<R>, options: Record<string, unknown> = {}, runtime?: CanvasRuntime) {
+  constructor(header: Group | ReadonlyArray<AnySignature>, body: Signature<R>, options: Record<string, unknown> = {}, runtime?: CanvasRuntime) {
     const group = header instanceof Group ? header : new Group([...header], {}, runtime);
     if (!(body instanceof Signature)) throw new UsageError(`a chord's body must be a signature (got ${String(body)})`);
     super('celery.chord', [], { kwargs: {}, header: group, body }, options, { subtaskType: 'chord', runtime });
@@ -45,12 +45,12 @@ export class Chord<R = unknown> extends Signature<R> {
   }
 
   /** Linking a chord links its body. */
-  override link(callback: Signature): this {
+  override link(callback: AnySignature): this {
     this.body.link(callback);
     return this;
   }
 
-  override linkError(errback: Signature): this {
+  override linkError(errback: AnySignature): this {
     this.body.linkError(errback);
     return this;
   }
@@ -90,7 +90,7 @@ export class Chord<R = unknown> extends Signature<R> {
     return this.run(header, body, args, taskId, options);
   }
 
-  private async run(header: Group, body: Signature, partialArgs: readonly unknown[], taskId: string | undefined, options: Record<string, unknown>): Promise<Frozen> {
+  private async run(header: Group, body: AnySignature, partialArgs: readonly unknown[], taskId: string | undefined, options: Record<string, unknown>): Promise<Frozen> {
     const runtime = this.requireRuntime();
     runtime.ensureChordsAllowed();
     const groupId = typeof header.options.task_id === 'string' ? header.options.task_id : runtime.newId();

@@ -1,8 +1,9 @@
 import { UsageError } from '../errors';
 import { isPlainObject, type SignatureDict } from '../protocol';
+import type { GroupResult } from '../result/group-result';
 import type { CanvasRuntime, Frozen, FrozenGroup } from './canvas-runtime';
 import { chordSize } from './chord-size';
-import { registerSignatureType, Signature, signatureFromDict, type ApplyArgs, type FreezeArgs } from './signature';
+import { registerSignatureType, Signature, type AnySignature, signatureFromDict, type ApplyArgs, type FreezeArgs } from './signature';
 
 /**
  * Tasks applied in parallel (Celery's `group`): its `apply()` resolves to a GroupResult whose
@@ -10,8 +11,8 @@ import { registerSignatureType, Signature, signatureFromDict, type ApplyArgs, ty
  * flattened; a group with a chord option (a chord's header) records the chord's size before its
  * last task is sent.
  */
-export class Group<R extends unknown[] = unknown[]> extends Signature<R> {
-  constructor(tasks: ReadonlyArray<Signature>, options: Record<string, unknown> = {}, runtime?: CanvasRuntime) {
+export class Group<R extends unknown[] = unknown[]> extends Signature<R, GroupResult<R>> {
+  constructor(tasks: ReadonlyArray<AnySignature>, options: Record<string, unknown> = {}, runtime?: CanvasRuntime) {
     if (!Array.isArray(tasks)) throw new UsageError(`a group takes a list of signatures (got ${String(tasks)})`);
     tasks.forEach((task, index) => {
       if (!(task instanceof Signature)) throw new UsageError(`group(): item ${index} is not a signature (got ${String(task)})`);
@@ -20,11 +21,11 @@ export class Group<R extends unknown[] = unknown[]> extends Signature<R> {
   }
 
   /** The group's tasks (Celery keeps them in `kwargs.tasks`). */
-  get tasks(): Signature[] {
-    return this.kwargs.tasks as Signature[];
+  get tasks(): AnySignature[] {
+    return this.kwargs.tasks as AnySignature[];
   }
 
-  set tasks(tasks: Signature[]) {
+  set tasks(tasks: AnySignature[]) {
     this.kwargs.tasks = tasks;
   }
 
@@ -43,14 +44,14 @@ export class Group<R extends unknown[] = unknown[]> extends Signature<R> {
    * Linking a group links its first task, with the callback made immutable (Celery's
    * `group.link`): the first task cannot pass its siblings' results on. Use a chord for that.
    */
-  override link(callback: Signature): this {
+  override link(callback: AnySignature): this {
     const first = this.tasks[0];
     if (first) first.link(callback.clone().set({ immutable: true }));
     return this;
   }
 
   /** Every task of the group gets the errback: any of them may fail. */
-  override linkError(errback: Signature): this {
+  override linkError(errback: AnySignature): this {
     for (const task of this.tasks) task.linkError(errback);
     return this;
   }
@@ -68,7 +69,7 @@ export class Group<R extends unknown[] = unknown[]> extends Signature<R> {
     const rootId = (options.root_id as string | null) ?? undefined;
     const parentId = (options.parent_id as string | null) ?? undefined;
     const results: Frozen[] = [];
-    const tasks: Signature[] = [];
+    const tasks: AnySignature[] = [];
     let index = 0;
     for (const task of flatten(this.tasks)) {
       const copy = task.clone();
@@ -84,6 +85,11 @@ export class Group<R extends unknown[] = unknown[]> extends Signature<R> {
    * Gives the group and its tasks their ids without the indexes a freeze adds, so that a group
    * applied by `apply()` sends what Celery's `group.apply_async` sends.
    */
+  override freezeForApply(): FrozenGroup {
+    return this.assignIds();
+  }
+
+  /** @internal */
   assignIds(): FrozenGroup {
     const runtime = this.requireRuntime();
     if (typeof this.options.task_id !== 'string') this.options.task_id = runtime.newId();
@@ -127,7 +133,7 @@ export class Group<R extends unknown[] = unknown[]> extends Signature<R> {
 }
 
 /** The tasks of nested groups, in order (Celery unrolls them). */
-function flatten(tasks: readonly Signature[]): Signature[] {
+function flatten(tasks: readonly AnySignature[]): AnySignature[] {
   return tasks.flatMap((task) => (task instanceof Group ? flatten(task.tasks) : [task]));
 }
 
@@ -136,7 +142,7 @@ function structuredOptions(options: Record<string, unknown>): Record<string, unk
 }
 
 /** A group of one task is that task (Celery's `maybe_unroll_group`). */
-export function unrollGroup(signature: Signature): Signature {
+export function unrollGroup(signature: AnySignature): AnySignature {
   return signature instanceof Group && signature.tasks.length === 1 ? signature.tasks[0] : signature;
 }
 

@@ -1,7 +1,12 @@
 import { types } from 'node:util';
 import { UsageError } from '../errors';
 import { isPlainObject, type SignatureDict } from '../protocol';
-import type { CanvasRuntime, Frozen, FrozenTask, WireOptions } from './canvas-runtime';
+import type { AsyncResult } from '../result/async-result';
+import type { CanvasRuntime, ClientRuntime, Frozen, FrozenTask, WireOptions } from './canvas-runtime';
+
+/** Any signature, whatever its result types (a group's apply gives a GroupResult). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnySignature = Signature<any, any>;
 
 /** The kinds of signature: a task (null), or Celery's `chain`, `group`, `chord`. */
 export type SubtaskType = null | 'chain' | 'group' | 'chord';
@@ -63,7 +68,7 @@ export function wireOptions(options: SignatureOptions, where: string): WireOptio
 export interface FreezeArgs {
   id?: string;
   groupId?: string;
-  chord?: Signature;
+  chord?: AnySignature;
   rootId?: string | null;
   parentId?: string | null;
   groupIndex?: number;
@@ -76,7 +81,7 @@ export interface ApplyArgs {
   options?: WireOptions;
 }
 
-type SignatureFactory = (dict: SignatureDict, runtime: CanvasRuntime | undefined) => Signature;
+type SignatureFactory = (dict: SignatureDict, runtime: CanvasRuntime | undefined) => AnySignature;
 
 /** The complex kinds (`chain`, `group`, `chord`), registered by their modules. */
 const TYPES = new Map<string, SignatureFactory>();
@@ -90,7 +95,7 @@ export function registerSignatureType(name: string, factory: SignatureFactory): 
  * A signature read from its wire form: a task signature, or a chain, group or chord by its
  * `subtask_type` (Celery's `Signature.from_dict`). Signatures already made pass through.
  */
-export function signatureFromDict(value: SignatureDict | Signature, runtime?: CanvasRuntime): Signature {
+export function signatureFromDict(value: SignatureDict | AnySignature, runtime?: CanvasRuntime): AnySignature {
   if (value instanceof Signature) return value;
   const type = value.subtask_type;
   if (typeof type === 'string' && type !== '') {
@@ -142,7 +147,7 @@ export interface SignatureInit {
  * The methods that add to it (`link`, `linkError`, `set`) change it and return it; `apply()`
  * sends a copy, so one signature may be applied many times.
  */
-export class Signature<R = unknown> {
+export class Signature<R = unknown, Result = AsyncResult<R>> {
   readonly task: string;
   args: unknown[];
   kwargs: Record<string, unknown>;
@@ -177,7 +182,7 @@ export class Signature<R = unknown> {
    * Adds a callback: applied with this task's return value first in its args when this task
    * succeeds (Celery's `link`). Returns this signature.
    */
-  link(callback: Signature): this {
+  link(callback: AnySignature): this {
     this.appendOption('link', callback);
     return this;
   }
@@ -186,7 +191,7 @@ export class Signature<R = unknown> {
    * Adds an errback: applied when this task fails, with the failed task's id as its argument
    * (Celery's calling convention for an errback sent as a task). Returns this signature.
    */
-  linkError(errback: Signature): this {
+  linkError(errback: AnySignature): this {
     this.appendOption('link_error', errback);
     return this;
   }
@@ -204,7 +209,7 @@ export class Signature<R = unknown> {
     this.immutable = immutable;
   }
 
-  protected appendOption(key: 'link' | 'link_error', value: Signature): void {
+  protected appendOption(key: 'link' | 'link_error', value: AnySignature): void {
     const current = this.options[key];
     const list = Array.isArray(current) ? current : current === undefined || current === null ? [] : [current];
     if (!list.includes(value)) list.push(value);
@@ -225,9 +230,9 @@ export class Signature<R = unknown> {
   }
 
   /** A copy, with partial args, kwargs and options merged in as {@link merge} does. */
-  clone(args?: readonly unknown[], kwargs?: Readonly<Record<string, unknown>>, options?: WireOptions): Signature<R> {
+  clone(args?: readonly unknown[], kwargs?: Readonly<Record<string, unknown>>, options?: WireOptions): Signature<R, Result> {
     const [a, k, o] = args || kwargs || options ? this.merge(args, kwargs, options) : [this.args, this.kwargs, this.options];
-    return new Signature<R>(this.task, [...a], { ...k }, copyOptions(o), { immutable: this.immutable, runtime: this.runtime });
+    return new Signature<R, Result>(this.task, [...a], { ...k }, copyOptions(o), { immutable: this.immutable, runtime: this.runtime });
   }
 
   /**
@@ -245,6 +250,36 @@ export class Signature<R = unknown> {
     if (at.groupIndex !== undefined) options.group_index = at.groupIndex;
     const frozen: FrozenTask = { kind: 'task', id: options.task_id as string };
     return frozen;
+  }
+
+  /**
+   * Sends it, with `options` merged into a copy (this signature stays as it is): resolves to the
+   * result once the broker confirmed the first message. A task's and a chain's result is an
+   * AsyncResult (a chain's is its last task's, each with the step before as `parent`), a group's
+   * a GroupResult, a chord's its body's AsyncResult with the header's GroupResult as `parent`.
+   *
+   * @throws ChordUnsupportedError for a chord (or a group chained to a task) on `rpc://`, before anything is sent.
+   */
+  async apply(options: SignatureOptions = {}): Promise<Result> {
+    const runtime = this.requireRuntime();
+    if (!isClientRuntime(runtime)) throw new UsageError(`apply() of ${this.task}: this signature belongs to a worker's workflow`);
+    await runtime.prepare();
+    const copy = this.clone(undefined, undefined, wireOptions(options, `${this.task}.apply()`));
+    const frozen = copy.freezeForApply();
+    // Followed before anything is sent: a fast worker's result must find its listener.
+    const result = runtime.follow(frozen) as Result;
+    try {
+      await copy.applyAsync();
+    } catch (err) {
+      runtime.unfollow(frozen);
+      throw err;
+    }
+    return result;
+  }
+
+  /** @internal The ids `apply()` gives before sending: a freeze (a group overrides it). */
+  freezeForApply(): Frozen {
+    return this.freeze();
   }
 
   /** Sends the task: partial args first, options merged (Celery's `Signature.apply_async`). */
@@ -267,7 +302,7 @@ export class Signature<R = unknown> {
         callbacks: signatureList(options.link),
         errbacks: signatureList(options.link_error),
         chain: Array.isArray(chain) && chain.length > 0 ? chain.map(toDict) : null,
-        chord: chord instanceof Signature || isPlainObject(chord) ? toDict(chord as Signature | SignatureDict) : null,
+        chord: chord instanceof Signature || isPlainObject(chord) ? toDict(chord as AnySignature | SignatureDict) : null,
       },
       rootId,
       parentId,
@@ -301,6 +336,10 @@ export class Signature<R = unknown> {
   toJSON(): SignatureDict {
     return this.toDict();
   }
+}
+
+function isClientRuntime(runtime: CanvasRuntime): runtime is ClientRuntime {
+  return typeof (runtime as Partial<ClientRuntime>).follow === 'function';
 }
 
 /** A signature (or its dict) as its wire dict. */

@@ -1,4 +1,5 @@
 import { ResultForgottenError, ResultTimeoutError, TaskFailedError, TaskRevokedError, UsageError } from '../errors';
+import type { GroupResult } from './group-result';
 
 /**
  * A task's state: Celery's built-in states, or a custom one a task reported with
@@ -133,7 +134,7 @@ export class AsyncResult<T = unknown> {
    * The result of the task before this one in a chain (`chain(a, b).apply()` returns b's, whose
    * `parent` is a's), or the header's GroupResult of a chord's body. Undefined otherwise.
    */
-  parent: AsyncResult | { readonly id: string; get(options?: GetOptions): Promise<unknown[]> } | undefined;
+  parent: AsyncResult | GroupResult | undefined;
 
   /**
    * Reads the state the backend holds now and returns it (a Redis backend reads the key; rpc://

@@ -4,6 +4,7 @@ import { ClosedError, InvalidMessageError, ResultBackendError } from '../errors'
 import type { Logger } from '../logging/logger';
 import { decodeResultMeta, encodeChordPart, encodeResultMeta, loads, type JsonDates, type ResultMeta, type TaskStatus } from '../protocol';
 import { Lazy } from '../util/lazy';
+import type { ChordCount, ChordCounter, ChordPart } from '../canvas/chord-counter';
 import type { EncodedResult, ResultRecord, ResultStore, StoreOutcome } from '../worker/result-store';
 import { AsyncResult } from './async-result';
 import { createRedisConnection, groupKey, taskKey, withinTime, type RedisConnection, type WarrenCommands } from './redis-connection';
@@ -27,20 +28,6 @@ interface EncodedRedisResult extends EncodedResult {
   readonly value: string;
 }
 
-/** One header task's part of a chord, as Celery's `on_chord_part_return` records it. */
-export interface ChordPart {
-  groupId: string;
-  /** Its place in the header; null counts it at the end (Celery's `+inf`). */
-  groupIndex: number | null;
-  taskId: string;
-  status: TaskStatus;
-  /** The return value, or the encoded error. */
-  result: unknown;
-}
-
-/** What counting one part found: the chord is not complete yet, or these are the header's results in order. */
-export type ChordCount = { complete: false } | { complete: true; parts: Array<{ taskId: string; status: TaskStatus; result: unknown }> };
-
 const CHUNK = 200;
 
 /**
@@ -61,7 +48,7 @@ const CHUNK = 200;
  * took it; fewer replicas in time makes the store fail, so the worker hands the message back
  * and the state is stored again by a later run rather than lost with a master that dies.
  */
-export class RedisResultBackend extends ResultTracker implements ResultStore {
+export class RedisResultBackend extends ResultTracker implements ResultStore, ChordCounter {
   readonly display: string;
   readonly countsChords = true;
   private readonly expires: number;
@@ -171,8 +158,8 @@ export class RedisResultBackend extends ResultTracker implements ResultStore {
   /**
    * Counts one header task's part, as Celery 5.2's `on_chord_part_return`: in one transaction
    * `ZADD .j <index> [1, id, state, result]`, `ZCOUNT .j`, `GET .t`, `GET .s`, each key's expiry
-   * renewed. When the count reaches the size, reads the parts in header order and deletes the
-   * keys: this caller completes the chord.
+   * renewed. When the count reaches the size, reads the parts in header order: this caller
+   * completes the chord, and deletes its counters with {@link forgetChord} once it did.
    */
   async countChordPart(part: ChordPart): Promise<ChordCount> {
     const cluster = this.url.cluster;
@@ -200,8 +187,13 @@ export class RedisResultBackend extends ResultTracker implements ResultStore {
     if (size === null || size === undefined) return { complete: false };
     if (ready !== Number(size) + extra) return { complete: false };
     const members = await this.run(`reading the parts of chord ${part.groupId}`, (redis) => redis.zrange(jkey, 0, -1));
-    await this.run(`deleting the counters of chord ${part.groupId}`, (redis) => redis.multi().del(jkey).del(tkey).del(skey).exec());
     return { complete: true, parts: members.map((text) => readPart(text, part.groupId)) };
+  }
+
+  /** Deletes a completed chord's counters (`.j`, `.t`, `.s`). */
+  async forgetChord(groupId: string): Promise<void> {
+    const [jkey, tkey, skey] = (['.j', '.t', '.s'] as const).map((suffix) => groupKey(groupId, suffix, this.url.cluster));
+    await this.run(`deleting the counters of chord ${groupId}`, (redis) => redis.multi().del(jkey).del(tkey).del(skey).exec());
   }
 
   // --- caller side ---

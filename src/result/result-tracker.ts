@@ -62,6 +62,11 @@ export abstract class ResultTracker implements ResultFollower {
     return result;
   }
 
+  /** The AsyncResult this backend follows for `taskId` (or one whose `get()` timed out), if any. */
+  find<T = unknown>(taskId: string): AsyncResult<T> | undefined {
+    return this.lookUp(taskId) as AsyncResult<T> | undefined;
+  }
+
   /** The result followed (or timed out) for `taskId`, if any. */
   protected lookUp(taskId: string): AsyncResult | undefined {
     return this.followedResults.get(taskId) ?? this.timedOutResults.get(taskId);

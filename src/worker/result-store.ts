@@ -16,8 +16,8 @@ export interface ResultRecord {
   groupId: string | null;
   /** The tasks this one sent (callbacks, the next step of its chain), as Celery's `[[id, null], null]`. */
   children?: readonly unknown[];
-  /** Celery's extended result fields. */
-  extended: { name: string; args: readonly unknown[]; kwargs: Readonly<Record<string, unknown>>; worker: string; retries: number; queue: string };
+  /** Celery's extended result fields (null where unknown: a chain step failed before it was sent). */
+  extended: { name: string; args: readonly unknown[]; kwargs: Readonly<Record<string, unknown>>; worker: string; retries?: number; queue?: string };
 }
 
 /** A record encoded for its backend, with its size for the worker's `maxMessageBytes` check. */

@@ -168,6 +168,7 @@ describe('the Redis result backend', () => {
         { taskId: 'c', status: 'SUCCESS', result: 30 },
       ],
     });
+    await worker.forgetChord(group);
     expect(await probe.redis.exists(`celery-taskset-meta-${group}.j`, `celery-taskset-meta-${group}.s`)).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Chain, Chord, Group, prepareApply, Signature } from '../../../src/canvas';
+import { Chain, Chord, Group, prepareApply, Signature, type AnySignature } from '../../../src/canvas';
 import { ChordUnsupportedError } from '../../../src/errors';
 import { FakeRuntime, normalizeIds, type SentMessage } from './canvas-runtime-fake';
 
@@ -32,7 +32,7 @@ beforeEach(() => {
 const s = (task: string, ...args: unknown[]): Signature => new Signature(task, args, {}, {}, { runtime });
 const si = (task: string, ...args: unknown[]): Signature => new Signature(task, args, {}, {}, { runtime, immutable: true });
 
-async function apply(signature: Signature): Promise<unknown> {
+async function apply(signature: AnySignature): Promise<unknown> {
   const { copy } = prepareApply(signature);
   await copy.applyAsync();
   return normalizeIds(runtime.messages(), runtime.replyTo);
