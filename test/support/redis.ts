@@ -61,3 +61,43 @@ export class RedisProbe {
     this.redis.disconnect();
   }
 }
+
+/**
+ * Deletes what a test run left in the test Redis: every `celery-task-meta-*` key whose value
+ * names a task of `prefix` (`"name": "<prefix>.…"`), Python's and warren's alike, including the
+ * steps whose ids the test never saw; then the keys that mention one of those tasks' ids (a
+ * chord body's ChordError, stored without a name) and the chord counters (`.j`) holding one.
+ * Returns how many keys it deleted.
+ */
+export async function deleteResultsOf(prefix: string, url = testRedisUrl()): Promise<number> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined);
+  const scan = async (pattern: string): Promise<string[]> => {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      found.push(...keys);
+    } while (cursor !== '0');
+    return found;
+  };
+  try {
+    await redis.connect();
+    const taskKeys = await scan('celery-task-meta-*');
+    const values = taskKeys.length > 0 ? await redis.mget(...taskKeys) : [];
+    const needle = `"name": "${prefix}.`;
+    const ours = new Set(taskKeys.filter((_key, index) => values[index]?.includes(needle)));
+    const ids = [...ours].map((key) => key.slice('celery-task-meta-'.length));
+    const mentions = (text: string | null | undefined): boolean => Boolean(text) && ids.some((id) => text!.includes(id));
+    taskKeys.forEach((key, index) => {
+      if (mentions(values[index])) ours.add(key);
+    });
+    for (const key of await scan('celery-taskset-meta-*.j')) {
+      if ((await redis.zrange(key, 0, -1)).some(mentions)) ours.add(key).add(key.replace(/\.j$/, '.s')).add(key.replace(/\.j$/, '.t'));
+    }
+    return ours.size > 0 ? await redis.del(...ours) : 0;
+  } finally {
+    redis.disconnect();
+  }
+}
