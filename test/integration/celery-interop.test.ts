@@ -93,6 +93,8 @@ describe('Celery interop: Python Celery 5.2 and warren on the same broker', () =
         bind: true,
         params: ['value', 'factor', 'offset'],
       });
+      workerApp.task(`${prefix}.plus`, async (a: number, b: number) => a + b);
+      workerApp.task(`${prefix}.times`, async (a: number, b: number) => a * b);
       await workerApp.startWorker({ queues: [warrenQueue], concurrency: 2 });
     });
 
@@ -151,6 +153,15 @@ describe('Celery interop: Python Celery 5.2 and warren on the same broker', () =
         exc_module: 'kombu.exceptions',
         exc_str: `the SUCCESS result of task ${prefix}.unsendable[${out.id}] cannot be sent as JSON: found bigint 10 at result`,
       });
+    });
+
+    test('a chain of warren tasks built by Python with rpc://: the warren worker sends the next step, Python gets the last result', async () => {
+      const out = await runPythonClientJson<PythonCall & { parent_id?: string }>(pythonClientConfig, [
+        'chain',
+        JSON.stringify([[`${prefix}.plus`, [2, 3]], [`${prefix}.times`, [10]], [`${prefix}.plus`, [1]]]),
+        '10',
+      ]);
+      expect(out).toMatchObject({ status: 'SUCCESS', result: 51, parent_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     });
 
     test('a JS TypeError reaches Python as the builtin TypeError', async () => {
