@@ -28,5 +28,17 @@ module.exports = {
       // testTimeout is global-only in jest 29; a setup file raises it for this project alone.
       setupFilesAfterEnv: ['<rootDir>/test/support/faults-setup.ts'],
     },
+    {
+      // Cluster tests: a three-node RabbitMQ cluster on loopback ports 5681-5683 of their own,
+      // started by the global setup (only when a cluster test runs), its nodes killed and
+      // restarted by the tests, stopped by the teardown; with ATTACH=1 the cluster of
+      // `npm run cluster:up` instead. About 1.5 minutes; needs root (the nodes run as rabbitmq).
+      ...common,
+      displayName: 'cluster',
+      roots: ['<rootDir>/test/cluster'],
+      globalSetup: '<rootDir>/test/support/cluster-setup.ts',
+      globalTeardown: '<rootDir>/test/support/cluster-teardown.ts',
+      setupFilesAfterEnv: ['<rootDir>/test/support/cluster-test-setup.ts'],
+    },
   ],
 };

@@ -10,7 +10,7 @@ import { maxMessageBytes, type JsonDates } from '../protocol';
 import { AsyncResult, GroupResult, RedisResultBackend, RpcResultBackend, RpcResultStore } from '../result';
 import { createRouter } from '../router';
 import { buildTopology, declareOnOwnChannel, selectTopology, type DeclaredReport } from '../topology';
-import { createTransport, Publisher, type Transport } from '../transport';
+import { createTransport, probeCluster, Publisher, type ClusterProbe, type Transport } from '../transport';
 import { Worker, resolveWorkerOptions, type TaskHandler, type WorkerOptions } from '../worker';
 import { Lazy } from '../util/lazy';
 import { publicationOf } from './outgoing-task';
@@ -226,6 +226,7 @@ export class App {
       logger: this.logger,
       connectTimeoutMs: this.options.connectTimeoutMs,
       handshakeTimeoutMs: this.options.handshakeTimeoutMs,
+      failoverStrategy: definitions.broker.failoverStrategy,
     });
     this.transport = connection;
     await connection.start();
@@ -346,6 +347,27 @@ export class App {
       throw err;
     }
     return result;
+  }
+
+  /**
+   * The broker node this app's connection is on now (its URL, password masked), or undefined
+   * before the first connect, while reconnecting and after close.
+   */
+  connectedTo(): string | undefined {
+    return this.transport?.connectedTo();
+  }
+
+  /**
+   * Which broker addresses are running nodes of one cluster: each address is connected to once
+   * (apart from the app's own connection) and asked whether it sees a queue declared through the
+   * first (see `probeCluster`). Only addresses that `broker.urls` lists count.
+   */
+  clusterNodes(): Promise<ClusterProbe> {
+    return this.run('clusterNodes()', async () => {
+      const definitions = await this.loadedDefinitions();
+      const urls = this.options.brokerUrl ? [this.options.brokerUrl] : definitions.broker.urls;
+      return probeCluster(urls, { handshakeTimeoutMs: this.options.handshakeTimeoutMs });
+    });
   }
 
   /**
@@ -535,7 +557,12 @@ export class App {
     const fireDelays = new DelayedDelivery(connection, firePublisher, this.logger);
     this.beatPublishers.push({ publisher: firePublisher, delays: fireDelays });
     const producer = new Producer(createRouter(definitions), fireDelays, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'));
-    const lock = new LeaderLock({ connection: { createChannel: () => connection.openChannel() }, suffix: options.lockSuffix, logger: this.logger });
+    const lock = new LeaderLock({
+      connection: { createChannel: () => connection.openChannel() },
+      suffix: options.lockSuffix,
+      logger: this.logger,
+      node: () => connection.connectedTo(),
+    });
     const beat = new Beat({
       schedules,
       store: schedules.store,

@@ -30,6 +30,8 @@ export interface LeaderLockOptions {
   /** Appended as `warren.beat.lock.<suffix>`: separate beats (tests, tenants) on one broker. */
   suffix?: string;
   logger?: Logger;
+  /** The node the connection is on now, for the log (`Transport.connectedTo`). */
+  node?: () => string | undefined;
 }
 
 /** Why the lock was lost. */
@@ -64,6 +66,12 @@ function message(error: unknown): string {
  * lost the lock: the channel closes with the connection, and the broker cancels the consumer
  * if someone deletes the queue by hand. A follower calls `tryAcquire` every second or so; a
  * refused declare closes its channel, so each attempt opens a fresh one.
+ *
+ * On a cluster the queue lives on the node of its holder's connection. When that node dies, the
+ * holder loses its connection and with it the lock, at once; the other nodes delete the dead
+ * node's exclusive queues as soon as they see it down (at once when its process died, within
+ * the net tick time when its network did), so a follower connected to another node takes the lock
+ * at its next try.
  *
  * The queue must be left to beats: RabbitMQ answers an exclusive declare of a queue someone
  * declared non-exclusive with the same 405 as a held lock, so no beat would ever fire.
@@ -133,7 +141,7 @@ export class LeaderLock {
     const onClose = () => this.lose('the broker connection or the lock channel closed');
     channel.on('close', onClose);
     this.held = { channel, onClose };
-    this.options.logger?.info({ queue: this.queue }, 'holding the beat lock');
+    this.options.logger?.info({ queue: this.queue, node: this.options.node?.() }, 'holding the beat lock');
     return true;
   }
 

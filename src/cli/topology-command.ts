@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Argv, CommandModule } from 'yargs';
-import { buildTopology, exportDefinitions } from '../topology';
+import type { App } from '../app';
+import { buildTopology, exportDefinitions, singleNodeQueues } from '../topology';
 import { appFromArgs, withCommonOptions, type CommonArgs } from './common-options';
 
 interface ExportArgs extends CommonArgs {
@@ -18,6 +19,8 @@ const applyCommand: CommandModule<object, CommonArgs> = {
     try {
       const report = await app.declareTopology();
       process.stdout.write(formatReport(report));
+      const warning = await clusterWarning(app);
+      if (warning) process.stderr.write(warning);
     } finally {
       await app.close();
     }
@@ -47,6 +50,24 @@ const exportCommand: CommandModule<object, ExportArgs> = {
     }
   },
 };
+
+/**
+ * A warning when the broker is a cluster (two or more of `broker.urls` reach running nodes of
+ * one cluster) and the definitions hold tasks in durable classic queues, which live on one node.
+ * The question is asked only once the topology is declared; a probe that fails says nothing.
+ */
+async function clusterWarning(app: App): Promise<string | undefined> {
+  const queues = singleNodeQueues(await app.definitions());
+  if (queues.length === 0) return undefined;
+  const probe = await app.clusterNodes().catch(() => undefined);
+  if (probe === undefined || probe.nodes.length < 2) return undefined;
+  return (
+    `warren: warning: the broker is a cluster (${probe.nodes.length} running nodes: ${probe.nodes.join(', ')}), and ` +
+    `${queues.length === 1 ? 'this durable classic queue keeps its' : 'these durable classic queues keep their'} tasks on one node: ${queues.join(', ')}.\n` +
+    '  While that node is down a task sent there is returned unroutable and none is consumed; its tasks are lost with its disk.\n' +
+    '  Declare task queues with type: quorum (replicated; a queue that exists keeps its type: drain it, delete it, apply again).\n'
+  );
+}
 
 function parseUser(text: string): { name: string; password: string } {
   const colon = text.indexOf(':');

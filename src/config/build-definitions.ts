@@ -3,6 +3,7 @@
  * Celery's own `celery` queue added when it is the default queue and nobody declared it.
  */
 import type {
+  BrokerDefinition,
   BindingDefinition,
   Definitions,
   ExchangeDefinition,
@@ -110,7 +111,7 @@ function withCeleryDefault(
 }
 
 /** The resolved definitions, not yet frozen. Cross-references are checked separately. */
-export function buildDefinitions(merged: MergedDocuments, brokerUrls: readonly string[], resultBackend: string): Definitions {
+export function buildDefinitions(merged: MergedDocuments, broker: BrokerDefinition, resultBackend: string): Definitions {
   const defaultQueue = merged.defaultQueue?.value ?? CELERY_DEFAULT_QUEUE;
   const timezone = merged.timezone?.value ?? DEFAULT_TIMEZONE;
   const deadLetters = deadLetterDeclarations(merged.queues.map((queue) => queue.value));
@@ -121,7 +122,7 @@ export function buildDefinitions(merged: MergedDocuments, brokerUrls: readonly s
     [...merged.queues.map((queue) => buildQueue(queue.value)), ...deadLetters.queues.map(buildQueue)],
   );
   return {
-    broker: { urls: [...brokerUrls] },
+    broker: { urls: [...broker.urls], failoverStrategy: broker.failoverStrategy },
     ...declared,
     routes: merged.routes.map(buildRoute),
     defaultQueue,

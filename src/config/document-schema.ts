@@ -4,7 +4,7 @@
  * (see `check-references.ts`). Values come out converted but without defaults.
  */
 import type { DefinitionProblem } from '../errors';
-import type { ExchangeType, JsonDates, MisfirePolicy, QueueType } from './types';
+import { FAILOVER_STRATEGIES, type ExchangeType, type FailoverStrategy, type JsonDates, type MisfirePolicy, type QueueType } from './types';
 import { childPath, itemPath } from './problem-path';
 import { routePatternProblem } from './route-pattern';
 import {
@@ -90,9 +90,14 @@ export interface ShapedScheduleEntry extends RoutingTarget {
   endAt?: Date;
 }
 
+/** The broker section: `url` or `urls` as a list, and how to go through it. */
+export interface ShapedBroker {
+  urls: string[];
+  failoverStrategy?: FailoverStrategy;
+}
+
 interface ShapedSections {
-  /** `url` or `urls`, as a list. */
-  broker?: string[];
+  broker?: ShapedBroker;
   exchanges?: Array<Located<ShapedExchange>>;
   queues?: Array<Located<ShapedQueue>>;
   defaultQueue?: string;
@@ -300,9 +305,13 @@ const scheduleEntry = object<ShapedScheduleEntry>(
   },
 );
 
-const brokerObject = object<{ url?: string; urls?: string[] }>(
-  'a mapping with url or urls',
-  { url: optional(brokerUrl), urls: optional(listOf(brokerUrl, 'a list of broker URLs')) },
+const brokerObject = object<{ url?: string; urls?: string[]; failoverStrategy?: FailoverStrategy }>(
+  'a mapping with url or urls, and failoverStrategy',
+  {
+    url: optional(brokerUrl),
+    urls: optional(listOf(brokerUrl, 'a list of broker URLs')),
+    failoverStrategy: optional(oneOf('a failover strategy', FAILOVER_STRATEGIES)),
+  },
   {
     refine(value, path, context) {
       forbidBoth(value, 'url', 'urls', path, context);
@@ -312,13 +321,14 @@ const brokerObject = object<{ url?: string; urls?: string[] }>(
   },
 );
 
-/** The broker section, as its list of URLs (one URL is a list of one). */
-const broker: Schema<string[]> = {
+/** The broker section, its URLs as a list (one URL is a list of one). */
+const broker: Schema<ShapedBroker> = {
   expected: brokerObject.expected,
   check(value, path, context) {
     const checked = brokerObject.check(value, path, context);
     if (checked === undefined) return undefined;
-    return checked.urls ?? (checked.url === undefined ? [] : [checked.url]);
+    const urls = checked.urls ?? (checked.url === undefined ? [] : [checked.url]);
+    return checked.failoverStrategy === undefined ? { urls } : { urls, failoverStrategy: checked.failoverStrategy };
   },
 };
 

@@ -6,14 +6,14 @@
 import type { DefinitionProblem } from '../errors';
 import { maskUrl } from '../util/mask-url';
 import { maskResultBackendUrl } from './result-backend-url';
-import type { Declarations, RoutingTarget, ShapedDocument, ShapedExchange, ShapedQueue, ShapedScheduleEntry } from './document-schema';
+import type { Declarations, RoutingTarget, ShapedBroker, ShapedDocument, ShapedExchange, ShapedQueue, ShapedScheduleEntry } from './document-schema';
 import { childPath } from './problem-path';
 import type { Keyed, Located } from './schema';
 
 export interface MergedDocuments {
   /** The files, in merge order. */
   readonly sources: string[];
-  readonly broker?: Located<string[]>;
+  readonly broker?: Located<ShapedBroker>;
   readonly defaultQueue?: Located<string>;
   readonly timezone?: Located<string>;
   readonly resultBackend?: Located<string>;
@@ -37,7 +37,8 @@ export interface MergedDeclarations {
 type ScalarSection = 'broker' | 'defaultQueue' | 'timezone' | 'resultBackend' | 'resultExpires' | 'jsonDates';
 
 const describeScalar: { [K in ScalarSection]: (value: NonNullable<ShapedDocument[K]>) => string } = {
-  broker: (urls) => urls.map((url) => JSON.stringify(maskUrl(url))).join(', '),
+  broker: ({ urls, failoverStrategy }) =>
+    urls.map((url) => JSON.stringify(maskUrl(url))).join(', ') + (failoverStrategy === undefined ? '' : ` (failoverStrategy ${failoverStrategy})`),
   defaultQueue: (name) => JSON.stringify(name),
   timezone: (zone) => JSON.stringify(zone),
   resultBackend: (url) => JSON.stringify(maskResultBackendUrl(url)),

@@ -1,5 +1,5 @@
 import { DefinitionsError, type DefinitionProblem } from '../errors';
-import type { Definitions } from './types';
+import { FAILOVER_STRATEGIES, type BrokerDefinition, type Definitions, type FailoverStrategy } from './types';
 import { buildDefinitions } from './build-definitions';
 import { checkReferences } from './check-references';
 import { checkDeadLetterQueues } from './dead-letter-queues';
@@ -12,7 +12,8 @@ import { brokerUrlProblem, isBrokerUrl } from './value-schemas';
 /** Where the broker URL may come from besides the files. */
 export interface DefinitionsOptions {
   /**
-   * The environment to read `WARREN_BROKER_URL` from (an empty value counts as unset).
+   * The environment to read `WARREN_BROKER_URL` and `WARREN_BROKER_FAILOVER` from (an empty
+   * value counts as unset).
    * `resolveDefinitions` reads only what it is given; `loadDefinitions` defaults to `process.env`.
    */
   readonly env?: NodeJS.ProcessEnv;
@@ -45,9 +46,26 @@ function resolveBrokerUrls(merged: MergedDocuments, options: DefinitionsOptions,
       : fromEnv !== undefined && fromEnv !== ''
         ? { url: fromEnv, file: '(environment)', path: 'WARREN_BROKER_URL' }
         : undefined;
-  if (override === undefined) return merged.broker?.value ?? [DEFAULT_BROKER_URL];
+  if (override === undefined) return merged.broker?.value.urls ?? [DEFAULT_BROKER_URL];
   if (!isBrokerUrl(override.url)) problems.push({ file: override.file, path: override.path, message: brokerUrlProblem(override.url) });
   return [override.url];
+}
+
+/** The failover strategy: `WARREN_BROKER_FAILOVER`, then the files, then `in-order`. */
+function resolveFailoverStrategy(merged: MergedDocuments, options: DefinitionsOptions, problems: DefinitionProblem[]): FailoverStrategy {
+  const fromEnv = options.env?.WARREN_BROKER_FAILOVER;
+  if (fromEnv === undefined || fromEnv === '') return merged.broker?.value.failoverStrategy ?? 'in-order';
+  if ((FAILOVER_STRATEGIES as readonly string[]).includes(fromEnv)) return fromEnv as FailoverStrategy;
+  problems.push({
+    file: '(environment)',
+    path: 'WARREN_BROKER_FAILOVER',
+    message: `${JSON.stringify(fromEnv)} is not a failover strategy (expected one of ${FAILOVER_STRATEGIES.join(', ')})`,
+  });
+  return 'in-order';
+}
+
+function resolveBroker(merged: MergedDocuments, options: DefinitionsOptions, problems: DefinitionProblem[]): BrokerDefinition {
+  return { urls: resolveBrokerUrls(merged, options, problems), failoverStrategy: resolveFailoverStrategy(merged, options, problems) };
 }
 
 /** The result backend by precedence: the option, then `WARREN_RESULT_BACKEND`, then the files, then `rpc://`. */
@@ -77,7 +95,7 @@ export function resolveDefinitions(documents: readonly DefinitionsDocument[], op
   const problems: DefinitionProblem[] = [];
   const shaped = documents.map((document) => shapeDocument(document.file, document.content, problems));
   const merged = mergeDocuments(shaped, problems);
-  const definitions = buildDefinitions(merged, resolveBrokerUrls(merged, options, problems), resolveResultBackend(merged, options, problems));
+  const definitions = buildDefinitions(merged, resolveBroker(merged, options, problems), resolveResultBackend(merged, options, problems));
   checkReferences(merged, definitions, problems);
   checkDeadLetterQueues(merged, problems);
   if (problems.length > 0) throw new DefinitionsError(problems);

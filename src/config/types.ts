@@ -9,9 +9,19 @@ export type QueueType = 'classic' | 'quorum';
 export type JsonDates = 'tagged' | 'plain';
 export type ArgumentTable = Readonly<Record<string, unknown>>;
 
+/**
+ * The order in which a connection tries `broker.urls` (kombu's `failover_strategy` names, plus
+ * warren's default `in-order`): see `FailoverOrder` in the transport.
+ */
+export type FailoverStrategy = 'in-order' | 'round-robin' | 'shuffle';
+
+export const FAILOVER_STRATEGIES: readonly FailoverStrategy[] = ['in-order', 'round-robin', 'shuffle'];
+
 export interface BrokerDefinition {
-  /** One or more URLs; more than one means failover in order. */
+  /** One or more URLs; more than one means failover, in the order `failoverStrategy` says. */
   readonly urls: readonly string[];
+  /** @defaultValue 'in-order' */
+  readonly failoverStrategy: FailoverStrategy;
 }
 
 export interface ExchangeDefinition {

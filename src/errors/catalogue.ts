@@ -150,10 +150,27 @@ export class UnroutableError extends WarrenError {
   }
 }
 
-/** The broker refused a publish (basic.nack). */
+/** What the broker refused, when it nacked a publish until its deadline. */
+export interface PublishRejection {
+  /** The node that nacked it last (its URL, password masked). */
+  readonly node: string | undefined;
+  readonly exchange: string;
+  readonly routingKey: string;
+  /** How many times the broker nacked it, and on how many channels. */
+  readonly nacks: number;
+  readonly channels: number;
+}
+
+/**
+ * The broker refused a publish: it nacked every attempt until `publishTimeoutMs` (`rejection`
+ * says where and how often), or the channel could not encode it.
+ */
 export class PublishRejectedError extends WarrenError {
-  constructor(message: string, cause?: unknown) {
+  readonly rejection: PublishRejection | undefined;
+
+  constructor(message: string, cause?: unknown, rejection?: PublishRejection) {
     super('WARREN_PUBLISH_REJECTED', message, { cause });
+    this.rejection = rejection;
   }
 }
 

@@ -83,6 +83,7 @@ export class RpcResultBackend extends ResultTracker {
     this.channel = channel;
     for (const waiter of [...this.readyWaiters]) waiter.opened();
     if (again) this.noteLostResults();
+    else this.logger.debug({ queue: spec.name, node: this.connection.connectedTo() }, 'reply queue declared and consumed');
   }
 
   /**
@@ -100,6 +101,7 @@ export class RpcResultBackend extends ResultTracker {
         taskIds: ids.slice(0, NAMED_IN_LOG),
         more: Math.max(0, ids.length - NAMED_IN_LOG) || undefined,
         goneMs: this.lostAt ? at.getTime() - this.lostAt.getTime() : undefined,
+        node: this.connection.connectedTo(),
       },
       'reply queue declared again and consumed; results published while it was gone are lost: those of the tasks listed, if they finished meanwhile',
     );

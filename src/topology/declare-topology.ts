@@ -1,4 +1,4 @@
-import { TopologyMismatchError } from '../errors';
+import { BrokerUnavailableError, TopologyMismatchError } from '../errors';
 import { friendlyName } from './arguments';
 import type { BindingSpec, DeclareOptions, ExchangeBindingSpec, ExchangeSpec, Topology } from './topology';
 
@@ -45,6 +45,7 @@ export interface DeclaredReport {
  * (or fail with their closed channel) and nothing of a later step is sent.
  * @throws TopologyMismatchError when the broker already holds an exchange or queue with other
  *   settings (406 PRECONDITION_FAILED "inequivalent arg"), naming the object and the argument.
+ * @throws BrokerUnavailableError when a durable classic queue's node of a cluster is down (404).
  *   Any other failure is rethrown as the channel reported it: of several, the first in
  *   declaration order that the broker answered (one with a reply code), rather than the
  *   failures of other declares on a channel it closed.
@@ -82,7 +83,7 @@ async function settleAll<R>(declares: ReadonlyArray<Promise<R>>): Promise<R[]> {
   const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
   if (failures.length === 0) return outcomes.map((o) => (o as PromiseFulfilledResult<R>).value);
   for (const failure of failures) {
-    const mismatch = mismatchError(failure);
+    const mismatch = mismatchError(failure) ?? homeNodeDownError(failure);
     if (mismatch) throw mismatch;
   }
   throw failures.find((f) => typeof (f as { code?: unknown }).code === 'number') ?? failures[0];
@@ -110,6 +111,30 @@ function mismatchError(error: unknown): TopologyMismatchError | undefined {
   const values = COMPARISON.exec(comparison);
   const detail = values ? `warren declared ${values[1]}, the broker has ${values[2]}` : comparison;
   return new TopologyMismatchError(kind as 'queue' | 'exchange', objectName, label, `${detail} (vhost '${vhost}')`, error);
+}
+
+/*
+ * On a cluster, a durable classic queue lives on one node; while that node is down (RabbitMQ
+ * 3.10, checked on a local cluster):
+ *   Operation failed: QueueDeclare; 404 (NOT-FOUND) with message "NOT_FOUND - home node
+ *   'rq1@localhost' of durable queue 'jobs' in vhost '/' is down or inaccessible"
+ */
+const HOME_NODE_DOWN = /NOT_FOUND - home node '(.*?)' of durable queue '(.*)' in vhost '(.*?)' is down or inaccessible/s;
+
+/**
+ * A declare refused because the queue's node is down: part of the broker is unavailable, and
+ * the same declare works once that node is back. `undefined` for anything else.
+ */
+function homeNodeDownError(error: unknown): BrokerUnavailableError | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const match = HOME_NODE_DOWN.exec(error.message);
+  if (!match) return undefined;
+  const [, node, queue, vhost] = match;
+  return new BrokerUnavailableError(
+    `queue "${queue}" (vhost '${vhost}') lives on node ${node} of the cluster, which is down or unreachable: ` +
+      'a classic queue is on one node only and cannot be used until that node is back (a quorum queue is replicated)',
+    error,
+  );
 }
 
 /** Whatever can lend a short-lived channel of its own: the transport's `BrokerConnection`. */

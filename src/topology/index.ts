@@ -31,4 +31,5 @@ export { declareTopology, declareOnOwnChannel } from './declare-topology';
 export type { TemporaryChannelSource, TopologyChannel, DeclaredQueue, DeclaredReport } from './declare-topology';
 export { exportDefinitions } from './export-definitions';
 export { replyQueueSpec } from './reply-queue';
+export { singleNodeQueues } from './cluster-advice';
 export type { DefinitionsUser, ExportDefinitionsOptions, RabbitDefinitionsFile } from './export-definitions';

@@ -1,15 +1,24 @@
 import { connect, type AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Channel, ChannelModel } from 'amqplib';
+import type { FailoverStrategy } from '../config/types';
 import { BrokerUnavailableError, ClosedError, UsageError, WarrenError, type ConnectAttempt, type ConnectCause } from '../errors';
 import type { Logger } from '../logging/logger';
 import { maskUrl } from '../util/mask-url';
 import { connectError, describeConnectFailure } from './connect-failure';
+import { FailoverOrder } from './failover-order';
 import type { Transport, TransportChannel, TransportConfirmChannel } from './transport';
 import { Lazy } from '../util/lazy';
 
 export interface BrokerConnectionOptions {
-  /** Broker URLs; more than one means failover in order. */
+  /** Broker URLs; more than one means failover, in the order `failoverStrategy` says. */
   urls: readonly string[];
+  /**
+   * The order the URLs are tried in: `in-order` (every round from the first), `round-robin`
+   * (a cycle: the next after the last tried), `shuffle` (a random order each round, the first
+   * connect included, so a fleet spreads over the nodes). After a loss the lost URL is tried
+   * last. @defaultValue 'in-order'
+   */
+  failoverStrategy?: FailoverStrategy;
   logger: Logger;
   /**
    * How long `start()` may take in all. It ends sooner, at once, when every URL has been tried
@@ -44,14 +53,16 @@ interface FirstConnect {
 /**
  * The one connection of a process, shared by every channel and call.
  *
- * The first connect (`start()`) tries each URL once, in order, each attempt bounded by
+ * The first connect (`start()`) tries each URL once, in the order of `failoverStrategy`
+ * (`FailoverOrder`), each attempt bounded by
  * `handshakeTimeoutMs`, and resolves with the first that answers. When every URL failed it
  * rejects at once, naming each URL and what happened there (refused, unreachable, timeout,
  * authentication, virtual host, TLS); `connectTimeoutMs` bounds it in all, even while an
  * attempt is still running.
  *
- * After a loss it reconnects by itself with exponential backoff (each round tries every URL in
- * order, each attempt bounded as above, then waits `reconnectSeconds`, doubling up to
+ * After a loss it reconnects by itself, at once to the next URL (the lost one comes last), then
+ * with exponential backoff (each round tries every URL in the strategy's order, each attempt
+ * bounded as above, then waits `reconnectSeconds`, doubling up to
  * `maxReconnectSeconds`), for as long as it is not closed. Channels are not re-opened here: each
  * role opens its own again after `onConnect`. Each step is logged once, here, not per channel:
  * disconnected (warn), a failed attempt (warn when its address fails for a new reason, else
@@ -64,8 +75,13 @@ export class BrokerConnection implements Transport {
   private first: FirstConnect | undefined;
   private closed = false;
   private readonly logger: Logger;
-  /** Reconnect rounds since the connection was lost; 0 while connected. */
-  private attempt = 0;
+  /** Rounds over the URLs begun since the connection was lost (or the first connect began); 0 while connected. */
+  private round = 0;
+  private order: FailoverOrder;
+  /** The URL connected to now. */
+  private connectedUrl: string | undefined;
+  /** The URL of the connection just lost, until the next round begins: it is tried last. */
+  private lostUrl: string | undefined;
   private disconnectedAt: number | undefined;
   private cancelBackoff: (() => void) | undefined;
   /** The last reason each URL failed for since the last connect, so a repeat is not logged as news. */
@@ -83,6 +99,12 @@ export class BrokerConnection implements Transport {
     this.broker = options.urls.map(maskUrl).join(', ');
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.handshakeTimeoutMs = Math.min(options.handshakeTimeoutMs ?? 5000, this.connectTimeoutMs);
+    this.order = new FailoverOrder(options.urls, options.failoverStrategy);
+  }
+
+  /** The URL of the node connected to now, password masked; undefined while disconnected. */
+  connectedTo(): string | undefined {
+    return this.connectedUrl !== undefined && this.isConnected() ? maskUrl(this.connectedUrl) : undefined;
   }
 
   /** Connects once; concurrent callers share the same attempt. */
@@ -93,12 +115,13 @@ export class BrokerConnection implements Transport {
 
   private async connectFirst(): Promise<void> {
     const { urls } = this.options;
-    // amqp-connection-manager waits a fixed time between attempts; the backoff lives in
-    // findServers, which it calls before each round over the URLs. Its own wait is kept short.
+    // amqp-connection-manager waits a fixed time between attempts; the order and the backoff
+    // live in findServers, which returns one URL at a time, so the manager asks before each
+    // attempt. Its own wait is kept short.
     const manager = connect(undefined, {
       heartbeatIntervalInSeconds: this.options.heartbeatSeconds ?? 5,
       reconnectTimeInSeconds: 0.05,
-      findServers: () => this.nextRound(urls),
+      findServers: () => this.nextUrl(),
       connectionOptions: {
         // amqplib's socket timeout: a connect attempt that gets no answer fails after this
         // long (TCP connect, TLS and AMQP handshake), and the manager moves on to the next URL.
@@ -108,7 +131,8 @@ export class BrokerConnection implements Transport {
       },
     });
     this.manager = manager;
-    this.attempt = 0;
+    this.round = 0;
+    this.order.end();
     this.lastFailure.clear();
     const mine = (): boolean => this.manager === manager;
     let connectedOnce = false;
@@ -116,9 +140,10 @@ export class BrokerConnection implements Transport {
       if (!mine()) return;
       connection.once('close', () => this.lost.add(connection));
       const broker = describeUrl(url);
+      this.connectedUrl = typeof url === 'string' ? url : undefined;
       if (connectedOnce) {
         const downMs = this.disconnectedAt === undefined ? undefined : Date.now() - this.disconnectedAt;
-        this.logger.info({ broker, attempts: this.attempt, downMs }, 'reconnected to broker');
+        this.logger.info({ broker, attempts: this.round, downMs }, 'reconnected to broker');
       } else {
         this.logger.info({ broker }, 'connected to broker');
         const failed = this.first?.failures ?? [];
@@ -127,14 +152,15 @@ export class BrokerConnection implements Transport {
         }
       }
       connectedOnce = true;
-      this.attempt = 0;
+      this.round = 0;
+      this.order.end();
       this.disconnectedAt = undefined;
       this.lastFailure.clear();
     });
     manager.on('connectFailed', ({ err, url }: { err: unknown; url: unknown }) => {
       if (!mine() || this.closed || typeof url !== 'string') return; // 'No servers found' after close has no URL
       const failure = describeConnectFailure(err, url, this.handshakeTimeoutMs);
-      const fields = { broker: failure.broker, cause: failure.cause, err: failure.reason, attempt: this.attempt };
+      const fields = { broker: failure.broker, cause: failure.cause, err: failure.reason, attempt: this.round };
       if (this.first) {
         // The first connect reports its failures itself: in its error, or once connected.
         this.first.failures.push(failure);
@@ -149,7 +175,10 @@ export class BrokerConnection implements Transport {
     manager.on('disconnect', ({ err }: { err?: Error }) => {
       if (!mine() || this.closed) return;
       this.disconnectedAt ??= Date.now();
-      this.logger.warn({ broker: this.broker, err: err?.message }, 'disconnected from broker; reconnecting');
+      const lost = this.connectedUrl;
+      this.lostUrl = lost;
+      this.connectedUrl = undefined;
+      this.logger.warn({ broker: lost === undefined ? this.broker : maskUrl(lost), err: err?.message }, 'disconnected from broker; reconnecting');
     });
     manager.on('blocked', ({ reason }: { reason: string }) => this.logger.warn({ reason }, 'broker blocked the connection'));
     manager.on('unblocked', () => this.logger.info('broker unblocked the connection'));
@@ -187,32 +216,39 @@ export class BrokerConnection implements Transport {
   }
 
   /**
-   * Called by amqp-connection-manager before each round of attempts: at once the first time
-   * and right after a loss, then after `reconnectSeconds` doubling up to `maxReconnectSeconds`
-   * (with up to a fifth of jitter, so many processes do not reconnect in step). The second call
-   * during the first connect means every URL failed once: that ends the first connect.
+   * Called by amqp-connection-manager before each attempt: the next URL of the round under
+   * way, or the first of a new round. A new round begins at once the first time and right after
+   * a loss (the lost URL last), then after `reconnectSeconds` doubling up to
+   * `maxReconnectSeconds` (with up to a fifth of jitter, so many processes do not reconnect in
+   * step). A second round during the first connect means every URL failed once: that ends the
+   * first connect.
    */
-  private async nextRound(urls: readonly string[]): Promise<string[]> {
-    const round = this.attempt;
-    this.attempt += 1;
+  private async nextUrl(): Promise<string[]> {
+    const url = this.order.next();
+    if (url !== undefined) return [url];
+    const round = this.round;
+    this.round += 1;
     if (this.first && round > 0) {
       this.first.roundOver();
       return [];
     }
-    if (round === 0 || this.closed) return [...urls];
-    const base = (this.options.reconnectSeconds ?? 1) * 1000;
-    const max = (this.options.maxReconnectSeconds ?? 10) * 1000;
-    const delayMs = Math.round(Math.min(max, base * 2 ** (round - 1)) * (1 - Math.random() * 0.2));
-    this.logger.debug({ broker: this.broker, attempt: this.attempt, delayMs }, 'reconnecting to broker');
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, delayMs);
-      this.cancelBackoff = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.cancelBackoff = undefined;
-    return [...urls];
+    if (round > 0 && !this.closed) {
+      const base = (this.options.reconnectSeconds ?? 1) * 1000;
+      const max = (this.options.maxReconnectSeconds ?? 10) * 1000;
+      const delayMs = Math.round(Math.min(max, base * 2 ** (round - 1)) * (1 - Math.random() * 0.2));
+      this.logger.debug({ broker: this.broker, attempt: this.round, delayMs }, 'reconnecting to broker');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delayMs);
+        this.cancelBackoff = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.cancelBackoff = undefined;
+    }
+    this.order.begin(this.lostUrl);
+    this.lostUrl = undefined;
+    return [this.order.next()!];
   }
 
   private requireManager(): AmqpConnectionManager {

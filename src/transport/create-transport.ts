@@ -1,4 +1,5 @@
 import { UsageError } from '../errors';
+import type { FailoverStrategy } from '../config/types';
 import type { Logger } from '../logging/logger';
 import { maskUrl } from '../util/mask-url';
 import { BrokerConnection } from './broker-connection';
@@ -6,8 +7,10 @@ import { MemoryTransport, memoryBroker, memoryBrokerName } from './memory';
 import type { Transport } from './transport';
 
 export interface TransportOptions {
-  /** Broker URLs: `amqp://` / `amqps://` (more than one means failover in order), or one `memory://`. */
+  /** Broker URLs: `amqp://` / `amqps://` (more than one means failover), or one `memory://`. */
   urls: readonly string[];
+  /** The order RabbitMQ URLs are tried in (see `BrokerConnectionOptions`). @defaultValue 'in-order' */
+  failoverStrategy?: FailoverStrategy;
   logger: Logger;
   /** How long `start()` waits for the first connection. @defaultValue 10000 */
   connectTimeoutMs?: number;
@@ -46,6 +49,7 @@ export function createTransport(options: TransportOptions): Transport {
       handshakeTimeoutMs: options.handshakeTimeoutMs,
       heartbeatSeconds: options.heartbeatSeconds,
       connectionName: options.connectionName,
+      failoverStrategy: options.failoverStrategy,
     });
   }
   if (urls.length > 1) {

@@ -40,24 +40,45 @@ interface Pending {
   readonly mandatory: boolean;
   /** `exchange "name"`, for messages. */
   readonly target: string;
+  /** Exchange and routing key: what the broker routes by, so what a nack is about. */
+  readonly route: string;
+  /** Call order. */
+  readonly seq: number;
   readonly began: number;
   /**
-   * `queued`: not written yet; `sent`: written, waiting for its confirm; `refused`: the channel
-   * would not write it, and the publisher waits to see whether that channel is closing.
+   * `queued`: not written yet; `held`: not written yet, waiting for its route's backoff after a
+   * nack; `sent`: written, waiting for its confirm; `refused`: the channel would not write it,
+   * and the publisher waits to see whether that channel is closing.
    */
-  state: 'queued' | 'sent' | 'refused' | 'settled';
+  state: 'queued' | 'held' | 'sent' | 'refused' | 'settled';
   /** The channel it was written to (or refused by). */
   channel: OpenChannel | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** The broker's nacks of this publish so far. */
+  nacks: number;
+  /** The channels that nacked it, by id. */
+  readonly nackedOn: Set<number>;
+  /** The node of the last nack. */
+  nackNode: string | undefined;
   resolve(): void;
   reject(error: Error): void;
 }
 
 /** The publisher's confirm channel and what was sent on it. */
 interface OpenChannel {
+  readonly id: number;
   readonly channel: TransportConfirmChannel;
+  /** The node the channel is on (`Transport.connectedTo()` when it opened). */
+  readonly node: string | undefined;
   /** Written and not yet confirmed, in order. */
   readonly unconfirmed: Set<Pending>;
+  /** Routes the broker acked a publish to on this channel. */
+  readonly acked: Set<string>;
+  /**
+   * A nack retired it: nothing more is written on it, and it closes once what was written on it
+   * is confirmed or nacked.
+   */
+  retired: boolean;
   /** The channel emitted `close`. */
   closed: boolean;
   /** publish() returned false: the buffers are full until `drain`. */
@@ -72,6 +93,27 @@ interface OpenChannel {
 /** How long a channel that refused a write has to show that it is closing. */
 const REFUSAL_GRACE_MS = 500;
 
+/** The wait before a nacked route is written again: 100 ms, doubling with each nack in a row, at most 1 s. */
+const NACK_BACKOFF_MS = 100;
+const MAX_NACK_BACKOFF_MS = 1000;
+/** A route nacked again longer than this after its last backoff starts its backoff afresh. */
+const NACK_STREAK_MS = 30_000;
+/** Routes remembered as acked per channel; past it the set starts again (a worker replies to many queues). */
+const MAX_ACKED_ROUTES = 1000;
+
+/**
+ * Publishes to one route (exchange and routing key) that wait for its backoff after a nack:
+ * while `timer` runs, the route's publishes are held here, the nacked ones and new ones alike,
+ * in call order, so that a route the broker refuses costs one write per backoff, not one per call.
+ */
+interface Hold {
+  readonly entries: Pending[];
+  timer: NodeJS.Timeout | undefined;
+  /** Nacks in a row (backoffs begun) without an ack to the route. */
+  streak: number;
+  releasedAt: number;
+}
+
 /**
  * Publishes with confirms on a confirm channel of its own, opened through the transport and
  * again after every reconnect (`onConnect`), or at once when the broker closes it while the
@@ -82,12 +124,31 @@ const REFUSAL_GRACE_MS = 500;
  *   when its own confirm arrives; nothing waits for another's confirm.
  * - Publishes go out in call order. While there is no channel (disconnected, or being opened)
  *   they wait in that order, each at most `publishTimeoutMs` from its call, at most `maxPending`
- *   of them in all (written-and-unconfirmed ones count too).
+ *   of them in all (written-and-unconfirmed ones count too). The exception is a route the broker
+ *   nacked: see below.
+ * - A nack (basic.nack) is retried, not reported, until `publishTimeoutMs` from the call. On a
+ *   cluster on RabbitMQ 3.10 a channel whose first publish to a quorum queue comes while the
+ *   queue's leader is gone and not yet replaced nacks every publish to that queue for as long as
+ *   the old leader's node stays down (its queue client asks the dead node once and keeps the
+ *   answer). So a nack on a channel that never had a publish to that route acked retires the
+ *   channel: nothing more is written on it, a new channel takes what follows, and the old one
+ *   closes once its own confirms are in. The nacked publish, and every later one to the same
+ *   route, waits 100 ms (doubling with each nack in a row, at most 1 s), then goes out on the
+ *   current channel, after publishes to other routes that were called later. When the deadline
+ *   passes for a publish whose every write was nacked, it rejects with PublishRejectedError
+ *   naming the node, the route, the nacks and the likely reasons. A message is routed by exchange
+ *   and key, so a retry can duplicate it only in the other queues of a route to several queues
+ *   (a fanout) that took it the first time.
+ * - A nack on a channel that had delivered to that route before cannot be such a queue client
+ *   (it follows the queue's leader from then on): the queue itself refused the message, most
+ *   likely full with overflow reject-publish. That is final: PublishRejectedError at once, and
+ *   the channel stays.
  * - Unroutable messages: the broker sends basic.return before the basic.ack of the same message
  *   on the same channel, and the channel emits them in that order, so by the time a publish's
  *   confirm resolves its return (if any) has been recorded.
  * - What a failure is comes from what the publisher saw, never from an error's text: a confirm
- *   that fails while its channel stays open is a nack (PublishRejectedError); one whose channel
+ *   that fails while its channel stays open is a nack (tried again, or PublishRejectedError as
+ *   above); one whose channel
  *   closed first (the channel tells `close` in the same turn as it fails its confirms) was cut
  *   off (BrokerUnavailableError: the broker may or may not have it); a deadline that passes is
  *   a timeout (BrokerUnavailableError).
@@ -99,9 +160,16 @@ export class Publisher {
   private unsubscribe: (() => void) | undefined;
   private started = false;
   private closed = false;
-  /** Not yet written, in call order. */
+  /** Not yet written, in call order (save retried ones, which go first). */
   private readonly queue: Pending[] = [];
+  /** Routes waiting out their backoff after a nack, with their held publishes. */
+  private readonly holds = new Map<string, Hold>();
   private pending = 0;
+  private seq = 0;
+  private channelIds = 0;
+  /** The node of the last channel opened: a change is logged. */
+  private lastNode: string | undefined;
+  private lastRetiredLog = 0;
   /** Returned messages not yet matched to their confirm, by return key, with a count. */
   private readonly returned = new Map<string, { count: number; reply: string }>();
   private readonly logger: Logger;
@@ -140,11 +208,13 @@ export class Publisher {
   }
 
   /**
-   * Resolves once the broker confirmed the message; rejects when it was returned, nacked or
+   * Resolves once the broker confirmed the message; rejects when it was returned, refused or
    * timed out. While disconnected the publish waits for the reconnect, at most
    * `publishTimeoutMs` in all, among at most `maxPending` others; then it rejects with
    * BrokerUnavailableError, naming the broker and how long it waited. A rejected publish may
-   * still have reached the broker (the connection went before its confirm came).
+   * still have reached the broker (the connection went before its confirm came). A nack is
+   * retried within the same `publishTimeoutMs`; one that stays nacked rejects with
+   * PublishRejectedError at the deadline.
    */
   async publish(request: PublishRequest): Promise<void> {
     if (this.closed) throw new ClosedError('the publisher is closed');
@@ -165,15 +235,26 @@ export class Publisher {
         request,
         mandatory,
         target: `exchange "${request.exchange || '(default)'}"`,
+        route: routeKey(request.exchange, request.routingKey),
+        seq: this.seq++,
         began: Date.now(),
         state: 'queued',
         channel: undefined,
         timer: undefined,
+        nacks: 0,
+        nackedOn: new Set(),
+        nackNode: undefined,
         resolve,
         reject,
       };
       entry.timer = setTimeout(() => this.timedOut(entry), this.timeoutMs);
       this.pending += 1;
+      const hold = this.holds.get(entry.route);
+      if (hold?.timer !== undefined) {
+        entry.state = 'held';
+        hold.entries.push(entry);
+        return;
+      }
       this.queue.push(entry);
       this.flush();
     });
@@ -217,20 +298,127 @@ export class Publisher {
 
   /** The channel's callback: `null` once the broker acked, an error when it nacked or the channel closed first. */
   private confirmed(open: OpenChannel, entry: Pending, error: Error | null): void {
-    if (entry.state !== 'sent') return;
+    if (entry.state !== 'sent' || entry.channel !== open) return;
     if (error === null) {
       open.unconfirmed.delete(entry);
+      if (open.acked.size >= MAX_ACKED_ROUTES) open.acked.clear();
+      open.acked.add(entry.route);
+      this.routeWorks(entry.route);
       this.settle(entry);
+      this.closeIfDone(open);
       return;
     }
     // A channel closing fails its unconfirmed publishes and tells `close` in the same turn, in
     // either order: decide once that turn is over.
     setImmediate(() => {
-      if (entry.state !== 'sent') return;
+      if (entry.state !== 'sent' || entry.channel !== open) return;
       open.unconfirmed.delete(entry);
       if (open.closed) this.settle(entry, this.cutOff(open, entry, error));
-      else this.settle(entry, new PublishRejectedError(`the broker refused the message to ${entry.target} (basic.nack)`, error));
+      else this.nacked(open, entry);
     });
+  }
+
+  /**
+   * The broker nacked `entry` on `open`, which stays open. On a channel that had delivered to
+   * this route before, the queue itself refused it (a queue full with overflow reject-publish):
+   * final. On one that had not, it may be a queue client that will nack the route for good: the
+   * channel is retired, and the publish waits for its route's backoff, then goes out again on
+   * the current channel.
+   */
+  private nacked(open: OpenChannel, entry: Pending): void {
+    entry.nacks += 1;
+    entry.nackedOn.add(open.id);
+    entry.nackNode = open.node;
+    if (open.acked.has(entry.route)) {
+      this.settle(entry, this.rejected(entry, 'refused'));
+      this.closeIfDone(open);
+      return;
+    }
+    this.retire(open, entry);
+    this.closeIfDone(open);
+    entry.channel = undefined;
+    entry.state = 'held';
+    this.holdRoute(entry.route).entries.push(entry);
+  }
+
+  /** The route's hold, begun (or begun again, with a longer backoff) unless it is running. */
+  private holdRoute(route: string): Hold {
+    let hold = this.holds.get(route);
+    if (hold?.timer !== undefined) return hold;
+    if (hold === undefined || Date.now() - hold.releasedAt > NACK_STREAK_MS) {
+      hold = { entries: hold?.entries ?? [], timer: undefined, streak: 0, releasedAt: 0 };
+      this.holds.set(route, hold);
+    }
+    const delayMs = Math.min(MAX_NACK_BACKOFF_MS, NACK_BACKOFF_MS * 2 ** hold.streak);
+    hold.streak += 1;
+    const begun = hold;
+    hold.timer = setTimeout(() => this.release(route, begun), delayMs);
+    return hold;
+  }
+
+  /** The route's backoff is over: its publishes go out first, in call order. */
+  private release(route: string, hold: Hold): void {
+    clearTimeout(hold.timer);
+    hold.timer = undefined;
+    hold.releasedAt = Date.now();
+    const entries = hold.entries.splice(0).sort((a, b) => a.seq - b.seq);
+    for (const entry of entries) entry.state = 'queued';
+    this.queue.unshift(...entries);
+    if (entries.length > 0) this.flush();
+  }
+
+  /** An ack to `route`: the broker takes it now; what waits for its backoff goes out at once. */
+  private routeWorks(route: string): void {
+    const hold = this.holds.get(route);
+    if (hold === undefined) return;
+    this.holds.delete(route);
+    if (hold.timer !== undefined) this.release(route, hold);
+  }
+
+  /** Writes nothing more on `open`; a new channel takes what follows. */
+  private retire(open: OpenChannel, entry: Pending): void {
+    if (open.retired) return;
+    open.retired = true;
+    const fields = { node: open.node, exchange: entry.request.exchange, routingKey: entry.request.routingKey };
+    const message = 'the broker nacked a publish on a channel that had not delivered to its route before; publishing on a new channel';
+    if (Date.now() - this.lastRetiredLog >= 60_000) {
+      this.lastRetiredLog = Date.now();
+      this.logger.warn(fields, message);
+    } else {
+      this.logger.debug(fields, message);
+    }
+    if (this.current !== open) return;
+    this.current = undefined;
+    if (this.transport.isConnected() && !this.closed) this.reopen();
+  }
+
+  /** Closes a retired channel once nothing written on it waits for its confirm. */
+  private closeIfDone(open: OpenChannel): void {
+    if (!open.retired || open.closed || open.unconfirmed.size > 0 || open.refused.length > 0) return;
+    open.closed = true;
+    void open.channel.close().catch(() => undefined);
+  }
+
+  /**
+   * What a nacked publish rejects with: at once when a channel that had delivered to its route
+   * before nacked it (`refused`), or at its deadline when every write of it was nacked.
+   */
+  private rejected(entry: Pending, why: 'refused' | 'deadline'): PublishRejectedError {
+    const { exchange, routingKey } = entry.request;
+    const channels = entry.nackedOn.size;
+    const counts =
+      `${entry.nacks === 1 ? 'once' : `${entry.nacks} times`} on ${channels === 1 ? '1 channel' : `${channels} channels`} ` +
+      `over ${Date.now() - entry.began} ms`;
+    const reason =
+      why === 'refused'
+        ? '(basic.nack, on a channel that had delivered there before): a queue it routes to is most likely full (maxLength with overflow reject-publish)'
+        : `(basic.nack; retried until publishTimeoutMs, ${this.timeoutMs} ms): a quorum queue it routes to has no reachable leader ` +
+          "(the leader's node is down or an election is under way), or a queue it routes to is full (maxLength with overflow reject-publish)";
+    return new PublishRejectedError(
+      `the broker at ${entry.nackNode ?? this.transport.broker} refused the message to ${entry.target} with routing key "${routingKey}" ${counts} ${reason}`,
+      undefined,
+      { node: entry.nackNode, exchange, routingKey, nacks: entry.nacks, channels },
+    );
   }
 
   /**
@@ -252,24 +440,33 @@ export class Publisher {
   private cutOff(open: OpenChannel, entry: Pending, cause?: unknown): BrokerUnavailableError {
     const reason = open.closeReason ? `: ${open.closeReason}` : '';
     return new BrokerUnavailableError(
-      `the channel to the broker at ${this.transport.broker} closed before it confirmed the message to ${entry.target} ` +
+      `the channel to the broker at ${open.node ?? this.transport.broker} closed before it confirmed the message to ${entry.target} ` +
         `(waited ${Date.now() - entry.began} ms); it may or may not have it${reason}`,
       cause,
     );
   }
 
   private timedOut(entry: Pending): void {
-    if (entry.state === 'settled') return;
-    if (entry.state === 'queued') this.queue.splice(this.queue.indexOf(entry), 1);
-    else if (entry.state === 'refused') entry.channel?.refused.splice(entry.channel.refused.findIndex((r) => r.entry === entry), 1);
-    else entry.channel?.unconfirmed.delete(entry);
-    this.settle(
-      entry,
-      new BrokerUnavailableError(
-        `the broker at ${this.transport.broker} did not confirm the message to ${entry.target} within ${this.timeoutMs} ms ` +
-          `(waited ${Date.now() - entry.began} ms, ${this.transport.isConnected() ? 'connected' : 'disconnected'})`,
-      ),
-    );
+    const { state, channel } = entry;
+    if (state === 'settled') return;
+    if (state === 'queued') this.queue.splice(this.queue.indexOf(entry), 1);
+    else if (state === 'held') removeFrom(this.holds.get(entry.route)?.entries, entry);
+    else if (state === 'refused') channel?.refused.splice(channel.refused.findIndex((r) => r.entry === entry), 1);
+    else channel?.unconfirmed.delete(entry);
+    // Nacked each time it was written, and not written now: the broker does not have it.
+    if (entry.nacks > 0 && state !== 'sent') {
+      this.settle(entry, this.rejected(entry, 'deadline'));
+    } else {
+      const nacked = entry.nacks > 0 ? `; nacked ${entry.nacks === 1 ? 'once' : `${entry.nacks} times`} before` : '';
+      this.settle(
+        entry,
+        new BrokerUnavailableError(
+          `the broker at ${this.transport.connectedTo() ?? this.transport.broker} did not confirm the message to ${entry.target} within ${this.timeoutMs} ms ` +
+            `(waited ${Date.now() - entry.began} ms, ${this.transport.isConnected() ? 'connected' : 'disconnected'}${nacked})`,
+        ),
+      );
+    }
+    if (channel) this.closeIfDone(channel);
   }
 
   private settle(entry: Pending, error?: Error): void {
@@ -311,8 +508,12 @@ export class Publisher {
 
   private attach(channel: TransportConfirmChannel): void {
     const open: OpenChannel = {
+      id: this.channelIds++,
       channel,
+      node: this.transport.connectedTo(),
       unconfirmed: new Set(),
+      acked: new Set(),
+      retired: false,
       closed: false,
       full: false,
       closeReason: undefined,
@@ -329,6 +530,10 @@ export class Publisher {
     });
     channel.on('close', () => this.onChannelClosed(open));
     this.current = open;
+    if (open.node !== this.lastNode) {
+      this.lastNode = open.node;
+      this.logger.info({ node: open.node }, 'publishing on this node');
+    }
   }
 
   /**
@@ -347,15 +552,16 @@ export class Publisher {
     const refused = open.refused.splice(0).map(({ entry }) => entry);
     for (const entry of refused) entry.state = 'queued';
     this.queue.unshift(...refused);
-    if (this.current !== open) return;
-    this.current = undefined;
+    const wasCurrent = this.current === open;
+    if (wasCurrent) this.current = undefined;
+    else if (open.retired) return; // closed by closeIfDone, or with the connection (the current channel tells that)
     setImmediate(() => {
-      if (!this.started || this.closed || this.current) return;
-      if (this.transport.isConnected()) {
+      if (!this.started || this.closed) return;
+      if (!this.transport.isConnected()) {
+        if (!this.survivesReconnect) this.dropQueued('the connection went before it was sent; it is not sent after the reconnect');
+      } else if (wasCurrent && !this.current) {
         this.logger.warn({ reason: open.closeReason }, 'the broker closed the publish channel; opening a new one');
         this.reopen();
-      } else if (!this.survivesReconnect) {
-        this.dropQueued('the connection went before it was sent; it is not sent after the reconnect');
       }
     });
   }
@@ -368,7 +574,7 @@ export class Publisher {
   }
 
   private dropQueued(why: string): void {
-    for (const entry of this.queue.splice(0)) {
+    for (const entry of [...this.queue.splice(0), ...this.takeHeld()]) {
       this.settle(entry, new BrokerUnavailableError(`the message to ${entry.target} was not sent to the broker at ${this.transport.broker}: ${why}`));
     }
   }
@@ -401,11 +607,32 @@ export class Publisher {
     const open = this.current;
     const refused = open?.refused.splice(0).map(({ entry }) => entry) ?? [];
     clearTimeout(open?.refusalTimer);
-    for (const entry of [...refused, ...this.queue.splice(0)]) this.settle(entry, new ClosedError('the publisher is closed'));
+    for (const entry of [...refused, ...this.queue.splice(0), ...this.takeHeld()]) this.settle(entry, new ClosedError('the publisher is closed'));
     await this.opening?.catch(() => undefined);
     this.current = undefined;
     if (open && !open.closed) await open.channel.close().catch(() => undefined);
   }
+
+  /** Every publish waiting for a route's backoff, in call order; the backoffs stop. */
+  private takeHeld(): Pending[] {
+    const held: Pending[] = [];
+    for (const hold of this.holds.values()) {
+      clearTimeout(hold.timer);
+      hold.timer = undefined;
+      held.push(...hold.entries.splice(0));
+    }
+    this.holds.clear();
+    return held.sort((a, b) => a.seq - b.seq);
+  }
+}
+
+function routeKey(exchange: string, routingKey: string): string {
+  return `${exchange}\u0000${routingKey}`;
+}
+
+function removeFrom<T>(list: T[] | undefined, item: T): void {
+  const index = list?.indexOf(item) ?? -1;
+  if (index >= 0) list!.splice(index, 1);
 }
 
 function returnKey(exchange: string, routingKey: string, correlationId: unknown): string {

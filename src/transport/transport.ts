@@ -127,6 +127,11 @@ export interface Transport {
    */
   withTemporaryChannel<T>(work: (channel: TransportChannel) => Promise<T>): Promise<T>;
   isConnected(): boolean;
+  /**
+   * The address of the node connected to now (a URL, password masked), undefined while
+   * disconnected: for logs, error messages and status.
+   */
+  connectedTo(): string | undefined;
   /** Calls `listener` after each (re)connection; returns a function that removes it. */
   onConnect(listener: () => void): () => void;
   /** Closes every channel and the connection, for good. */

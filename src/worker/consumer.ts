@@ -146,7 +146,7 @@ export class Consumer {
       if (this.opening === channel) this.opening = undefined;
     }
     this.current = channel;
-    if (redeclare) this.logger.info({ queues: this.names, prefetch, paused: this.paused || undefined }, 'consuming again');
+    if (redeclare) this.logger.info({ queues: this.names, prefetch, paused: this.paused || undefined, node: transport.connectedTo() }, 'consuming again');
   }
 
   private async consume(channel: TransportChannel, queue: string): Promise<void> {

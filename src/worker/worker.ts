@@ -140,7 +140,7 @@ export class Worker {
     await this.consumer.start();
     this.monitor.start();
     const { concurrency } = this.options;
-    this.logger.info({ queues: names, concurrency, prefetch: this.prefetch }, 'worker ready');
+    this.logger.info({ queues: names, concurrency, prefetch: this.prefetch, node: this.parts.transport.connectedTo() }, 'worker ready');
     // After the caller of start() (app.startWorker) had its turn to add listeners.
     setImmediate(() => {
       if (!this.stopping) this.emit('ready', { hostname: this.hostname, queues: names, concurrency, prefetch: this.prefetch });

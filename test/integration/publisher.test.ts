@@ -1,6 +1,7 @@
 import { createLogger } from '../../src';
 import { BrokerUnavailableError, PublishRejectedError, UnroutableError } from '../../src/errors';
 import { BrokerConnection, Publisher, type PublishRequest } from '../../src/transport';
+import { maskUrl } from '../../src/util/mask-url';
 import { testBrokerUrl } from '../support/broker-url';
 import { BrokerProbe, randomPrefix, waitFor } from '../support/broker';
 
@@ -69,11 +70,18 @@ describe('Publisher on the real broker', () => {
     }
   });
 
-  test('a message the broker nacks (a full queue that rejects publishes) rejects with PublishRejectedError', async () => {
+  test('a message the broker nacks on a channel that delivered to its queue before (a full queue that rejects publishes) rejects at once with PublishRejectedError saying why', async () => {
     await publisher.publish(to(full));
     const error = await publisher.publish(to(full)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PublishRejectedError);
-    expect((error as Error).message).toBe('the broker refused the message to exchange "(default)" (basic.nack)');
+    const node = maskUrl(testBrokerUrl());
+    expect((error as PublishRejectedError).rejection).toEqual({ node, exchange: '', routingKey: full, nacks: 1, channels: 1 });
+    expect((error as Error).message).toMatch(
+      new RegExp(
+        `^the broker at ${escape(node)} refused the message to exchange "\\(default\\)" with routing key "${escape(full)}" once on 1 channel over \\d+ ms ` +
+          `\\(basic.nack, on a channel that had delivered there before\\): a queue it routes to is most likely full \\(maxLength with overflow reject-publish\\)$`,
+      ),
+    );
     // The channel stays: the next publish elsewhere is confirmed.
     await publisher.publish(to(queue));
   });

@@ -187,6 +187,11 @@ export class MemoryTransport implements Transport {
     return this.connection !== undefined;
   }
 
+  /** `memory://<name>` while connected: a memory broker is one node. */
+  connectedTo(): string | undefined {
+    return this.isConnected() ? this.broker : undefined;
+  }
+
   onConnect(listener: () => void): () => void {
     this.connectListeners.add(listener);
     return () => this.connectListeners.delete(listener);

@@ -59,6 +59,16 @@ describe('each kind of invalid definition is reported with its exact message', (
       'broker.urls[1]: 42 is not a broker URL (expected amqp://, amqps:// or memory://)',
     ],
     ['an empty list of URLs', (doc) => (doc.broker = { urls: [] }), 'broker.urls: empty list (expected at least one broker URL)'],
+    [
+      'a failover strategy kombu does not name',
+      (doc) => (doc.broker = { urls: ['amqp://a/'], failoverStrategy: 'random' }),
+      'broker.failoverStrategy: "random" is not a failover strategy (expected one of in-order, round-robin, shuffle)',
+    ],
+    [
+      'an unknown key in broker',
+      (doc) => (doc.broker = { url: 'amqp://a/', failover: 'shuffle' }),
+      'broker.failover: unknown key (expected one of url, urls, failoverStrategy)',
+    ],
   ];
 
   const exchangeCases: Case[] = [
@@ -403,6 +413,12 @@ describe('problems are collected, not stopped at the first', () => {
 });
 
 describe('broker URLs from outside the files are checked too', () => {
+  test('reports a WARREN_BROKER_FAILOVER that is not a failover strategy', () => {
+    expect(problemsOf(() => resolveOne(example(), { env: { WARREN_BROKER_FAILOVER: 'roundrobin' } }))).toEqual([
+      '(environment): WARREN_BROKER_FAILOVER: "roundrobin" is not a failover strategy (expected one of in-order, round-robin, shuffle)',
+    ]);
+  });
+
   test('reports a WARREN_BROKER_URL that is not a broker URL', () => {
     expect(problemsOf(() => resolveOne(example(), { env: { WARREN_BROKER_URL: 'redis://:pw@localhost/' } }))).toEqual([
       '(environment): WARREN_BROKER_URL: "redis://:***@localhost/" is not a broker URL (expected amqp://, amqps:// or memory://)',

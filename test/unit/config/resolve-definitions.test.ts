@@ -75,7 +75,7 @@ describe('defaults', () => {
   test('uses UTC, the default broker and an empty routes table and schedule for an empty file', () => {
     const definitions = resolveOne(null);
     expect(definitions.timezone).toBe('UTC');
-    expect(definitions.broker).toEqual({ urls: [DEFAULT_BROKER_URL] });
+    expect(definitions.broker).toEqual({ urls: [DEFAULT_BROKER_URL], failoverStrategy: 'in-order' });
     expect(definitions.routes).toEqual([]);
     expect(definitions.schedule).toEqual([]);
     expect(definitions.sources).toEqual([FILE]);
@@ -270,6 +270,16 @@ describe('broker', () => {
     expect(resolveOne(withBroker, { env }).broker.urls).toEqual(['amqp://env/']);
     expect(resolveOne(withBroker, { env, brokerUrl: 'amqp://flag/' }).broker.urls).toEqual(['amqp://flag/']);
     expect(resolveOne(example(), { env }).broker.urls).toEqual(['amqp://env/']);
+  });
+
+  test('goes through the urls in order unless failoverStrategy says round-robin or shuffle; WARREN_BROKER_FAILOVER beats the file', () => {
+    expect(resolveOne(withBroker).broker.failoverStrategy).toBe('in-order');
+    const shuffled = { ...example(), broker: { urls: ['amqp://a/', 'amqp://b/'], failoverStrategy: 'shuffle' } };
+    expect(resolveOne(shuffled).broker).toEqual({ urls: ['amqp://a/', 'amqp://b/'], failoverStrategy: 'shuffle' });
+    expect(resolveOne(shuffled, { env: { WARREN_BROKER_FAILOVER: 'round-robin' } }).broker.failoverStrategy).toBe('round-robin');
+    expect(resolveOne(shuffled, { env: { WARREN_BROKER_FAILOVER: '' } }).broker.failoverStrategy).toBe('shuffle');
+    // A URL from the environment keeps the file's strategy (it matters only with a list).
+    expect(resolveOne(shuffled, { env: { WARREN_BROKER_URL: 'amqp://env/' } }).broker).toEqual({ urls: ['amqp://env/'], failoverStrategy: 'shuffle' });
   });
 
   test('ignores an empty WARREN_BROKER_URL', () => {

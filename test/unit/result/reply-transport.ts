@@ -16,6 +16,10 @@ export class ReplyTransport implements Transport {
 
   async start(): Promise<void> {}
 
+  connectedTo(): string | undefined {
+    return this.connected ? this.broker : undefined;
+  }
+
   async openChannel(): Promise<TransportChannel> {
     if (!this.connected) throw new Error('not connected');
     const channel = new EventEmitter();

@@ -15,7 +15,7 @@ function queue(name: string, bindings: { exchange: string; routingKey: string }[
 
 function definitions(routes: RouteDefinition[], extraQueues: QueueDefinition[] = []): Definitions {
   return {
-    broker: { urls: ['amqp://guest:guest@127.0.0.1:5672/'] },
+    broker: { urls: ['amqp://guest:guest@127.0.0.1:5672/'], failoverStrategy: 'in-order' },
     exchanges: ['default', 'for_task1', 'for_task2', 'events'].map((name) => ({
       name,
       type: 'direct',

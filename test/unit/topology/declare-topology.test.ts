@@ -1,5 +1,5 @@
 import type { Channel } from 'amqplib';
-import { TopologyMismatchError } from '../../../src/errors';
+import { BrokerUnavailableError, TopologyMismatchError } from '../../../src/errors';
 import { buildTopology, declareTopology, type Topology, type TopologyChannel } from '../../../src/topology';
 import { sampleDefinitions } from './fixtures';
 
@@ -213,6 +213,22 @@ describe('declareTopology: 406 PRECONDITION_FAILED becomes TopologyMismatchError
     expect((failure as TopologyMismatchError).message).toBe(message);
     expect((failure as TopologyMismatchError).code).toBe('WARREN_TOPOLOGY_MISMATCH');
     expect((failure as TopologyMismatchError).cause).toBe(cause);
+  });
+
+  it("says which node a durable classic queue lives on when the broker answers that its node of the cluster is down (404)", async () => {
+    const cause = brokerError(
+      `Operation failed: QueueDeclare; 404 (NOT-FOUND) with message "NOT_FOUND - home node 'rq1@localhost' of durable queue 'warren.delay.unroutable' in vhost '/' is down or inaccessible"`,
+      404,
+    );
+    const { channel } = fakeChannel(([method]) => method === 'assertQueue', cause);
+    const failure = await declareTopology(channel, buildTopology(sampleDefinitions())).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(BrokerUnavailableError);
+    expect((failure as BrokerUnavailableError).code).toBe('WARREN_BROKER_UNAVAILABLE');
+    expect((failure as Error).message).toBe(
+      `queue "warren.delay.unroutable" (vhost '/') lives on node rq1@localhost of the cluster, which is down or unreachable: ` +
+        'a classic queue is on one node only and cannot be used until that node is back (a quorum queue is replicated)',
+    );
+    expect((failure as Error).cause).toBe(cause);
   });
 
   it('fills kind, objectName and argument from the broker text', async () => {

@@ -18,7 +18,7 @@ export function sampleDefinitions(): Definitions {
     arguments: {},
   });
   return {
-    broker: { urls: ['amqp://guest:guest@127.0.0.1:5672/'] },
+    broker: { urls: ['amqp://guest:guest@127.0.0.1:5672/'], failoverStrategy: 'in-order' },
     exchanges: [exchange('default'), exchange('for_task1'), exchange('for_task2'), exchange('dead', 'fanout'), exchange('events', 'topic')],
     queues: [
       queueDefinition('default', { bindings: [{ exchange: 'default', routingKey: 'default', arguments: {} }] }),
