@@ -84,7 +84,9 @@ export function createRedisConnection(url: RedisBackendUrl, logger: Logger, role
       retryDelayOnTryAgain: 200,
       retryDelayOnMoved: 0,
       slotsRefreshTimeout: 2000,
-      slotsRefreshInterval: 5000,
+      // No periodic refresh: ioredis 5 re-arms it after a refresh that ends once the cluster is closed, and never
+      // stops. Slots are refreshed when a node answers MOVED or cannot be reached, which a failover causes.
+      slotsRefreshInterval: 0,
       clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000),
     };
     connection = new ioredis.Cluster(url.nodes.map((node) => ({ host: node.host, port: node.port })), options);

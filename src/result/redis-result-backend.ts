@@ -1,4 +1,4 @@
-import type { ChainableCommander } from 'ioredis';
+import type { ChainableCommander, Cluster } from 'ioredis';
 import type { RedisBackendUrl } from '../config';
 import { ClosedError, InvalidMessageError, ResultBackendError } from '../errors';
 import type { Logger } from '../logging/logger';
@@ -132,17 +132,27 @@ export class RedisResultBackend extends ResultTracker implements ResultStore, Ch
         await redis.warrenStore(key, value, this.expires);
         return;
       }
-      // One pipeline, so WAIT goes to the node that took the write, right after it.
-      const pipeline = redis.pipeline() as ChainableCommander & { warrenStore(key: string, value: string, expires: number): ChainableCommander };
-      const replies = await pipeline.warrenStore(key, value, this.expires).wait(replicas, this.url.waitTimeoutMs).exec();
-      const [stored, waited] = replies ?? [];
-      if (stored?.[0]) throw stored[0];
-      if (waited?.[0]) throw waited[0];
-      const acknowledged = Number(waited?.[1] ?? 0);
-      if (acknowledged < replicas) {
-        throw new ResultBackendError(
-          `${what} on the Redis result backend ${this.display}: ${acknowledged} of ${replicas} replicas acknowledged it within ${this.url.waitTimeoutMs} ms (waitReplicas)`,
-        );
+      // One pipeline, so WAIT goes to the node that took the write, right after it. ioredis does
+      // not follow a MOVED in a pipeline that holds a write besides the moved command (WAIT
+      // counts as one): after a failover, learn the new owner and send it again.
+      for (;;) {
+        const pipeline = redis.pipeline() as ChainableCommander & { warrenStore(key: string, value: string, expires: number): ChainableCommander };
+        const replies = await pipeline.warrenStore(key, value, this.expires).wait(replicas, this.url.waitTimeoutMs).exec();
+        const [stored, waited] = replies ?? [];
+        const error = stored?.[0] ?? waited?.[0];
+        if (error && /^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN) /.test(error.message) && 'refreshSlotsCache' in redis) {
+          await new Promise<void>((resolve) => (redis as Cluster).refreshSlotsCache(() => resolve()));
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          continue;
+        }
+        if (error) throw error;
+        const acknowledged = Number(waited?.[1] ?? 0);
+        if (acknowledged < replicas) {
+          throw new ResultBackendError(
+            `${what} on the Redis result backend ${this.display}: ${acknowledged} of ${replicas} replicas acknowledged it within ${this.url.waitTimeoutMs} ms (waitReplicas)`,
+          );
+        }
+        return;
       }
     });
   }

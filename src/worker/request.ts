@@ -398,6 +398,8 @@ export class RequestHandler {
       return true;
     } catch (err) {
       log.error({ err: (err as Error).message, status, backend: this.deps.results.display }, 'could not store the result; the message goes back to the queue');
+      // A backend that refuses at once (too few replicas for waitReplicas) must not spin the message round.
+      await pause();
       return false;
     }
   }
