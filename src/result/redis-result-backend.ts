@@ -134,13 +134,14 @@ export class RedisResultBackend extends ResultTracker implements ResultStore, Ch
       }
       // One pipeline, so WAIT goes to the node that took the write, right after it. ioredis does
       // not follow a MOVED in a pipeline that holds a write besides the moved command (WAIT
-      // counts as one): after a failover, learn the new owner and send it again.
+      // counts as one), nor a node lost under it: after a failover, learn the new owner and send
+      // it again (the store is safe to repeat), within the store's time.
       for (;;) {
         const pipeline = redis.pipeline() as ChainableCommander & { warrenStore(key: string, value: string, expires: number): ChainableCommander };
         const replies = await pipeline.warrenStore(key, value, this.expires).wait(replicas, this.url.waitTimeoutMs).exec();
         const [stored, waited] = replies ?? [];
         const error = stored?.[0] ?? waited?.[0];
-        if (error && /^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN) /.test(error.message) && 'refreshSlotsCache' in redis) {
+        if (error && /^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN) |^Command aborted due to connection close|^Connection is closed/.test(error.message) && 'refreshSlotsCache' in redis) {
           await new Promise<void>((resolve) => (redis as Cluster).refreshSlotsCache(() => resolve()));
           await new Promise((resolve) => setTimeout(resolve, 100));
           continue;
