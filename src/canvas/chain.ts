@@ -3,7 +3,7 @@ import { isPlainObject, type SignatureDict } from '../protocol';
 import type { CanvasRuntime, Frozen } from './canvas-runtime';
 import { Chord } from './chord';
 import { Group, unrollGroup } from './group';
-import { registerSignatureType, Signature, type AnySignature, signatureFromDict, type ApplyArgs, type FreezeArgs } from './signature';
+import { registerSignatureType, requireSignatures, Signature, type AnySignature, signatureFromDict, type ApplyArgs, type FreezeArgs } from './signature';
 
 /**
  * Tasks applied one after the other, each getting the previous one's return value as its first
@@ -14,11 +14,7 @@ import { registerSignatureType, Signature, type AnySignature, signatureFromDict,
  */
 export class Chain<R = unknown> extends Signature<R> {
   constructor(tasks: ReadonlyArray<AnySignature>, options: Record<string, unknown> = {}, runtime?: CanvasRuntime) {
-    if (!Array.isArray(tasks)) throw new UsageError(`a chain takes a list of signatures (got ${String(tasks)})`);
-    tasks.forEach((task, index) => {
-      if (!(task instanceof Signature)) throw new UsageError(`chain(): item ${index} is not a signature (got ${String(task)})`);
-    });
-    super('celery.chain', [], { tasks: [...tasks] }, options, { subtaskType: 'chain', runtime });
+    super('celery.chain', [], { tasks: requireSignatures('chain', tasks) }, options, { subtaskType: 'chain', runtime });
   }
 
   /** The chain's tasks, in order (Celery keeps them in `kwargs.tasks`). */

@@ -1,9 +1,8 @@
-import { UsageError } from '../errors';
 import { isPlainObject, type SignatureDict } from '../protocol';
 import type { GroupResult } from '../result/group-result';
 import type { CanvasRuntime, Frozen, FrozenGroup } from './canvas-runtime';
 import { chordSize } from './chord-size';
-import { registerSignatureType, Signature, type AnySignature, signatureFromDict, type ApplyArgs, type FreezeArgs } from './signature';
+import { registerSignatureType, requireSignatures, Signature, type AnySignature, signatureFromDict, type ApplyArgs, type FreezeArgs } from './signature';
 
 /**
  * Tasks applied in parallel (Celery's `group`): its `apply()` resolves to a GroupResult whose
@@ -13,11 +12,7 @@ import { registerSignatureType, Signature, type AnySignature, signatureFromDict,
  */
 export class Group<R extends unknown[] = unknown[]> extends Signature<R, GroupResult<R>> {
   constructor(tasks: ReadonlyArray<AnySignature>, options: Record<string, unknown> = {}, runtime?: CanvasRuntime) {
-    if (!Array.isArray(tasks)) throw new UsageError(`a group takes a list of signatures (got ${String(tasks)})`);
-    tasks.forEach((task, index) => {
-      if (!(task instanceof Signature)) throw new UsageError(`group(): item ${index} is not a signature (got ${String(task)})`);
-    });
-    super('celery.group', [], { tasks: [...tasks] }, options, { subtaskType: 'group', runtime });
+    super('celery.group', [], { tasks: requireSignatures('group', tasks) }, options, { subtaskType: 'group', runtime });
   }
 
   /** The group's tasks (Celery keeps them in `kwargs.tasks`). */

@@ -117,6 +117,15 @@ function asObject(value: unknown): Record<string, unknown> {
   return isPlainObject(value) ? { ...value } : {};
 }
 
+/** Checks the tasks of a chain or group: every one a signature. @throws UsageError naming the first that is not. */
+export function requireSignatures(kind: 'chain' | 'group', tasks: ReadonlyArray<AnySignature>): AnySignature[] {
+  if (!Array.isArray(tasks)) throw new UsageError(`a ${kind} takes a list of signatures (got ${String(tasks)})`);
+  tasks.forEach((task, index) => {
+    if (!(task instanceof Signature)) throw new UsageError(`${kind}(): item ${index} is not a signature (got ${String(task)})`);
+  });
+  return [...tasks];
+}
+
 /** The options of a signature copied, lists and signature values too, so a clone never shares them. */
 function copyOptions(options: WireOptions): WireOptions {
   return structuredCopy(options) as WireOptions;

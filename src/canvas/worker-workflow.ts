@@ -6,7 +6,7 @@ import type { TaskEnd, Workflow } from '../worker/workflow';
 import { asTuple, type CanvasRuntime, type OutgoingTask } from './canvas-runtime';
 import type { ChordCounter } from './chord-counter';
 import { Group } from './group';
-import { Signature, type AnySignature, signatureFromDict } from './signature';
+import { signatureFromDict, type AnySignature } from './signature';
 
 /** What a worker's workflow steps need. */
 export interface WorkerWorkflowDeps {

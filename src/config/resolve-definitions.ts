@@ -37,15 +37,21 @@ export interface DefinitionsDocument {
 /** Broker used when no option, environment variable or file names one. */
 export const DEFAULT_BROKER_URL = 'amqp://guest:guest@localhost:5672/';
 
+/** A URL given outside the files: the option, else the environment variable (empty counts as unset); where it came from, for problems. */
+function overrideOf(
+  options: DefinitionsOptions,
+  option: 'brokerUrl' | 'resultBackend',
+  variable: 'WARREN_BROKER_URL' | 'WARREN_RESULT_BACKEND',
+): { url: string; file: string; path: string } | undefined {
+  const fromOption = options[option];
+  if (fromOption !== undefined) return { url: fromOption, file: '(options)', path: option };
+  const fromEnv = options.env?.[variable];
+  return fromEnv !== undefined && fromEnv !== '' ? { url: fromEnv, file: '(environment)', path: variable } : undefined;
+}
+
 /** The broker URLs by precedence: the option, then `WARREN_BROKER_URL`, then the files, then the default. */
 function resolveBrokerUrls(merged: MergedDocuments, options: DefinitionsOptions, problems: DefinitionProblem[]): string[] {
-  const fromEnv = options.env?.WARREN_BROKER_URL;
-  const override =
-    options.brokerUrl !== undefined
-      ? { url: options.brokerUrl, file: '(options)', path: 'brokerUrl' }
-      : fromEnv !== undefined && fromEnv !== ''
-        ? { url: fromEnv, file: '(environment)', path: 'WARREN_BROKER_URL' }
-        : undefined;
+  const override = overrideOf(options, 'brokerUrl', 'WARREN_BROKER_URL');
   if (override === undefined) return merged.broker?.value.urls ?? [DEFAULT_BROKER_URL];
   if (!isBrokerUrl(override.url)) problems.push({ file: override.file, path: override.path, message: brokerUrlProblem(override.url) });
   return [override.url];
@@ -70,13 +76,7 @@ function resolveBroker(merged: MergedDocuments, options: DefinitionsOptions, pro
 
 /** The result backend by precedence: the option, then `WARREN_RESULT_BACKEND`, then the files, then `rpc://`. */
 function resolveResultBackend(merged: MergedDocuments, options: DefinitionsOptions, problems: DefinitionProblem[]): string {
-  const fromEnv = options.env?.WARREN_RESULT_BACKEND;
-  const override =
-    options.resultBackend !== undefined
-      ? { url: options.resultBackend, file: '(options)', path: 'resultBackend' }
-      : fromEnv !== undefined && fromEnv !== ''
-        ? { url: fromEnv, file: '(environment)', path: 'WARREN_RESULT_BACKEND' }
-        : undefined;
+  const override = overrideOf(options, 'resultBackend', 'WARREN_RESULT_BACKEND');
   if (override === undefined) return merged.resultBackend?.value ?? DEFAULT_RESULT_BACKEND;
   const problem = resultBackendUrlProblem(override.url);
   if (problem !== undefined) problems.push({ file: override.file, path: override.path, message: problem });

@@ -1,6 +1,6 @@
 import { InvalidMessageError } from '../errors';
 import { describeValue, isPlainObject } from './describe-value';
-import { checkedResult } from './encode-result-message';
+import { checkedResult, type EncodeResultMessageInput } from './encode-result-message';
 import { formatIsoDatetime } from './iso-datetime';
 import { toJsonTree } from './json-tree';
 import { loads, stringifyPythonStyle, type JsonDates } from './kombu-json';
@@ -32,27 +32,13 @@ export interface ResultMeta {
   queue?: string;
 }
 
-/** What to store: a state of one task, in warren's camelCase. */
-export interface EncodeResultMetaInput {
-  taskId: string;
-  status: TaskStatus;
-  /**
-   * The return value for SUCCESS, the meta of a custom state; for RETRY, FAILURE and REVOKED an
-   * encoded error or what was thrown (see `encodeResultMessage`).
-   */
-  result: unknown;
-  /** @defaultValue the JS stack when `result` is an Error in an exception state, else null */
-  traceback?: string | null;
-  /** Results of the tasks this one sent, as `[[id, parent], null]` entries. @defaultValue `[]` */
-  children?: readonly unknown[];
-  /** When the task finished; only written for ready states. @defaultValue now */
-  dateDone?: Date | null;
-  groupId?: string | null;
-  parentId?: string | null;
+/**
+ * What to store: a state of one task, as for the rpc backend's message (a custom state's meta as
+ * its `result`), with the extended fields' `args` and `kwargs` too, and no correlation id.
+ */
+export interface EncodeResultMetaInput extends Omit<EncodeResultMessageInput, 'correlationId' | 'extended'> {
   /** Celery's `result_extended` fields. */
   extended?: { name?: string; args?: readonly unknown[]; kwargs?: Readonly<Record<string, unknown>>; worker?: string; retries?: number; queue?: string };
-  /** @defaultValue 'tagged' */
-  jsonDates?: JsonDates;
 }
 
 /**
