@@ -114,15 +114,18 @@ export class Group<R extends unknown[] = unknown[]> extends Signature<R, GroupRe
       const copy = task.clone();
       return { task: copy, frozen: copy.freeze({ groupId, rootId }) };
     });
-    let size = 0;
-    const results: Frozen[] = [];
-    for (const [index, { task, frozen }] of prepared.entries()) {
+    // Every task but the last goes out at once (the publisher keeps their order); a chord's size
+    // is recorded before the last one, so the last header task to finish always finds it.
+    const send = ({ task }: (typeof prepared)[number]): Promise<Frozen> => {
       const chord = options.chord ?? task.options.chord;
-      size += chordSize(task);
-      if (chord !== undefined && chord !== null && index === prepared.length - 1) await runtime.setChordSize(groupId, size);
-      await task.applyAsync({ args: with_.args, kwargs: with_.kwargs, options: { ...options, ...(chord ? { chord } : {}) } });
-      results.push(frozen);
-    }
+      return task.applyAsync({ args: with_.args, kwargs: with_.kwargs, options: { ...options, ...(chord ? { chord } : {}) } });
+    };
+    const last = prepared[prepared.length - 1];
+    await Promise.all(prepared.slice(0, -1).map(send));
+    const chord = options.chord ?? last.task.options.chord;
+    if (chord !== undefined && chord !== null) await runtime.setChordSize(groupId, prepared.reduce((size, { task }) => size + chordSize(task), 0));
+    await send(last);
+    const results = prepared.map(({ frozen }) => frozen);
     return { kind: 'group', id: groupId, results };
   }
 }

@@ -211,7 +211,9 @@ export class RequestHandler {
         return false;
       case 'succeed': {
         // As Celery: the callbacks and the next step of the chain go out first, so the result names them as children.
-        const children = await this.workflowStep(delivery, slot, log, 'the callbacks or the next step of the chain', () => this.deps.workflow.succeeded(task, decision.value, log));
+        const children = hasWorkflow(task)
+          ? await this.workflowStep(delivery, slot, log, 'the callbacks or the next step of the chain', () => this.deps.workflow.succeeded(task, decision.value, log))
+          : [];
         if (children === undefined) return false;
         if (children.length > 0) success = undefined;
         const delivered = await this.sendResult(task, queue, 'SUCCESS', decision.value, null, log, slot, registered, success, children);
