@@ -249,7 +249,7 @@ export class App {
     const definitions = await this.loadedDefinitions();
     await this.declareAll();
     await this.publisher!.start();
-    return new Producer(createRouter(definitions), this.delays!, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'));
+    return new Producer(createRouter(definitions), this.delays!, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'), this.jsonDates(definitions));
   });
 
   /** The result backend this app uses: the option, else the definitions' (which read `WARREN_RESULT_BACKEND`). */
@@ -556,7 +556,7 @@ export class App {
     await firePublisher.start();
     const fireDelays = new DelayedDelivery(connection, firePublisher, this.logger);
     this.beatPublishers.push({ publisher: firePublisher, delays: fireDelays });
-    const producer = new Producer(createRouter(definitions), fireDelays, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'));
+    const producer = new Producer(createRouter(definitions), fireDelays, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'), this.jsonDates(definitions));
     const lock = new LeaderLock({
       connection: { createChannel: () => connection.openChannel() },
       suffix: options.lockSuffix,
