@@ -14,6 +14,15 @@ export {
 } from './app';
 export { Beat, Schedules, type BeatEvents, type ScheduleListing, type ScheduleEntryInput, type Fire } from './beat';
 export { loadDefinitions } from './config';
+export {
+  Control,
+  Inspect,
+  type CeleryEvent,
+  type ControlTarget,
+  type ControlCommandOptions,
+  type NodeReply,
+  type RepliesByNode,
+} from './control';
 export type * from './config/types';
 export * from './errors';
 export { createLogger, type Logger, type LogLevel } from './logging/logger';
@@ -39,6 +48,9 @@ export {
   type ResolvedWorkerOptions,
   type WorkerEvents,
   type WorkerSummary,
+  type TaskReceived,
+  type TaskSnapshot,
+  type WorkerSnapshot,
   type TaskContext,
   type TaskHandler,
   type TaskOptions,

@@ -3,7 +3,7 @@ import { Chain, Chord, Group, Signature, WorkerWorkflow, type AnySignature, type
 import { DEFAULT_RESULT_BACKEND, loadDefinitions, parseResultBackendUrl, type ResultBackendUrl } from '../config';
 import type { Definitions } from '../config/types';
 import { Beat, DEFAULT_STATE_FILE, LeaderLock, Schedules, createScheduleStore } from '../beat';
-import { BrokerUnavailableError, ChordUnsupportedError, ClosedError, UsageError } from '../errors';
+import { BrokerUnavailableError, ChordUnsupportedError, ClosedError, UnknownQueueError, UsageError } from '../errors';
 import { createLogger, type Logger, type LogLevel } from '../logging/logger';
 import { DelayedDelivery, Producer, type SendTaskOptions } from '../producer';
 import { maxMessageBytes, type JsonDates } from '../protocol';
@@ -12,6 +12,19 @@ import { createRouter } from '../router';
 import { buildTopology, declareOnOwnChannel, selectTopology, type DeclaredReport } from '../topology';
 import { createTransport, probeCluster, Publisher, type ClusterProbe, type Transport } from '../transport';
 import { Worker, resolveWorkerOptions, type TaskHandler, type WorkerOptions } from '../worker';
+import {
+  brokerInfo,
+  clientNodeName,
+  Control,
+  ControlClient,
+  EventDispatcher,
+  EventReceiver,
+  LamportClock,
+  WorkerControl,
+  type CeleryEvent,
+} from '../control';
+import { formatIsoDatetime, pythonRepr } from '../protocol';
+import { WorkerMetrics } from '../metrics';
 import { Lazy } from '../util/lazy';
 import { publicationOf } from './outgoing-task';
 import { createTaskHandle, type BoundHandler, type BoundTaskOptions, type TaskHandle, type UnboundTaskOptions } from './task-handle';
@@ -58,6 +71,12 @@ export interface AppOptions {
    * @defaultValue 100000
    */
   maxTrackedResults?: number;
+  /**
+   * Send a `task-sent` event for each task this app sends (Celery's `task_send_sent_event`),
+   * so `celery events`, Flower and `warren events` see tasks from the moment they are sent.
+   * @defaultValue false
+   */
+  taskSendSentEvent?: boolean;
   /**
    * Where workers store task states and clients read them: `rpc://` (results travel back to the
    * sender's reply queue), `redis://[:password@]host:port/db`, `rediss://…`, or
@@ -115,6 +134,16 @@ export class App {
   private closing: Promise<void> | undefined;
   /** Calls under way; close() waits for them and releases what they made. */
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** The app's logical clock (Celery's `app.clock`): events and control messages carry it. */
+  private readonly clock = new LamportClock();
+  /** What makes each worker visible and steerable (events, remote control, revokes, metrics); closed after it. */
+  private readonly workerControls = new Map<Worker, { control: WorkerControl; metrics: WorkerMetrics | undefined }>();
+  private controlClient: ControlClient | undefined;
+  private controlFacade: Control | undefined;
+  /** `task-sent` events, when `taskSendSentEvent`. */
+  private sentEvents: EventDispatcher | undefined;
+  /** Event receivers (`receiveEvents`), closed by close(). */
+  private readonly receivers = new Set<EventReceiver>();
 
   constructor(options: AppOptions = {}) {
     this.options = { ...options };
@@ -334,19 +363,123 @@ export class App {
     const producer = await this.producer.get();
     const taskId = options.taskId ?? Producer.newTaskId();
     if (options.ignoreResult) {
-      await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: '', options });
+      this.taskSent(await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: '', options }), name, args, kwargs);
       return AsyncResult.ignored<T>(taskId);
     }
     const results = await this.follower();
     // Follow the id before publishing: a fast worker's result must find its listener.
     const result = results.track<T>(taskId);
     try {
-      await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: this.replyTo, options });
+      this.taskSent(await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: this.replyTo, options }), name, args, kwargs);
     } catch (err) {
       results.untrack(taskId);
       throw err;
     }
     return result;
+  }
+
+  /** Celery's `task-sent` event, when `taskSendSentEvent`: fire-and-forget, after the broker confirmed the task. */
+  private taskSent(
+    published: Awaited<ReturnType<Producer['publish']>>,
+    name: string,
+    args: readonly unknown[],
+    kwargs: Readonly<Record<string, unknown>>,
+  ): void {
+    if (!this.options.taskSendSentEvent || !this.transport) return;
+    if (!this.sentEvents) {
+      this.sentEvents = new EventDispatcher({ transport: this.transport, source: { hostname: clientNodeName(), pid: process.pid }, clock: this.clock, logger: this.logger });
+      void this.sentEvents.start();
+    }
+    const repr = (value: unknown): string => {
+      try {
+        return pythonRepr(value, 1024);
+      } catch {
+        return '<unrepresentable>';
+      }
+    };
+    const { taskId, route, eta, expires } = published;
+    this.sentEvents.send('task-sent', {
+      uuid: taskId,
+      root_id: taskId,
+      parent_id: null,
+      name,
+      args: repr(args),
+      kwargs: repr(kwargs),
+      retries: 0,
+      eta: eta ? formatIsoDatetime(eta) : null,
+      expires: expires ? formatIsoDatetime(expires) : null,
+      queue: route.queue ?? null,
+      exchange: route.exchange,
+      routing_key: route.routingKey,
+    });
+  }
+
+  /**
+   * Remote control of the fleet (Celery's `app.control`): `inspect()` asks workers what they
+   * run, hold and know; `revoke`, `enableEvents`, `addConsumer`, `shutdown` steer them. Python
+   * Celery workers on the broker hear it as warren's do.
+   */
+  get control(): Control {
+    this.assertOpen('control');
+    this.controlFacade ??= new Control(() =>
+      this.run('control', async () => {
+        const transport = await this.connect();
+        this.controlClient ??= new ControlClient({ transport, clock: this.clock, logger: this.logger, publishTimeoutMs: this.options.publishTimeoutMs });
+        return this.controlClient;
+      }),
+    );
+    return this.controlFacade;
+  }
+
+  /**
+   * Receives the Celery events of the fleet (Celery's `app.events.Receiver`): every worker's
+   * heartbeats and, from workers with task events on, their task events, Python's and warren's
+   * alike, on a queue of its own bound to `celeryev`. Resolves once it receives; `close()` stops.
+   * A malformed event is left out (logged); a listener that throws is logged and changes nothing.
+   */
+  receiveEvents(onEvent: (event: CeleryEvent) => void): Promise<{ close(): Promise<void> }> {
+    return this.run('receiveEvents()', async () => {
+      const transport = await this.connect();
+      const receiver = new EventReceiver({ transport, clock: this.clock, logger: this.logger, onEvent });
+      await receiver.start();
+      this.receivers.add(receiver);
+      return {
+        close: async () => {
+          this.receivers.delete(receiver);
+          await receiver.close();
+        },
+      };
+    });
+  }
+
+  /**
+   * The depth (ready messages) and consumers of each queue, asked passively: a queue the broker
+   * does not have is reported as `missing`, never declared.
+   */
+  checkQueues(names: readonly string[]): Promise<QueueCheck[]> {
+    return this.run('checkQueues()', async () => {
+      const transport = await this.connect();
+      return Promise.all(
+        names.map(async (name): Promise<QueueCheck> => {
+          try {
+            // A passive check of a missing queue closes its channel: one channel each.
+            const { messageCount, consumerCount } = await transport.withTemporaryChannel((ch) => ch.checkQueue(name));
+            return { name, messages: messageCount, consumers: consumerCount };
+          } catch (err) {
+            if (isNotFound(err)) return { name, missing: true };
+            throw err;
+          }
+        }),
+      );
+    });
+  }
+
+  /** Deletes the ready messages of a queue (unacknowledged ones stay with their consumers); resolves with how many. */
+  purgeQueue(name: string): Promise<number> {
+    return this.run(`purgeQueue("${name}")`, async () => {
+      const transport = await this.connect();
+      return (await transport.withTemporaryChannel((ch) => ch.purgeQueue(name))).messageCount;
+    });
   }
 
   /**
@@ -506,6 +639,26 @@ export class App {
     const topology = selectTopology(buildTopology(definitions), names); // throws UnknownQueueError
     const queues = definitions.queues.filter((q) => names.includes(q.name));
     const transport = await this.connect();
+    const workerOptions = { ...resolved, queues: names };
+    const urls = this.options.brokerUrl ? [this.options.brokerUrl] : definitions.broker.urls;
+    const control = new WorkerControl({
+      transport,
+      clock: this.clock,
+      logger: this.logger,
+      options: workerOptions,
+      publishTimeoutMs: this.options.publishTimeoutMs,
+      taskNames: () => this.tasks.names(),
+      exchangeType: (name) => definitions.exchanges.find((x) => x.name === name)?.type,
+      resolveQueue: (name) => {
+        const queue = definitions.queues.find((q) => q.name === name);
+        if (!queue) throw new UnknownQueueError(name, definitions.queues.map((q) => q.name));
+        return { queue, topology: selectTopology(buildTopology(definitions), [name]) };
+      },
+      broker: () => brokerInfo(transport.connectedTo() ?? urls[0], urls, definitions.broker.failoverStrategy),
+      shutdown: (target) => void target.stop(),
+      onEventDropped: () => metrics?.eventDropped(),
+    });
+    let metrics: WorkerMetrics | undefined;
     const backend = await this.resultBackendUrl();
     const results = backend.kind === 'redis' ? await this.redisBackend() : new RpcResultStore(this.publisher!, this.jsonDates(definitions));
     const workflow = new WorkerWorkflow({
@@ -528,10 +681,29 @@ export class App {
       logger: this.logger,
       queues,
       topology,
-      options: { ...resolved, queues: names },
+      options: workerOptions,
+      isRevoked: control.isRevoked,
     });
-    await worker.start();
-    this.workers.add(worker); // close() stops it, also when it is under way now
+    try {
+      if (workerOptions.metricsPort !== undefined) {
+        metrics = await WorkerMetrics.start({ worker, transport, publisher: this.publisher!, port: workerOptions.metricsPort, host: workerOptions.metricsHost, logger: this.logger });
+        worker.metricsUrl = metrics.url;
+      }
+      await control.beforeStart(worker);
+      await worker.start();
+      control.afterStart();
+    } catch (err) {
+      await metrics?.close();
+      await control.close();
+      throw err;
+    }
+    // close() stops it, also when it is under way now; its control and metrics close once it stopped.
+    this.workers.add(worker);
+    this.workerControls.set(worker, { control, metrics });
+    worker.on('closed', () => {
+      void control.close();
+      void metrics?.close();
+    });
     this.assertOpen('startWorker()');
     return worker;
   }
@@ -626,6 +798,24 @@ export class App {
     const workers = [...this.workers];
     this.workers.clear();
     await Promise.all(workers.map((worker) => this.quietly('stopping a worker', () => worker.stop())));
+    const controls = [...this.workerControls.values()];
+    this.workerControls.clear();
+    await Promise.all(
+      controls.map(async ({ control, metrics }) => {
+        await this.quietly('closing the remote control of a worker', () => control.close());
+        if (metrics) await this.quietly('closing the metrics server of a worker', () => metrics.close());
+      }),
+    );
+    const client = this.controlClient;
+    this.controlClient = undefined;
+    this.controlFacade = undefined;
+    if (client) await this.quietly('closing the control client', () => client.close());
+    const sent = this.sentEvents;
+    this.sentEvents = undefined;
+    if (sent) await this.quietly('closing the task-sent events', () => sent.close());
+    const receivers = [...this.receivers];
+    this.receivers.clear();
+    await Promise.all(receivers.map((receiver) => this.quietly('closing an event receiver', () => receiver.close())));
     const beats = [...this.beats];
     this.beats.clear();
     await Promise.all(beats.map((beat) => this.quietly('stopping a beat', () => beat.stop())));
@@ -661,6 +851,15 @@ export class App {
       this.logger.error({ err: error instanceof Error ? error.message : String(error) }, `app.close(): ${what} failed; closing the rest`);
     }
   }
+}
+
+/** What `checkQueues` found for one queue. */
+export type QueueCheck = { name: string; messages: number; consumers: number; missing?: undefined } | { name: string; missing: true };
+
+/** A passive declare refused with 404 NOT_FOUND. */
+function isNotFound(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === 404 || (err instanceof Error && /\b404\b|NOT_FOUND/.test(err.message));
 }
 
 /** Refuses a result option that is not a number in range, naming it. */

@@ -127,20 +127,18 @@ export class WorkerWorkflow implements Workflow {
     const replyTo = typeof options.reply_to === 'string' ? options.reply_to : null;
     const { store } = this.deps;
     if (!store.accepts(replyTo)) return;
-    await store.store(
-      store.encode({
-        taskId: id,
-        status: end.status,
-        result: end.result,
-        traceback: end.traceback,
-        replyTo,
-        correlationId: id,
-        parentId: typeof options.parent_id === 'string' ? options.parent_id : null,
-        groupId: typeof options.group_id === 'string' ? options.group_id : null,
-        extended: { name: step.task, args: Array.isArray(step.args) ? step.args : [], kwargs: isPlainObject(step.kwargs) ? step.kwargs : {}, worker: this.deps.hostname },
-      }),
-      log,
-    );
+    const encoded = store.encode({
+      taskId: id,
+      status: end.status,
+      result: end.result,
+      traceback: end.traceback,
+      replyTo,
+      correlationId: id,
+      parentId: typeof options.parent_id === 'string' ? options.parent_id : null,
+      groupId: typeof options.group_id === 'string' ? options.group_id : null,
+      extended: { name: step.task, args: Array.isArray(step.args) ? step.args : [], kwargs: isPlainObject(step.kwargs) ? step.kwargs : {}, worker: this.deps.hostname },
+    });
+    await store.store(encoded, log).catch((err: unknown) => store.recover(err, encoded, log));
   }
 
   /**

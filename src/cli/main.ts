@@ -7,6 +7,12 @@ import { sendCommand } from './send-command';
 import { topologyActions, topologyCommand } from './topology-command';
 import { commandPath, helpHint, usageMessage, type CommandSpec } from './usage';
 import { workerCommand } from './worker-command';
+import { controlActions, controlCommand } from './control-command';
+import { eventsCommand } from './events-command';
+import { inspectActions, inspectCommand } from './inspect-command';
+import { purgeCommand } from './purge-command';
+import { queuesCommand } from './queues-command';
+import { statusCommand } from './status-command';
 
 const spec = (module: { command?: string | readonly string[] }, subcommands?: readonly { command?: string | readonly string[] }[]): CommandSpec => ({
   command: String(module.command),
@@ -20,6 +26,12 @@ const COMMANDS: readonly CommandSpec[] = [
   spec(topologyCommand, topologyActions),
   spec(beatCommand),
   spec(scheduleCommand, scheduleActions),
+  spec(inspectCommand, inspectActions),
+  spec(controlCommand, controlActions),
+  spec(statusCommand),
+  spec(queuesCommand),
+  spec(purgeCommand),
+  spec(eventsCommand),
 ];
 
 /**
@@ -39,6 +51,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(topologyCommand)
     .command(beatCommand)
     .command(scheduleCommand)
+    .command(inspectCommand)
+    .command(controlCommand)
+    .command(statusCommand)
+    .command(queuesCommand)
+    .command(purgeCommand)
+    .command(eventsCommand)
     .demandCommand(1)
     .strict()
     .help()

@@ -28,6 +28,9 @@ export function closeOnSignal(
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    void stop?.then(onSignal);
+    // A stop that comes once the shutdown is under way (the worker closing because of the signal) is no second signal.
+    void stop?.then((reason) => {
+      if (signals === 0) onSignal(reason);
+    });
   });
 }

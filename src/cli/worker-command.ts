@@ -19,6 +19,13 @@ interface WorkerArgs extends CommonArgs {
   'soft-time-limit'?: string;
   'max-message-size'?: string;
   'stall-warning'?: string;
+  'task-events'?: boolean;
+  'without-heartbeat'?: boolean;
+  'without-mingle'?: boolean;
+  'without-remote-control'?: boolean;
+  statedb?: string;
+  'metrics-port'?: number;
+  'metrics-host'?: string;
 }
 
 /** The flag of each worker option, for error messages. */
@@ -32,6 +39,13 @@ const FLAGS: Record<keyof WorkerOptions, string> = {
   softTimeLimit: '--soft-time-limit',
   maxMessageBytes: '--max-message-size',
   stallWarningMs: '--stall-warning',
+  taskEvents: '--task-events',
+  remoteControl: '--without-remote-control',
+  heartbeat: '--without-heartbeat',
+  mingle: '--without-mingle',
+  stateDb: '--statedb',
+  metricsPort: '--metrics-port',
+  metricsHost: '--metrics-host',
 };
 
 /**
@@ -60,6 +74,13 @@ export function workerOptionsFromArgs(args: Omit<WorkerArgs, keyof CommonArgs | 
     softTimeLimit: seconds('soft-time-limit'),
     maxMessageBytes,
     stallWarningMs: durationFlag('stall-warning', args['stall-warning']),
+    taskEvents: args['task-events'] === true ? true : undefined,
+    heartbeat: args['without-heartbeat'] === true ? false : undefined,
+    mingle: args['without-mingle'] === true ? false : undefined,
+    remoteControl: args['without-remote-control'] === true ? false : undefined,
+    stateDb: args.statedb,
+    metricsPort: args['metrics-port'],
+    metricsHost: args['metrics-host'],
   };
   resolveWorkerOptions(options, { optionName: (key) => FLAGS[key] }); // throws UsageError
   return options;
@@ -88,6 +109,13 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
         describe: 'largest message body accepted, e.g. 512KiB or 4MiB; larger ones are dead-lettered unparsed, larger results are a FAILURE (default 1MiB)',
       })
       .option('stall-warning', { requiresArg: true, type: 'string', describe: 'log a task that blocks the event loop this long (default: 2s)' })
+      .option('task-events', { alias: 'E', type: 'boolean', describe: 'send task events (task-received, task-succeeded, ...) to the celeryev exchange, for celery events, Flower and warren events' })
+      .option('without-heartbeat', { type: 'boolean', describe: 'send no worker-online / worker-heartbeat / worker-offline events' })
+      .option('without-mingle', { type: 'boolean', describe: 'do not ask the other workers for their revoked task ids on start-up' })
+      .option('without-remote-control', { type: 'boolean', describe: 'answer no remote control (inspect, control, status)' })
+      .option('statedb', { requiresArg: true, type: 'string', describe: 'file that keeps revoked task ids across restarts' })
+      .option('metrics-port', { requiresArg: true, type: 'number', describe: 'serve Prometheus metrics on this port (GET /metrics; needs prom-client)' })
+      .option('metrics-host', { requiresArg: true, type: 'string', describe: 'address of the metrics server (default: 127.0.0.1)' })
       .example('$0 worker -A ./dist/examples/tasks.js -Q for_task1 -c 8', 'consume for_task1 only') as unknown as Argv<WorkerArgs>,
   handler: async (args) => {
     const options = workerOptionsFromArgs(args);
@@ -100,7 +128,9 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
         resolve('fatal error');
       }),
     );
-    await closeOnSignal(app, logger, () => ({ active: worker.active }), fatal);
+    // `celery control shutdown` / `warren control shutdown` stop the worker: then the process ends too, with status 0.
+    const remoteShutdown = new Promise<string>((resolve) => worker.on('closed', () => resolve('remote shutdown')));
+    await closeOnSignal(app, logger, () => ({ active: worker.active }), Promise.race([fatal, remoteShutdown]));
     // At once: a task let go at the shutdown timeout may still hold timers or sockets, and the
     // process must not linger until it ends (its outcome is ignored anyway).
     process.exit(exitCode);

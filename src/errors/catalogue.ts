@@ -360,6 +360,37 @@ export class ScheduleStoreError extends WarrenError {
   }
 }
 
+/**
+ * A worker's state file (`--statedb`, `stateDb`), which keeps revoked task ids across restarts,
+ * could not be read (not warren's JSON, unreadable) or written. The message names the file.
+ */
+export class StateDbError extends WarrenError {
+  constructor(message: string, cause?: unknown) {
+    super('WARREN_STATE_DB', message, { cause });
+  }
+}
+
+/**
+ * No worker replied to a remote control command within its timeout (`warren inspect`,
+ * `warren control`, `warren status`): none runs on this broker and virtual host, the named
+ * ones do not exist, or they were too busy to answer in time.
+ */
+export class NoReplyError extends WarrenError {
+  constructor(message: string) {
+    super('WARREN_NO_REPLY', message);
+  }
+}
+
+/**
+ * A worker's metrics server (`metricsPort`, `--metrics-port`) could not start: the package
+ * `prom-client` is not installed, or the address cannot be listened on (in use, not allowed).
+ */
+export class MetricsError extends WarrenError {
+  constructor(message: string, cause?: unknown) {
+    super('WARREN_METRICS', message, { cause });
+  }
+}
+
 // --- events, closing, results (app and result backend) ---
 
 /**

@@ -69,6 +69,8 @@ export interface PublishedTask {
   route: Route;
   /** When the task may run, when it was sent with `countdown` or `eta`. */
   eta: Date | null;
+  /** When it expires, when it was sent with `expires`. */
+  expires: Date | null;
 }
 
 /**
@@ -142,7 +144,7 @@ export class Producer {
       { task: task.taskName, taskId: task.taskId, exchange: route.exchange, routingKey: route.routingKey, queue: route.queue, eta },
       delayMs > 0 ? 'task sent with a delay' : 'task sent',
     );
-    return { taskId: task.taskId, route, eta };
+    return { taskId: task.taskId, route, eta, expires };
   }
 
   /** The route; with `queueByName`, a queue that is not declared is that queue through the default exchange. */

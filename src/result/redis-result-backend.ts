@@ -124,6 +124,11 @@ export class RedisResultBackend extends ResultTracker implements ResultStore, Ch
     return 'stored';
   }
 
+  /** A store that failed stays failed: the worker hands its message back (the store waited its time already). */
+  async recover(error: unknown): Promise<StoreOutcome> {
+    throw error;
+  }
+
   /** SETEX + PUBLISH (unless a SUCCESS is there), then WAIT for the replicas the URL asks for. */
   private async put(key: string, value: string, what: string): Promise<void> {
     const replicas = this.url.waitReplicas;

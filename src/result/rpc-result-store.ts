@@ -43,30 +43,35 @@ export class RpcResultStore implements ResultStore {
     return { sizeBytes: body.length, taskId: record.taskId, status: record.status, replyTo: record.replyTo ?? '', body, properties };
   }
 
+  /** Publishes through the default exchange to the reply queue; resolves on the broker's confirm. */
+  store(encoded: EncodedResult): Promise<unknown> {
+    return this.publisher.publish(this.request(encoded as EncodedRpcResult));
+  }
+
   /**
-   * Publishes and waits for the broker's confirm. A reply queue that is gone is no reason to
-   * run the task again: that result is dropped with a warning, as Celery does. A publish cut off
-   * by a lost connection is tried once more (the publisher waits for the reconnect): the result
-   * is the same whichever copy arrives.
+   * A reply queue that is gone is no reason to run the task again: that result is dropped with
+   * a warning, as Celery does. A publish cut off by a lost connection is tried once more (the
+   * publisher waits for the reconnect): the result is the same whichever copy arrives.
    */
-  async store(encoded: EncodedResult, log: Logger): Promise<StoreOutcome> {
-    const { replyTo, body, properties, status } = encoded as EncodedRpcResult;
-    const request = { exchange: '', routingKey: replyTo, body, properties };
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await this.publisher.publish(request);
-        return 'stored';
-      } catch (err) {
-        if (err instanceof UnroutableError) {
-          log.warn({ replyTo, status }, 'result dropped: the reply queue no longer exists');
-          return 'dropped';
-        }
-        if (err instanceof BrokerUnavailableError && attempt === 1) {
-          log.warn({ err: err.message, status }, 'the result publish was cut off; publishing it again');
-          continue;
-        }
-        throw err;
-      }
+  async recover(error: unknown, encoded: EncodedResult, log: Logger): Promise<StoreOutcome> {
+    const { replyTo, status } = encoded as EncodedRpcResult;
+    const dropped = (): StoreOutcome => {
+      log.warn({ replyTo, status }, 'result dropped: the reply queue no longer exists');
+      return 'dropped';
+    };
+    if (error instanceof UnroutableError) return dropped();
+    if (!(error instanceof BrokerUnavailableError)) throw error;
+    log.warn({ err: error.message, status }, 'the result publish was cut off; publishing it again');
+    try {
+      await this.publisher.publish(this.request(encoded as EncodedRpcResult));
+      return 'stored';
+    } catch (err) {
+      if (err instanceof UnroutableError) return dropped();
+      throw err;
     }
+  }
+
+  private request({ replyTo, body, properties }: EncodedRpcResult): { exchange: string; routingKey: string; body: Buffer; properties: ResultMessageProperties } {
+    return { exchange: '', routingKey: replyTo, body, properties };
   }
 }

@@ -127,6 +127,11 @@ export class BrokerConnection implements Transport {
         // long (TCP connect, TLS and AMQP handshake), and the manager moves on to the next URL.
         // amqplib switches it off once the connection is open; heartbeats watch it from then on.
         timeout: this.handshakeTimeoutMs,
+        // TCP_NODELAY, as py-amqp sets it: AMQP frames are small, and with Nagle's algorithm an
+        // ack or confirm written behind other small writes (Celery events on their own channel of
+        // this connection) waits for the broker's delayed TCP ack: a worker sending task events
+        // ran its tasks 5 to 7 times slower.
+        noDelay: true,
         clientProperties: { connection_name: this.options.connectionName ?? `warren ${process.pid}` },
       },
     });

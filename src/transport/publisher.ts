@@ -177,6 +177,7 @@ export class Publisher {
   private readonly timeoutMs: number;
   private readonly maxPending: number;
   private readonly survivesReconnect: boolean;
+  private readonly observers = new Set<(latencyMs: number, confirmed: boolean) => void>();
 
   constructor(
     private readonly transport: Transport,
@@ -476,6 +477,24 @@ export class Publisher {
     this.pending -= 1;
     if (error) entry.reject(error);
     else entry.resolve();
+    const ms = Date.now() - entry.began;
+    for (const observer of [...this.observers]) {
+      try {
+        observer(ms, error === undefined);
+      } catch {
+        // An observer (metrics) changes nothing about a publish.
+      }
+    }
+  }
+
+  /**
+   * Calls `observer` as each publish settles, with the milliseconds from the call to the
+   * broker's confirm (or to the failure) and whether it was confirmed: for metrics. Returns a
+   * function that removes it. An observer that throws changes nothing.
+   */
+  observe(observer: (latencyMs: number, confirmed: boolean) => void): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
   }
 
   /** Opens a confirm channel, once at a time; what is queued goes out on it. */

@@ -66,6 +66,8 @@ export interface TransportChannel extends TopologyChannel {
   ): Promise<{ queue: string; messageCount: number; consumerCount: number }>;
   checkQueue(queue: string): Promise<{ queue: string; messageCount: number; consumerCount: number }>;
   deleteQueue(queue: string): Promise<unknown>;
+  /** Removes the queue's ready messages (not the unacknowledged ones); resolves with how many. */
+  purgeQueue(queue: string): Promise<{ messageCount: number }>;
   /** `global` true: the limit is shared by every consumer on the channel; false: per consumer. */
   prefetch(count: number, global?: boolean): Promise<unknown>;
   /** `onMessage(null)`: the broker cancelled the consumer (its queue was deleted, say). */

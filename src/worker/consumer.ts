@@ -1,6 +1,7 @@
 import type { QueueDefinition } from '../config/types';
 import type { Logger } from '../logging/logger';
 import { RateLimitedLog } from '../logging/rate-limited-log';
+import { UsageError } from '../errors';
 import { declareOnOwnChannel, type Topology } from '../topology';
 import type { DeliveredMessage, Transport, TransportChannel } from '../transport';
 
@@ -42,17 +43,57 @@ export class Consumer {
   private unsubscribe: (() => void) | undefined;
   private paused = false;
   private stopped = false;
-  private readonly names: readonly string[];
+  /** The queues consumed: the ones given, then those added (`add`) and not removed. */
+  private readonly names: string[];
+  /** What the added queues need declared, besides `options.topology`. */
+  private readonly added = new Map<string, Topology>();
+  /** Whether channels get a channel-wide prefetch: only when every queue is classic. */
+  private readonly globalPrefetch: boolean;
   private readonly logger: Logger;
 
   constructor(private readonly options: ConsumerOptions) {
     this.names = options.queues.map((q) => q.name);
+    this.globalPrefetch = options.queues.every((q) => q.type !== 'quorum');
     this.logger = options.logger;
   }
 
-  /** Declares the queues' topology. */
+  /** Declares the queues' topology (also what queues added since need). */
   async declare(): Promise<void> {
     await declareOnOwnChannel(this.options.transport, this.options.topology);
+    for (const topology of this.added.values()) await declareOnOwnChannel(this.options.transport, topology);
+  }
+
+  /**
+   * Consumes one more queue, on the current channel and every channel after it; declares
+   * `topology` first (and again after every loss) when given.
+   * @throws UsageError for a quorum queue while the channel has a channel-wide prefetch, which
+   *   RabbitMQ answers by closing the whole connection (540 NOT_IMPLEMENTED).
+   */
+  async add(queue: QueueDefinition, topology?: Topology): Promise<void> {
+    if (queue.type === 'quorum' && this.globalPrefetch) {
+      throw new UsageError(
+        `queue ${queue.name} is a quorum queue, and this worker's channel has a channel-wide prefetch (all the queues it started with are classic), ` +
+          'which RabbitMQ refuses for quorum queues by closing the connection; start a worker with -Q naming it instead',
+      );
+    }
+    if (topology) await declareOnOwnChannel(this.options.transport, topology);
+    if (this.names.includes(queue.name)) return;
+    if (topology) this.added.set(queue.name, topology);
+    this.names.push(queue.name);
+    const channel = this.current;
+    if (channel && !this.paused && !this.stopped) await this.consume(channel, queue.name);
+  }
+
+  /** Stops consuming a queue: cancels its consumer; deliveries of it in hand can still be settled. */
+  async remove(queue: string): Promise<void> {
+    const index = this.names.indexOf(queue);
+    if (index < 0) return;
+    this.names.splice(index, 1);
+    this.added.delete(queue);
+    const tag = this.consumerTags.get(queue);
+    this.consumerTags.delete(queue);
+    const channel = this.current ?? this.opening;
+    if (tag !== undefined && channel) await channel.cancel(tag).catch(() => undefined);
   }
 
   /** Opens the channel and consumes; from then on follows reconnects. */
@@ -119,7 +160,7 @@ export class Consumer {
    * queues, but not the others, and someone may have deleted one meanwhile.
    */
   private async openChannel(redeclare: boolean): Promise<void> {
-    const { transport, queues, prefetch } = this.options;
+    const { transport, prefetch } = this.options;
     if (redeclare) {
       await this.declare();
       this.logger.info({ queues: this.names }, 'topology re-declared');
@@ -130,13 +171,13 @@ export class Consumer {
       // Quorum queues refuse a channel-wide (global) prefetch, so the channel limit is set only
       // when every consumed queue is classic; the per-consumer limit applies always.
       await channel.prefetch(prefetch, false);
-      if (queues.every((q) => q.type !== 'quorum')) await channel.prefetch(prefetch, true);
+      if (this.globalPrefetch) await channel.prefetch(prefetch, true);
       this.consumerTags.clear();
       // Deliveries start with the first consume, so a pause() from then on must find this channel.
       this.opening = channel;
-      for (const queue of this.names) {
-        if (this.paused || this.stopped) break;
-        await this.consume(channel, queue);
+      // Live: a queue added (add_consumer) while this channel was being set up is consumed too.
+      for (let i = 0; i < this.names.length && !this.paused && !this.stopped; i += 1) {
+        if (!this.consumerTags.has(this.names[i])) await this.consume(channel, this.names[i]);
       }
     } catch (err) {
       if (this.opening === channel) this.consumerTags.clear();

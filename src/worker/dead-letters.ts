@@ -28,6 +28,8 @@ export interface Rejection {
   queue: string;
   reason: string;
   deadLettered: boolean;
+  /** The message's task id, when its headers carry one (clipped). */
+  taskId?: string;
 }
 
 /**
@@ -48,7 +50,7 @@ export interface Rejection {
  * once per poison message it met before that one was suspect.
  */
 export class DeadLetters {
-  private readonly settings: ReadonlyMap<string, QueueSettings>;
+  private readonly settings = new Map<string, QueueSettings>();
 
   constructor(
     queues: readonly QueueDefinition[],
@@ -57,19 +59,17 @@ export class DeadLetters {
     private readonly logger: Logger,
     private readonly onRejected: (rejection: Rejection) => void,
   ) {
-    this.settings = new Map(
-      queues.map((queue) => {
-        const table = queueArguments(queue);
-        const exchange = deadLetterExchange(table);
-        return [
-          queue.name,
-          {
-            deadLetter: exchange === undefined ? undefined : { exchange, routingKey: deadLetterRoutingKey(table) },
-            deliveryLimit: queue.deliveryLimit,
-          },
-        ];
-      }),
-    );
+    for (const queue of queues) this.addQueue(queue);
+  }
+
+  /** Learns the settings of a queue the worker consumes (also one added at runtime: `add_consumer`). */
+  addQueue(queue: QueueDefinition): void {
+    const table = queueArguments(queue);
+    const exchange = deadLetterExchange(table);
+    this.settings.set(queue.name, {
+      deadLetter: exchange === undefined ? undefined : { exchange, routingKey: deadLetterRoutingKey(table) },
+      deliveryLimit: queue.deliveryLimit,
+    });
   }
 
   /** Whether the worker counts the runs of this queue's messages (it has a `deliveryLimit`). */
@@ -113,7 +113,7 @@ export class DeadLetters {
         });
         this.logger.error({ ...fields, deadLetterExchange: target.exchange }, logMessage);
         this.ack(delivery);
-        this.onRejected({ queue, reason, deadLettered: true });
+        this.onRejected({ queue, reason, deadLettered: true, taskId: fields.taskId });
         return;
       } catch (err) {
         this.logger.warn({ ...fields, err: (err as Error).message }, 'could not publish to the dead-letter exchange; rejecting the message instead');
@@ -121,7 +121,7 @@ export class DeadLetters {
     }
     this.logger.error(fields, logMessage);
     settle(delivery, 'reject');
-    this.onRejected({ queue, reason, deadLettered: false });
+    this.onRejected({ queue, reason, deadLettered: false, taskId: fields.taskId });
   }
 
   /**

@@ -1,5 +1,5 @@
-export { Worker, type WorkerParts } from './worker';
-export type { WorkerEvents, WorkerSummary } from './worker-events';
+export { Worker, type WorkerParts, type TaskSnapshot, type WorkerSnapshot } from './worker';
+export type { WorkerEvents, WorkerSummary, TaskReceived } from './worker-events';
 export {
   resolveWorkerOptions,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
@@ -8,7 +8,7 @@ export {
   type ResolvedWorkerOptions,
   type ResolveWorkerOptionsContext,
 } from './worker-options';
-export type { TaskRepublisher } from './request';
+export type { TaskRepublisher, RevokedLookup } from './request';
 export { decideOutcome, type Outcome, type Decision, type OutcomeFacts } from './outcome';
 export { currentTask } from './task-scope';
 export { handlerArguments } from './handler-arguments';

@@ -12,6 +12,10 @@ export type Outcome =
   | { kind: 'not-registered'; taskName: string }
   /** Past its `expires` before it ran. */
   | { kind: 'expired' }
+  /** Its id was revoked (remote control `revoke`) before it ran. */
+  | { kind: 'revoked' }
+  /** A `revoke` with `terminate` ended its run: the run's outcome is ignored. */
+  | { kind: 'terminated'; signal: string }
   /** The task returned a value that can be its result. */
   | { kind: 'returned'; value: unknown }
   /** The task returned a value that cannot be a result: `EncodeError`, or `MessageTooLargeError`. */
@@ -28,7 +32,7 @@ export type Outcome =
 /**
  * What happens to the message, decided by {@link decideOutcome}:
  * - `succeed`: SUCCESS with `value` to the caller, then ack;
- * - `revoke`: REVOKED to the caller, then ack;
+ * - `revoke`: REVOKED to the caller (`TaskRevokedError(reason)`, as Celery's), then ack;
  * - `retry`: publish the next attempt (`retries`, due after `delayMs`), RETRY with `reported`, then ack;
  * - `fail`: FAILURE with `error` to the caller, then ack;
  * - `dead-letter`: out of the queue for good with `reason` (and `error` to the caller, when set);
@@ -36,11 +40,14 @@ export type Outcome =
  */
 export type Decision =
   | { action: 'succeed'; value: unknown }
-  | { action: 'revoke' }
+  | { action: 'revoke'; reason: RevokeReason; signal?: string }
   | { action: 'retry'; delayMs: number; retries: number; reported: unknown }
   | { action: 'fail'; error: unknown }
   | { action: 'dead-letter'; reason: string; error?: unknown }
   | { action: 'hand-back' };
+
+/** Why a task is REVOKED: Celery's reasons, the text of its `TaskRevokedError`. */
+export type RevokeReason = 'expired' | 'revoked' | 'terminated';
 
 /** What the decision depends on besides the outcome. */
 export interface OutcomeFacts {
@@ -76,7 +83,11 @@ export function decideOutcome(outcome: Outcome, facts: OutcomeFacts): Decision {
         error: new TaskNotRegisteredError(outcome.taskName),
       };
     case 'expired':
-      return { action: 'revoke' };
+      return { action: 'revoke', reason: 'expired' };
+    case 'revoked':
+      return { action: 'revoke', reason: 'revoked' };
+    case 'terminated':
+      return { action: 'revoke', reason: 'terminated', signal: outcome.signal };
     case 'returned':
       return { action: 'succeed', value: outcome.value };
     case 'result-rejected':

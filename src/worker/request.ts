@@ -19,6 +19,7 @@ import { decideOutcome, type Decision, type Outcome } from './outcome';
 import type { EncodedResult, ResultStore } from './result-store';
 import { retryOptionProblems } from './retry-policy';
 import { runWithinLimits, type TimeLimits } from './run-within-limits';
+import type { ScheduledTasks } from './scheduled-tasks';
 import { RunningTask } from './task-scope';
 import type { RegisteredTask, TaskContext, TaskLookup } from './task-types';
 import type { ResolvedWorkerOptions } from './worker-options';
@@ -42,7 +43,16 @@ export interface Slot {
   task: RunningTask | undefined;
   /** The worker let the delivery go (shutdown timeout): nothing more is published or settled for it. */
   abandoned: boolean;
+  /** The task message, once decoded: what `inspect active` / `reserved` show. */
+  request?: TaskMessage;
+  /** When its run started (ms since the epoch). */
+  startedAt?: number;
+  /** Held until its `eta`, due within a second: `inspect scheduled` shows it. */
+  heldUntil?: Date;
 }
+
+/** Whether a task id was revoked (the remote control `revoke`): such a task is REVOKED, not run. */
+export type RevokedLookup = (taskId: string) => boolean;
 
 export interface RequestHandlerOptions {
   publisher: Publisher;
@@ -55,8 +65,15 @@ export interface RequestHandlerOptions {
   deadLetters: DeadLetters;
   logger: Logger;
   options: ResolvedWorkerOptions;
-  /** The worker's one place that counts outcomes and emits events; called after the message is settled. */
+  /**
+   * The worker's one place that counts outcomes and emits events; called after the message is
+   * settled (`task-started`: as the run starts).
+   */
   emit: <K extends keyof WorkerEvents>(event: K, payload: WorkerEvents[K]) => void;
+  /** Revoked task ids; none when absent. */
+  isRevoked?: RevokedLookup;
+  /** Where tasks this worker moved into the delay levels are recorded, for `inspect scheduled`. */
+  scheduled?: ScheduledTasks;
 }
 
 /**
@@ -109,13 +126,15 @@ export class RequestHandler {
       await deadLetters.deadLetter(delivery, reason, 'message rejected: not a valid task');
       return;
     }
+    slot.request = task;
+    this.deps.scheduled?.remove(task.id);
     const log = logger.child({ queue, task: task.task, taskId: task.id });
     const registered = this.deps.tasks.get(task.task);
     if (!registered) {
       await this.carryOut(delivery, slot, task, undefined, this.decide({ kind: 'not-registered', taskName: task.task }, task), log);
       return;
     }
-    if (await this.revokeIfExpired(delivery, slot, task, registered, log)) return;
+    if (await this.revokeIfRevokedOrExpired(delivery, slot, task, registered, log)) return;
     if (task.eta) {
       const earlyMs = task.eta.getTime() - Date.now();
       if (earlyMs > HOLD_LIMIT_MS) {
@@ -123,8 +142,10 @@ export class RequestHandler {
         return;
       }
       if (earlyMs > 0) {
+        slot.heldUntil = task.eta;
         await new Promise((resolve) => setTimeout(resolve, earlyMs));
-        if (slot.abandoned || (await this.revokeIfExpired(delivery, slot, task, registered, log))) return;
+        slot.heldUntil = undefined;
+        if (slot.abandoned || (await this.revokeIfRevokedOrExpired(delivery, slot, task, registered, log))) return;
       }
     }
     const done = await this.run(delivery, slot, task, registered, log);
@@ -163,7 +184,9 @@ export class RequestHandler {
     }), this);
     const { context } = running;
     slot.task = running;
+    slot.startedAt = Date.now();
     log.debug('task started');
+    this.deps.emit('task-started', { taskId: task.id, taskName: task.task, queue });
     const started = performance.now();
     const end = await runWithinLimits(
       () => registered.handler(...handlerArguments(registered, task.args, task.kwargs, context)),
@@ -217,10 +240,10 @@ export class RequestHandler {
         if (children === undefined) return false;
         if (children.length > 0) success = undefined;
         const delivered = await this.sendResult(task, queue, 'SUCCESS', decision.value, null, log, slot, registered, success, children);
-        if (delivered && !(await this.finishWorkflow(delivery, slot, task, { status: 'SUCCESS', result: decision.value ?? null, traceback: null }, log))) return false;
+        if (delivered && hasWorkflow(task) && !(await this.finishWorkflow(delivery, slot, task, { status: 'SUCCESS', result: decision.value ?? null, traceback: null }, log))) return false;
         if (!this.finish(delivery, slot, delivered, log)) return false;
         log.info({ state: 'SUCCESS', runtimeMs }, 'task succeeded');
-        emit('task-succeeded', { ...ids, runtimeMs: runtimeMs ?? 0 });
+        emit('task-succeeded', { ...ids, runtimeMs: runtimeMs ?? 0, result: decision.value });
         return true;
       }
       case 'fail': {
@@ -228,20 +251,24 @@ export class RequestHandler {
         const encoded = encodeError(error);
         const traceback = formatTraceback(error);
         const delivered = await this.sendResult(task, queue, 'FAILURE', encoded, traceback, log, slot, registered);
-        if (delivered && !(await this.finishWorkflow(delivery, slot, task, { status: 'FAILURE', result: encoded, traceback }, log))) return false;
+        if (delivered && hasWorkflow(task) && !(await this.finishWorkflow(delivery, slot, task, { status: 'FAILURE', result: encoded, traceback }, log))) return false;
         if (!this.finish(delivery, slot, delivered, log)) return false;
         log.warn({ state: 'FAILURE', runtimeMs, err: describe(error) }, 'task failed');
         emit('task-failed', { ...ids, error, runtimeMs: runtimeMs ?? 0 });
         return true;
       }
       case 'revoke': {
-        const revoked: EncodedError = { exc_type: 'TaskRevokedError', exc_message: ['expired'], exc_module: 'celery.exceptions' };
+        const { reason, signal } = decision;
+        // Celery's `mark_as_revoked(id, reason)`: TaskRevokedError('expired' | 'revoked' | 'terminated').
+        const revoked: EncodedError = { exc_type: 'TaskRevokedError', exc_message: [reason], exc_module: 'celery.exceptions' };
         await this.sendResult(task, queue, 'REVOKED', revoked, null, log, slot, registered);
-        if (!(await this.finishWorkflow(delivery, slot, task, { status: 'REVOKED', result: revoked, traceback: null }, log))) return false;
+        if (hasWorkflow(task) && !(await this.finishWorkflow(delivery, slot, task, { status: 'REVOKED', result: revoked, traceback: null }, log))) return false;
         if (slot.abandoned) return false;
         this.ack(delivery, log);
-        log.warn({ state: 'REVOKED', expires: task.expires?.toISOString(), eta: task.eta }, 'task expired before it ran; revoked');
-        emit('task-revoked', { ...ids, reason: 'expired' });
+        if (reason === 'expired') log.warn({ state: 'REVOKED', expires: task.expires?.toISOString(), eta: task.eta }, 'task expired before it ran; revoked');
+        else if (reason === 'revoked') log.warn({ state: 'REVOKED' }, 'task revoked before it ran; discarded');
+        else log.warn({ state: 'REVOKED', runtimeMs, signal }, 'task terminated by a revoke: its signal was aborted and it is recorded as revoked; what it does from now on is ignored');
+        emit('task-revoked', { ...ids, reason, ...(signal === undefined ? {} : { signal }) });
         return true;
       }
       case 'retry':
@@ -268,10 +295,15 @@ export class RequestHandler {
     };
   }
 
-  /** A task past its `expires` is not run: REVOKED, acked, logged. True when it was. */
-  private async revokeIfExpired(delivery: Delivery, slot: Slot, task: TaskMessage, registered: RegisteredTask, log: Logger): Promise<boolean> {
-    if (!task.expires || task.expires.getTime() > Date.now()) return false;
-    await this.carryOut(delivery, slot, task, registered, this.decide({ kind: 'expired' }, task, registered), log);
+  /**
+   * A task whose id was revoked, or that is past its `expires`, is not run: REVOKED, acked,
+   * logged. True when it was.
+   */
+  private async revokeIfRevokedOrExpired(delivery: Delivery, slot: Slot, task: TaskMessage, registered: RegisteredTask, log: Logger): Promise<boolean> {
+    const expired = task.expires !== null && task.expires.getTime() <= Date.now();
+    const outcome: Outcome | undefined = this.deps.isRevoked?.(task.id) ? { kind: 'revoked' } : expired ? { kind: 'expired' } : undefined;
+    if (!outcome) return false;
+    await this.carryOut(delivery, slot, task, registered, this.decide(outcome, task, registered), log);
     return true;
   }
 
@@ -306,8 +338,9 @@ export class RequestHandler {
     await this.sendResult(task, delivery.queue, 'RETRY', encodeError(reported), formatTraceback(reported), log, slot, registered);
     if (slot.abandoned) return true;
     this.ack(delivery, log);
+    if (eta) this.deps.scheduled?.add({ ...task, retries: next.retries, eta }, delivery.queue, eta);
     log.warn({ state: 'RETRY', runtimeMs, retries: next.retries, delayMs, eta, err: describe(reported) }, 'task will be retried');
-    this.deps.emit('task-retried', { taskId: task.id, taskName: task.task, retries: next.retries, delayMs });
+    this.deps.emit('task-retried', { taskId: task.id, taskName: task.task, retries: next.retries, delayMs, error: reported });
     return true;
   }
 
@@ -328,6 +361,7 @@ export class RequestHandler {
     }
     log.debug({ eta: task.eta, delayMs }, 'task not due yet: moved into the delay levels');
     this.ack(delivery, log);
+    if (task.eta) this.deps.scheduled?.add(task, delivery.queue, task.eta);
   }
 
   /**
@@ -398,12 +432,22 @@ export class RequestHandler {
     try {
       await this.deps.results.store(message, log);
       return true;
-    } catch (err) {
-      log.error({ err: (err as Error).message, status, backend: this.deps.results.display }, 'could not store the result; the message goes back to the queue');
-      // A backend that refuses at once (too few replicas for waitReplicas) must not spin the message round.
-      await pause();
-      return false;
+    } catch (failed) {
+      try {
+        await this.deps.results.recover(failed, message, log);
+        return true;
+      } catch (err) {
+        return this.storeFailed(err, status, log);
+      }
     }
+  }
+
+  /** A state the backend did not take: logged, and after a pause the message goes back (false). */
+  private async storeFailed(err: unknown, status: TaskStatus, log: Logger): Promise<false> {
+    log.error({ err: (err as Error).message, status, backend: this.deps.results.display }, 'could not store the result; the message goes back to the queue');
+    // A backend that refuses at once (too few replicas for waitReplicas) must not spin the message round.
+    await pause();
+    return false;
   }
 
   /**
@@ -415,7 +459,7 @@ export class RequestHandler {
     if (!this.wantsResult(task, registered) || slot.abandoned) return;
     const encoded = this.encodeResult(task, queue, state, meta ?? null, null);
     if (encoded instanceof Error) throw encoded;
-    await this.deps.results.store(encoded, log);
+    await this.deps.results.store(encoded, log).catch((err: unknown) => this.deps.results.recover(err, encoded, log));
   }
 
   private wantsResult(task: TaskMessage, registered: RegisteredTask | undefined): boolean {
@@ -438,9 +482,12 @@ export class RequestHandler {
     }
   }
 
-  /** The workflow steps after a final state (chord part, a failed chain, errbacks); false when the delivery was handed back. */
+  /**
+   * The workflow steps after a final state (chord part, a failed chain, errbacks); false when the
+   * delivery was handed back. Called only for a message with a workflow: one without is settled
+   * in the same turn its result is confirmed, as before.
+   */
   private async finishWorkflow(delivery: Delivery, slot: Slot, task: TaskMessage, end: TaskEnd, log: Logger): Promise<boolean> {
-    if (!hasWorkflow(task)) return true;
     const done = await this.workflowStep(delivery, slot, log, 'what the workflow needs after the task (its chord part, errbacks)', async () => {
       await this.deps.workflow.finished(task, end, log);
       return true;

@@ -43,10 +43,16 @@ export interface ResultStore {
   /** @throws InvalidMessageError for what JSON cannot carry, naming where. */
   encode(record: ResultRecord): EncodedResult;
   /**
-   * Stores an encoded state. Resolves `stored`, or `dropped` when the backend has nowhere to
-   * put it and never will (the caller's reply queue is gone). Rejects when it could not store it
-   * now (the backend is unreachable): the worker then hands the message back, so the state is
-   * stored by a later run.
+   * Stores an encoded state; resolves once it is stored. A rejection goes to {@link recover}.
+   * (Kept to the store itself, so a worker settles its message in the turn the broker or Redis
+   * confirmed the state, as a worker without workflows always did.)
    */
-  store(encoded: EncodedResult, log: Logger): Promise<StoreOutcome>;
+  store(encoded: EncodedResult, log: Logger): Promise<unknown>;
+  /**
+   * What a failed store comes to: resolves `stored` (tried again, and it took), or `dropped` when
+   * the backend has nowhere to put it and never will (the caller's reply queue is gone); rejects
+   * when it could not store it now (the backend is unreachable): the worker then hands the
+   * message back, so the state is stored by a later run.
+   */
+  recover(error: unknown, encoded: EncodedResult, log: Logger): Promise<StoreOutcome>;
 }

@@ -10,7 +10,12 @@ export type RunEnd =
   /** An error escaped the task's own promise (a throw in a timer, an unhandled rejection, `process.exit()`). */
   | { kind: 'escaped'; error: unknown }
   /** The worker let the run go (shutdown timeout). */
-  | { kind: 'abandoned' };
+  | { kind: 'abandoned' }
+  /**
+   * A remote control `revoke` with `terminate` ended it. JavaScript cannot kill a running
+   * function: its signal is aborted with `error`, and whatever it does afterwards is ignored.
+   */
+  | { kind: 'terminated'; error: Error; signal: string };
 
 /**
  * One run of a task's code. It is the async context of everything the task's code starts

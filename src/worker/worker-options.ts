@@ -60,6 +60,48 @@ export interface WorkerOptions {
    * @defaultValue 2000
    */
   stallWarningMs?: number;
+  /**
+   * Send task events (`task-received`, `task-started`, `task-succeeded`, ...) to the `celeryev`
+   * exchange, as Celery's `-E` / `--task-events`; `enable_events` and `disable_events` switch
+   * them at runtime. Worker events (`worker-online`, heartbeats) go out regardless.
+   * @defaultValue false
+   */
+  taskEvents?: boolean;
+  /**
+   * Answer remote control (`celery inspect`, `celery control`, `warren inspect`, ...) on the
+   * node queue `<hostname>.celery.pidbox`, as Celery's `worker_enable_remote_control`.
+   * @defaultValue true
+   */
+  remoteControl?: boolean;
+  /**
+   * Send `worker-online`, a `worker-heartbeat` every 2 s and `worker-offline` (Celery's
+   * `--without-heartbeat` is `false`): monitors see the worker by them.
+   * @defaultValue true
+   */
+  heartbeat?: boolean;
+  /**
+   * Before consuming, ask the other workers for the task ids they know revoked (Celery's mingle;
+   * `--without-mingle` is `false`). Costs up to a second when other nodes answer.
+   * @defaultValue true
+   */
+  mingle?: boolean;
+  /**
+   * A file that keeps revoked task ids across restarts (Celery's `--statedb`), in warren's own
+   * JSON format.
+   * @defaultValue none
+   */
+  stateDb?: string;
+  /**
+   * Serve Prometheus metrics on this port (`GET /metrics`; needs the `prom-client` package).
+   * 0 picks a free port; `worker.metricsUrl` says where they are.
+   * @defaultValue none: no metrics server
+   */
+  metricsPort?: number;
+  /**
+   * The address the metrics server listens on.
+   * @defaultValue '127.0.0.1'
+   */
+  metricsHost?: string;
 }
 
 /** {@link WorkerOptions} validated, with every default filled in. Frozen. */
@@ -74,6 +116,13 @@ export interface ResolvedWorkerOptions {
   readonly softTimeLimit: number | undefined;
   readonly maxMessageBytes: number;
   readonly stallWarningMs: number;
+  readonly taskEvents: boolean;
+  readonly remoteControl: boolean;
+  readonly heartbeat: boolean;
+  readonly mingle: boolean;
+  readonly stateDb: string | undefined;
+  readonly metricsPort: number | undefined;
+  readonly metricsHost: string;
 }
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
@@ -96,6 +145,13 @@ const KEYS: ReadonlyArray<keyof WorkerOptions> = [
   'softTimeLimit',
   'maxMessageBytes',
   'stallWarningMs',
+  'taskEvents',
+  'remoteControl',
+  'heartbeat',
+  'mingle',
+  'stateDb',
+  'metricsPort',
+  'metricsHost',
 ];
 
 /**
@@ -139,6 +195,41 @@ export function resolveWorkerOptions(options: WorkerOptions = {}, context: Resol
     }
     return value;
   };
+
+  const flag = (key: 'taskEvents' | 'remoteControl' | 'heartbeat' | 'mingle', fallback: boolean): boolean => {
+    const value = options[key];
+    if (value === undefined) return fallback;
+    if (typeof value !== 'boolean') {
+      problems.push(`${name(key)} must be true or false (got ${show(value)})`);
+      return fallback;
+    }
+    return value;
+  };
+  const text = (key: 'stateDb' | 'metricsHost'): string | undefined => {
+    const value = options[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' || value.trim() === '') {
+      problems.push(`${name(key)} must be a non-empty string (got ${show(value)})`);
+      return undefined;
+    }
+    return value;
+  };
+  let metricsPort: number | undefined;
+  if (options.metricsPort !== undefined) {
+    const port = options.metricsPort;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+      problems.push(`${name('metricsPort')} must be a port number from 0 to 65535 (got ${show(port)})`);
+    } else {
+      metricsPort = port;
+    }
+  }
+
+  const taskEvents = flag('taskEvents', false);
+  const remoteControl = flag('remoteControl', true);
+  const heartbeat = flag('heartbeat', true);
+  const mingle = flag('mingle', true);
+  const stateDb = text('stateDb');
+  const metricsHost = text('metricsHost') ?? '127.0.0.1';
 
   const concurrency = wholeNumber('concurrency', availableParallelism());
   const prefetchMultiplier = wholeNumber('prefetchMultiplier', 1);
@@ -185,6 +276,13 @@ export function resolveWorkerOptions(options: WorkerOptions = {}, context: Resol
     softTimeLimit,
     maxMessageBytes: messageLimit,
     stallWarningMs,
+    taskEvents,
+    remoteControl,
+    heartbeat,
+    mingle,
+    stateDb,
+    metricsPort,
+    metricsHost,
   });
 }
 

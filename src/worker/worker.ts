@@ -1,15 +1,17 @@
 import type { QueueDefinition } from '../config/types';
-import { ProcessExitError } from '../errors';
+import { ClosedError, ProcessExitError, TaskRevokedError } from '../errors';
 import type { Logger } from '../logging/logger';
-import { clip } from '../protocol';
+import { clip, decodeTaskMessage, type TaskMessage } from '../protocol';
 import type { Topology } from '../topology';
 import type { DeliveredMessage, Publisher, Transport, TransportChannel } from '../transport';
 import { TypedEvents } from '../util/typed-events';
 import { Consumer } from './consumer';
 import { DeadLetters } from './dead-letters';
 import { settle, type Delivery } from './delivery';
-import { RequestHandler, type Slot, type TaskRepublisher } from './request';
+import { RequestHandler, type RevokedLookup, type Slot, type TaskRepublisher } from './request';
+import { ScheduledTasks } from './scheduled-tasks';
 import { StallMonitor } from './stall-monitor';
+import { taskReceived } from './task-received';
 import { runningTask, type RunningTask } from './task-scope';
 import type { ResultStore } from './result-store';
 import type { TaskLookup } from './task-types';
@@ -34,6 +36,27 @@ export interface WorkerParts {
   /** The part of the topology these queues need; declared on start. */
   topology: Topology;
   options: ResolvedWorkerOptions;
+  /** Revoked task ids (remote control `revoke`): such a task is REVOKED when it arrives, not run. */
+  isRevoked?: RevokedLookup;
+}
+
+/** A task message in the worker's hands, as `inspect active` / `reserved` / `scheduled` show it. */
+export interface TaskSnapshot {
+  task: TaskMessage;
+  queue: string;
+  /** How the broker delivered it; absent for a task waiting in the delay levels. */
+  delivery?: { exchange: string; routingKey: string; redelivered: boolean };
+  /** When its run started (ms since the epoch): active tasks only. */
+  startedAt?: number;
+  /** When it is due: scheduled tasks only. */
+  eta?: Date;
+}
+
+/** What a worker holds now: running, delivered and not started, waiting for an eta. */
+export interface WorkerSnapshot {
+  active: TaskSnapshot[];
+  reserved: TaskSnapshot[];
+  scheduled: TaskSnapshot[];
 }
 
 /**
@@ -82,12 +105,23 @@ export class Worker {
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private readonly summary: WorkerSummary = { processed: 0, succeeded: 0, failed: 0, retried: 0, revoked: 0, rejected: 0, handedBack: 0 };
+  /** Runs started, by task name (Celery's `stats` `total`). */
+  private readonly started = new Map<string, number>();
+  private startedCount = 0;
+  private readonly scheduled = new ScheduledTasks();
+  /** The queues consumed now: the ones started with, and those added and cancelled since. */
+  private readonly consumed: QueueDefinition[];
+  /** When the worker was made. */
+  readonly startedAt = new Date();
+  /** Where its Prometheus metrics are served (`metricsPort`), when they are. */
+  metricsUrl: string | undefined;
 
   constructor(private readonly parts: WorkerParts) {
     const { options } = parts;
     this.options = options;
     this.hostname = options.hostname;
     this.prefetch = options.concurrency * options.prefetchMultiplier;
+    this.consumed = [...parts.queues];
     this.logger = parts.logger.child({ component: 'worker', hostname: this.hostname });
     this.events = new TypedEvents<WorkerEvents>({ logger: this.logger });
     this.deadLetters = new DeadLetters(parts.queues, parts.publisher, this.hostname, this.logger, (rejection) => this.emit('message-rejected', rejection));
@@ -101,6 +135,8 @@ export class Worker {
       logger: this.logger,
       options,
       emit: (event, payload) => this.emit(event, payload),
+      isRevoked: parts.isRevoked,
+      scheduled: this.scheduled,
     });
     this.consumer = new Consumer({
       transport: parts.transport,
@@ -157,8 +193,134 @@ export class Worker {
     return { ...this.summary };
   }
 
+  /** Task runs started so far (Celery's `processed` in heartbeats). */
+  get startedRuns(): number {
+    return this.startedCount;
+  }
+
+  /** Task runs started so far, by task name (Celery's `total` in `stats`). */
+  startedByTask(): Record<string, number> {
+    return Object.fromEntries(this.started);
+  }
+
+  /** Unacknowledged deliveries the broker may hand this worker (prefetch count). */
+  get prefetchCount(): number {
+    return this.prefetch;
+  }
+
+  /** Deliveries in hand that have not started: prefetched, or held for their eta. */
+  get reservedCount(): number {
+    let held = 0;
+    for (const slot of this.running.values()) if (!slot.task) held += 1;
+    return this.inbox.length + this.alone.length + held + (this.lone ? 1 : 0);
+  }
+
+  /** The queues consumed now, in the order they were added. */
+  get queues(): readonly QueueDefinition[] {
+    return [...this.consumed];
+  }
+
+  /**
+   * The tasks in the worker's hands now, for `inspect`: running (active), delivered and not
+   * started (reserved: prefetched, or still being checked), and waiting for their eta
+   * (scheduled: held here for less than a second, or moved into the broker's delay levels by
+   * this worker). Bodies of prefetched deliveries are decoded here; one that is no task is left out.
+   */
+  snapshot(): WorkerSnapshot {
+    const active: TaskSnapshot[] = [];
+    const reserved: TaskSnapshot[] = [];
+    const scheduled: TaskSnapshot[] = [];
+    for (const [delivery, slot] of this.running) {
+      const task = slot.request ?? decoded(delivery);
+      if (!task) continue;
+      const snapshot: TaskSnapshot = { task, queue: delivery.queue, delivery: deliveryInfo(delivery) };
+      if (slot.task) active.push({ ...snapshot, startedAt: slot.startedAt });
+      else if (slot.heldUntil) scheduled.push({ ...snapshot, eta: slot.heldUntil });
+      else reserved.push(snapshot);
+    }
+    for (const delivery of [...this.inbox, ...this.alone, ...(this.lone ? [this.lone] : [])]) {
+      const task = decoded(delivery);
+      if (task) reserved.push({ task, queue: delivery.queue, delivery: deliveryInfo(delivery) });
+    }
+    for (const entry of this.scheduled.list()) scheduled.push({ task: entry.task, queue: entry.queue, eta: entry.eta });
+    return { active, reserved, scheduled };
+  }
+
+  /**
+   * Handles at once the prefetched deliveries whose task ids `isRevoked` now names, instead of
+   * leaving them to wait for a free slot: each ends REVOKED and is acked. Returns how many.
+   * (A counted copy waiting to run alone keeps its place; it is revoked when it runs.)
+   */
+  discardRevoked(): number {
+    const isRevoked = this.parts.isRevoked;
+    if (!isRevoked || this.stopping) return 0;
+    const idOf = (delivery: Delivery): string | undefined => {
+      const id: unknown = delivery.message.properties.headers?.id;
+      return typeof id === 'string' ? id : decoded(delivery)?.id;
+    };
+    const revoked = this.inbox.filter((delivery) => {
+      const id = idOf(delivery);
+      return id !== undefined && isRevoked(id);
+    });
+    for (const delivery of revoked) {
+      this.inbox.splice(this.inbox.indexOf(delivery), 1);
+      void this.begin(delivery);
+    }
+    return revoked.length;
+  }
+
+  /**
+   * Ends the running tasks with these ids, for a remote `revoke` with `terminate`. JavaScript
+   * cannot kill a running function: each run's signal is aborted (its reason a
+   * `TaskRevokedError`), the task is recorded REVOKED (`terminated`) and acked at once, its slot
+   * goes to the next task, and whatever the function does afterwards is ignored, as past a hard
+   * time limit. Returns the ids of the runs it ended.
+   */
+  terminate(taskIds: ReadonlySet<string>, signal: string): string[] {
+    const ended: string[] = [];
+    for (const slot of this.running.values()) {
+      const run = slot.task;
+      if (!run?.running || !taskIds.has(run.context.taskId)) continue;
+      const error = new TaskRevokedError(run.context.taskId, `terminated (${signal})`);
+      if (run.end({ kind: 'terminated', error, signal })) ended.push(run.context.taskId);
+    }
+    return ended;
+  }
+
+  /**
+   * Consumes one more queue (the remote control `add_consumer`): declares `topology` first when
+   * given, else the queue must exist on the broker. False when it is consumed already.
+   */
+  async addConsumer(queue: QueueDefinition, topology?: Topology): Promise<boolean> {
+    if (this.stopping) throw new ClosedError(`cannot consume ${queue.name}: the worker is stopping`);
+    if (this.consumed.some((q) => q.name === queue.name)) return false;
+    this.deadLetters.addQueue(queue);
+    await this.consumer.add(queue, topology);
+    await this.parts.republisher.prepare([{ exchange: '', routingKey: queue.name }]);
+    this.consumed.push(queue);
+    this.logger.info({ queue: queue.name }, 'consuming one more queue (add_consumer)');
+    return true;
+  }
+
+  /**
+   * Stops consuming one queue (the remote control `cancel_consumer`); deliveries of it in hand
+   * still run. False when it was not consumed.
+   */
+  async cancelConsumer(name: string): Promise<boolean> {
+    const index = this.consumed.findIndex((q) => q.name === name);
+    if (index < 0) return false;
+    this.consumed.splice(index, 1);
+    await this.consumer.remove(name);
+    this.logger.info({ queue: name }, 'no longer consuming a queue (cancel_consumer)');
+    return true;
+  }
+
   private onDelivery(channel: TransportChannel, queue: string, message: DeliveredMessage): void {
     const delivery: Delivery = { channel, message, queue, settled: false };
+    if (this.events.listenerCount('task-received') > 0) {
+      const received = taskReceived(queue, message);
+      if (received) this.emit('task-received', received);
+    }
     if (this.stopping) {
       void this.handBack(delivery);
       return;
@@ -397,6 +559,11 @@ export class Worker {
       'message-rejected': 'rejected',
     };
     const field = counted[event];
+    if (event === 'task-started') {
+      const { taskName } = payload as WorkerEvents['task-started'];
+      this.startedCount += 1;
+      this.started.set(taskName, (this.started.get(taskName) ?? 0) + 1);
+    }
     if (field) {
       this.summary[field] += 1;
       if (field !== 'rejected') this.summary.processed += 1;
@@ -407,4 +574,18 @@ export class Worker {
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** A delivery's task, decoded for inspection; undefined for one that is no task. */
+function decoded(delivery: Delivery): TaskMessage | undefined {
+  try {
+    return decodeTaskMessage({ content: delivery.message.content, properties: delivery.message.properties });
+  } catch {
+    return undefined;
+  }
+}
+
+function deliveryInfo(delivery: Delivery): TaskSnapshot['delivery'] {
+  const { fields } = delivery.message;
+  return { exchange: fields.exchange, routingKey: fields.routingKey, redelivered: fields.redelivered };
 }

@@ -5,7 +5,7 @@ import { BrokerConnection, Publisher } from '../../src/transport';
 import { testBrokerUrl } from '../support/broker-url';
 import { maskUrl } from '../../src/util/mask-url';
 import { BrokerProbe, exampleTopology, randomPrefix, waitFor, writeDefinitionsFile } from '../support/broker';
-import { brokerUp, rabbitmqctl } from '../support/rabbitmqctl';
+import { assertRestartsAllowed, brokerUp, rabbitmqctl } from '../support/rabbitmqctl';
 import { startTestWorker, type WorkerProcess } from '../support/worker-process';
 
 /** The test broker's URL as warren names it in errors (password masked). */
@@ -42,9 +42,11 @@ describe('connection loss', () => {
           .map((line) => line.split(' ')[1])
       : [];
 
+  beforeAll(() => assertRestartsAllowed());
+
   afterAll(async () => {
-    await brokerUp();
     await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+    await brokerUp();
     await Promise.all(apps.map((a) => a.close()));
     const probe = await BrokerProbe.open();
     await probe.cleanUp(Object.values(topology.queues), topology.exchanges);
@@ -244,6 +246,8 @@ describe('beat and connection loss', () => {
     schedule: { tick: { task: 'beat.tick', every: '1s' } },
   });
   let app: App | undefined;
+
+  beforeAll(() => assertRestartsAllowed());
 
   afterAll(async () => {
     await brokerUp();

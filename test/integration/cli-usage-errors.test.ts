@@ -40,7 +40,16 @@ describe('warren command line: usage errors', () => {
     [['worker', '-Q', topology.queues.task1, '-A'], '-A needs a value (see warren worker --help)'],
     [['worker', '-A', TEST_TASKS, '--concurency', '2'], 'unknown argument: concurency (see warren worker --help)'],
     [['topology', 'aply'], 'unknown action: aply (expected apply or export) (see warren topology --help)'],
-    [['frob'], 'unknown command: frob (expected worker, send, topology, beat or schedule) (see warren --help)'],
+    [['frob'], 'unknown command: frob (expected worker, send, topology, beat, schedule, inspect, control, status, queues, purge or events) (see warren --help)'],
+    [['worker', '-A', TEST_TASKS, '--metrics-port', '70000'], '--metrics-port must be a port number from 0 to 65535 (got 70000) (see warren worker --help)'],
+    [['inspect', 'pingg'], 'unknown action: pingg (expected ping, stats, active, reserved, scheduled, registered, active_queues, query_task, revoked, clock or report) (see warren inspect --help)'],
+    [['inspect', 'ping', '-t', 'soon'], '--timeout: "soon" is not a duration (expected a number of seconds or a string like 250ms, 10s, 1.5m, 2h) (see warren inspect ping --help)'],
+    [['inspect', 'query_task'], 'missing required argument: <ids> (see warren inspect query_task --help)'],
+    [['control', 'revoke'], 'missing required argument: <ids> (see warren control revoke --help)'],
+    [['control', 'add_consumer'], 'missing required argument: <queue> (see warren control add_consumer --help)'],
+    [['status', '--jsn'], 'unknown argument: jsn (see warren status --help)'],
+    [['purge'], 'missing required argument: --queues (see warren purge --help)'],
+    [['events', '--dumpp'], 'unknown argument: dumpp (see warren events --help)'],
   ])('warren %j exits 2 with one line and declares, sends and consumes nothing', async (args, line) => {
     const run = await runCli([...args, '--definitions', defs.file], { WARREN_TEST_PREFIX: prefix });
     expect(run.stderr).toBe(`warren: ${line}\n`);
@@ -79,6 +88,18 @@ describe('warren command line: usage errors', () => {
       expect(run.code).toBe(2);
       expect(await probe.messageCount(topology.queues.task1)).toBe(1);
       expect(await probe.consumerCount(topology.queues.task1)).toBe(0);
+    });
+
+    test('purge without --force and without a terminal deletes nothing; an undeclared queue neither', async () => {
+      const refused = await runCli(['purge', '-Q', topology.queues.task1, '--definitions', defs.file]);
+      expect(refused.stderr).toBe(
+        'warren: refusing to purge without --force: stdin is not a terminal to ask on, and deleted messages cannot be brought back (see warren purge --help)\n',
+      );
+      expect(refused.code).toBe(2);
+      const unknown = await runCli(['purge', '-Q', 'nope', '--force', '--definitions', defs.file]);
+      expect(unknown.stderr).toBe(`warren: -Q: unknown queue "nope" (declared queues: ${topology.queues.default}, ${topology.queues.task1}, ${topology.queues.task2})\n`);
+      expect(unknown.code).toBe(2);
+      expect(await probe.messageCount(topology.queues.task1)).toBe(1);
     });
 
     test('send with a mistyped flag sends nothing', async () => {

@@ -1,6 +1,6 @@
 import { createApp, createLogger, type App, type TaskContext } from '../../src';
 import { BrokerProbe, exampleTopology, randomPrefix, waitFor, writeDefinitionsFile } from '../support/broker';
-import { brokerUp, rabbitmqctl } from '../support/rabbitmqctl';
+import { assertRestartsAllowed, brokerUp, rabbitmqctl } from '../support/rabbitmqctl';
 
 /** Restarts the RabbitMQ application (not the node: no data is touched) and waits until it serves again. */
 async function restartBrokerApp(): Promise<void> {
@@ -22,6 +22,8 @@ describe('delayed tasks survive a broker restart', () => {
     apps.push(made);
     return made;
   };
+
+  beforeAll(() => assertRestartsAllowed());
 
   afterAll(async () => {
     await Promise.all(apps.map((a) => a.close()));

@@ -37,7 +37,11 @@ export interface MemoryApp {
   /** The app's broker: what reached which queue. */
   broker: MemoryBroker;
   url: string;
-  /** Everything that happened on the broker since the app was made, described in a line each (see `describeEvent`). */
+  /**
+   * Everything that happened on the broker since the app was made, described in a line each (see
+   * `describeEvent`), without the control plane: Celery events (`celeryev`) and remote control
+   * (`celery.pidbox`, `reply.celery.pidbox`: mingle's `hello` on start-up) are no part of a message's fate.
+   */
   trace: () => string[];
   events: MemoryBrokerEvent[];
   /** Closes the app and empties its broker. */
@@ -57,13 +61,20 @@ export function memoryApp(definitions: MemoryDefinitionsOptions = {}, options: O
     broker,
     url,
     events,
-    trace: () => events.map(describeEvent),
+    trace: () => events.filter((event) => !isControlPlane(event)).map(describeEvent),
     close: async () => {
       await app.close();
       stop();
       resetMemoryBroker(name);
     },
   };
+}
+
+/** Exchanges of Celery events and remote control. */
+const CONTROL_PLANE = new Set(['celeryev', 'celery.pidbox', 'reply.celery.pidbox']);
+
+export function isControlPlane(event: MemoryBrokerEvent): boolean {
+  return event.type === 'published' && CONTROL_PLANE.has(event.exchange);
 }
 
 function jsonBody(content: Buffer): unknown {

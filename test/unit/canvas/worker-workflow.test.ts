@@ -25,6 +25,9 @@ class RecordingStore implements ResultStore {
     this.stored.push((encoded as EncodedResult & { record: ResultRecord }).record);
     return 'stored';
   }
+  async recover(error: unknown): Promise<'stored'> {
+    throw error;
+  }
 }
 
 function message(embed: Record<string, unknown>, headers: Record<string, unknown> = {}): TaskMessage {

@@ -41,7 +41,9 @@ const table: Array<[string, Outcome, Partial<OutcomeFacts>, Decision | ((d: Deci
       expect((d as { error: unknown }).error).toBeInstanceOf(TaskNotRegisteredError);
     },
   ],
-  ['expired: revoke', { kind: 'expired' }, {}, { action: 'revoke' }],
+  ['expired: revoke', { kind: 'expired' }, {}, { action: 'revoke', reason: 'expired' }],
+  ['revoked: revoke', { kind: 'revoked' }, {}, { action: 'revoke', reason: 'revoked' }],
+  ['terminated by a revoke: revoke', { kind: 'terminated', signal: 'SIGTERM' }, {}, { action: 'revoke', reason: 'terminated', signal: 'SIGTERM' }],
   ['returned: succeed with the value', { kind: 'returned', value: 5 }, {}, { action: 'succeed', value: 5 }],
   ['returned undefined: succeed', { kind: 'returned', value: undefined }, {}, { action: 'succeed', value: undefined }],
   ['a result JSON cannot carry: fail with EncodeError, never retried', { kind: 'result-rejected', error: encode }, {}, { action: 'fail', error: encode }],

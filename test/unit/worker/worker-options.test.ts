@@ -14,6 +14,13 @@ describe('resolveWorkerOptions', () => {
       softTimeLimit: undefined,
       maxMessageBytes: 1_048_576,
       stallWarningMs: 2000,
+      taskEvents: false,
+      remoteControl: true,
+      heartbeat: true,
+      mingle: true,
+      stateDb: undefined,
+      metricsPort: undefined,
+      metricsHost: '127.0.0.1',
     });
   });
 
@@ -41,7 +48,7 @@ describe('resolveWorkerOptions', () => {
     [{ hostname: '' }, 'hostname must be a non-empty string (got "")'],
     [{ queues: 'a' }, 'queues must be a list of queue names (got "a")'],
     [{ stallWarningMs: 0 }, 'stallWarningMs must be a number of milliseconds above 0 (got 0)'],
-    [{ concurency: 4 }, 'unknown worker option "concurency" (known: queues, concurrency, prefetchMultiplier, hostname, shutdownTimeoutMs, timeLimit, softTimeLimit, maxMessageBytes, stallWarningMs)'],
+    [{ concurency: 4 }, 'unknown worker option "concurency" (known: queues, concurrency, prefetchMultiplier, hostname, shutdownTimeoutMs, timeLimit, softTimeLimit, maxMessageBytes, stallWarningMs, taskEvents, remoteControl, heartbeat, mingle, stateDb, metricsPort, metricsHost)'],
   ])('%j is refused: %s', (options, message) => {
     expect(() => resolveWorkerOptions(options as WorkerOptions)).toThrow(new UsageError(message));
   });

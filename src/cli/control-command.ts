@@ -1,0 +1,95 @@
+import type { Argv, CommandModule } from 'yargs';
+import { byNode } from '../control';
+import { withFleet, withFleetOptions, type FleetArgs } from './fleet-options';
+import { formatControl } from './fleet-format';
+import { noReply } from './inspect-command';
+
+interface ControlArgs extends FleetArgs {
+  ids?: string[];
+  terminate?: boolean;
+  signal?: string;
+  queue?: string;
+  exchange?: string;
+  'exchange-type'?: string;
+  'routing-key'?: string;
+}
+
+interface ControlAction {
+  name: string;
+  command: string;
+  describe: string;
+  /** The command's arguments on the wire, from the flags. */
+  arguments(args: ControlArgs): Record<string, unknown>;
+  /** Whether to wait for replies. @defaultValue true */
+  reply?: boolean;
+}
+
+const ACTIONS: readonly ControlAction[] = [
+  {
+    name: 'revoke',
+    command: 'revoke <ids..>',
+    describe:
+      'revoke tasks by id on every worker: one that gets a revoked task later discards it (REVOKED); --terminate also ends a running one ' +
+      '(a Python worker signals its process; a warren worker aborts the task\'s signal and records it REVOKED)',
+    arguments: (args) => ({ task_id: args.ids ?? [], terminate: args.terminate ?? false, signal: args.signal ?? 'SIGTERM' }),
+  },
+  { name: 'shutdown', command: 'shutdown', describe: 'stop workers: running tasks finish (warm shutdown)', arguments: () => ({}) },
+  {
+    name: 'add_consumer',
+    command: 'add_consumer <queue>',
+    describe: 'make workers consume one more queue (a warren worker: a queue of its definitions)',
+    arguments: (args) => ({ queue: args.queue, exchange: args.exchange ?? null, exchange_type: args['exchange-type'] ?? 'direct', routing_key: args['routing-key'] ?? null }),
+  },
+  { name: 'cancel_consumer', command: 'cancel_consumer <queue>', describe: 'make workers stop consuming a queue', arguments: (args) => ({ queue: args.queue }) },
+  { name: 'enable_events', command: 'enable_events', describe: 'make workers send task events', arguments: () => ({}) },
+  { name: 'disable_events', command: 'disable_events', describe: 'make workers stop sending task events', arguments: () => ({}) },
+  { name: 'heartbeat', command: 'heartbeat', describe: 'make workers send a heartbeat event now (no reply)', arguments: () => ({}), reply: false },
+];
+
+function actionCommand(action: ControlAction): CommandModule<object, ControlArgs> {
+  return {
+    command: action.command,
+    describe: action.describe,
+    builder: (yargs: Argv) => {
+      let y = withFleetOptions(yargs) as unknown as Argv<ControlArgs>;
+      if (action.name === 'revoke') {
+        y = y
+          .positional('ids', { type: 'string', array: true, describe: 'task ids' })
+          .option('terminate', { type: 'boolean', default: false, describe: 'also end the task if it is running' })
+          .option('signal', { requiresArg: true, type: 'string', describe: 'signal for --terminate (Python workers)', default: 'SIGTERM' }) as Argv<ControlArgs>;
+      }
+      if (action.name === 'add_consumer') {
+        y = y
+          .option('exchange', { requiresArg: true, type: 'string', describe: "the queue's exchange (Python workers create the queue with it)" })
+          .option('exchange-type', { requiresArg: true, type: 'string', describe: 'its type (default direct)' })
+          .option('routing-key', { requiresArg: true, type: 'string', describe: 'its routing key' }) as Argv<ControlArgs>;
+      }
+      return y;
+    },
+    handler: (args) =>
+      withFleet(args, async (app, target) => {
+        const reply = action.reply ?? true;
+        const replies = byNode(await app.control.broadcast(action.name, action.arguments(args), { ...target, reply }));
+        if (!reply) {
+          process.stdout.write(`${action.name} sent\n`);
+          return;
+        }
+        if (Object.keys(replies).length === 0) throw noReply(target.timeoutMs, target.destination);
+        process.stdout.write(args.json ? `${JSON.stringify(replies)}\n` : formatControl(replies));
+      }),
+  };
+}
+
+/** The actions of `warren control`. */
+export const controlActions = ACTIONS.map(actionCommand);
+
+export const controlCommand: CommandModule = {
+  command: 'control <action>',
+  describe: 'steer the workers (warren and Python Celery alike): revoke tasks, add or cancel consumers, switch events, shut down',
+  builder: (yargs: Argv) =>
+    yargs
+      .command(controlActions as unknown as CommandModule[])
+      .demandCommand(1)
+      .example('$0 control revoke 3f2c0a1e-... --terminate', 'revoke a task, and end it where it runs'),
+  handler: () => undefined,
+};

@@ -1,0 +1,1 @@
+export { WorkerMetrics, type WorkerMetricsOptions } from './worker-metrics';
