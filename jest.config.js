@@ -40,5 +40,15 @@ module.exports = {
       globalTeardown: '<rootDir>/test/support/cluster-teardown.ts',
       setupFilesAfterEnv: ['<rootDir>/test/support/cluster-test-setup.ts'],
     },
+    {
+      // The Redis Cluster failover test: six redis-server nodes on loopback ports 7310-7315,
+      // started and stopped by the test itself, a master killed mid-run; the real broker too.
+      ...common,
+      displayName: 'redis-cluster',
+      roots: ['<rootDir>/test/redis-cluster'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+      setupFilesAfterEnv: ['<rootDir>/test/support/faults-setup.ts'],
+    },
   ],
 };

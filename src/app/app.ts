@@ -1,11 +1,13 @@
-import { loadDefinitions } from '../config';
+import { randomUUID } from 'node:crypto';
+import { Chain, Chord, Group, Signature, WorkerWorkflow, type AnySignature, type ClientRuntime, type Frozen, type OutgoingTask, type SignatureOptions } from '../canvas';
+import { DEFAULT_RESULT_BACKEND, loadDefinitions, parseResultBackendUrl, type ResultBackendUrl } from '../config';
 import type { Definitions } from '../config/types';
 import { Beat, DEFAULT_STATE_FILE, LeaderLock, Schedules, createScheduleStore } from '../beat';
-import { BrokerUnavailableError, ClosedError, UnknownQueueError, UsageError } from '../errors';
+import { BrokerUnavailableError, ChordUnsupportedError, ClosedError, UnknownQueueError, UsageError } from '../errors';
 import { createLogger, type Logger, type LogLevel } from '../logging/logger';
 import { DelayedDelivery, Producer, type SendTaskOptions } from '../producer';
-import { maxMessageBytes } from '../protocol';
-import { AsyncResult, RpcResultBackend } from '../result';
+import { maxMessageBytes, type JsonDates } from '../protocol';
+import { AsyncResult, GroupResult, RedisResultBackend, RpcResultBackend, RpcResultStore } from '../result';
 import { createRouter } from '../router';
 import { buildTopology, declareOnOwnChannel, selectTopology, type DeclaredReport } from '../topology';
 import { createTransport, probeCluster, Publisher, type ClusterProbe, type Transport } from '../transport';
@@ -24,6 +26,7 @@ import {
 import { formatIsoDatetime, pythonRepr } from '../protocol';
 import { WorkerMetrics } from '../metrics';
 import { Lazy } from '../util/lazy';
+import { publicationOf } from './outgoing-task';
 import { createTaskHandle, type BoundHandler, type BoundTaskOptions, type TaskHandle, type UnboundTaskOptions } from './task-handle';
 import { TaskRegistry } from './task-registry';
 
@@ -74,6 +77,14 @@ export interface AppOptions {
    * @defaultValue false
    */
   taskSendSentEvent?: boolean;
+  /**
+   * Where workers store task states and clients read them: `rpc://` (results travel back to the
+   * sender's reply queue), `redis://[:password@]host:port/db`, `rediss://…`, or
+   * `redis+cluster://host1:port,host2:port` (Celery's Redis backend format; any process reads a
+   * result by id). Overrides `WARREN_RESULT_BACKEND` and the definitions' `resultBackend`.
+   * @defaultValue 'rpc://'
+   */
+  resultBackend?: string;
 }
 
 export interface StartBeatOptions {
@@ -108,6 +119,17 @@ export class App {
   /** The connection once made, before it is started: close() must reach a first connect under way. */
   private transport: Transport | undefined;
   private resultBackend: RpcResultBackend | undefined;
+  /** The Redis backend, once made: the worker's store, the client's follower and the chord counter at once. */
+  private redis: RedisResultBackend | undefined;
+  /**
+   * The reply queue of this process (rpc://), sent as `reply_to` with every task as Celery sends
+   * its own; with a Redis backend no such queue is declared, and a worker stores states in Redis.
+   */
+  private readonly replyTo = randomUUID();
+  /** The result backend, known once the definitions are loaded. */
+  private backendUrl: ResultBackendUrl | undefined;
+  /** Where `app.signature()` and friends apply: this app's producer and result backend. */
+  private readonly canvas: ClientRuntime = this.clientRuntime();
   private closed = false;
   private closing: Promise<void> | undefined;
   /** Calls under way; close() waits for them and releases what they made. */
@@ -196,7 +218,11 @@ export class App {
   task<A extends unknown[], R>(name: string, handler: (...args: A) => R, options?: UnboundTaskOptions): TaskHandle<A, Awaited<R>>;
   task(name: string, handler: TaskHandler, options?: BoundTaskOptions | UnboundTaskOptions): TaskHandle<unknown[], unknown> {
     this.tasks.register(name, handler, options);
-    return createTaskHandle(name, (taskName, args, kwargs, sendOptions) => this.sendTask(taskName, args, kwargs, sendOptions));
+    return createTaskHandle(
+      name,
+      (taskName, args, kwargs, sendOptions) => this.sendTask(taskName, args, kwargs, sendOptions),
+      (taskName, args, immutable) => this.signature(taskName, args, {}, { immutable }),
+    );
   }
 
   /** The validated definitions, loaded once. */
@@ -213,7 +239,7 @@ export class App {
   private async loadDefinitions(): Promise<Definitions> {
     const source = this.options.definitions ?? process.env.WARREN_DEFINITIONS ?? './definitions';
     if (typeof source !== 'string') return source;
-    return loadDefinitions(source, { brokerUrl: this.options.brokerUrl });
+    return loadDefinitions(source, { brokerUrl: this.options.brokerUrl, resultBackend: this.options.resultBackend });
   }
 
   /**
@@ -252,12 +278,57 @@ export class App {
     const definitions = await this.loadedDefinitions();
     await this.declareAll();
     await this.publisher!.start();
-    return new Producer(createRouter(definitions), this.delays!, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'));
+    return new Producer(createRouter(definitions), this.delays!, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'), this.jsonDates(definitions));
   });
 
-  /** The reply queue, made only when a task that wants its result is sent. */
+  /** The result backend this app uses: the option, else the definitions' (which read `WARREN_RESULT_BACKEND`). */
+  private async resultBackendUrl(): Promise<ResultBackendUrl> {
+    if (this.backendUrl) return this.backendUrl;
+    const definitions = await this.loadedDefinitions();
+    const url = this.options.resultBackend ?? definitions.resultBackend ?? DEFAULT_RESULT_BACKEND;
+    try {
+      this.backendUrl = parseResultBackendUrl(url);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    return this.backendUrl;
+  }
+
+  /** How Dates and Buffers are written (the definitions' `jsonDates`). */
+  private jsonDates(definitions: Definitions): JsonDates {
+    return definitions.jsonDates ?? 'tagged';
+  }
+
+  /** The Redis result backend, made once: one per app, whoever asks first. */
+  private async redisBackend(): Promise<RedisResultBackend> {
+    const url = await this.resultBackendUrl();
+    if (url.kind !== 'redis') throw new Error('internal: the Redis backend asked for on rpc://');
+    this.assertOpen('using the result backend');
+    if (!this.redis) {
+      const definitions = await this.loadedDefinitions();
+      this.redis = new RedisResultBackend(url, this.logger, {
+        resultTimeoutMs: this.options.resultTimeoutMs,
+        maxTrackedResults: this.options.maxTrackedResults,
+        resultExpires: definitions.resultExpires,
+        jsonDates: this.jsonDates(definitions),
+      });
+    }
+    return this.redis;
+  }
+
+  /** Where this process follows results: the Redis backend, or the rpc reply queue (made only when a task that wants its result is sent). */
+  private async follower(): Promise<RpcResultBackend | RedisResultBackend> {
+    const url = await this.resultBackendUrl();
+    if (url.kind === 'redis') return this.redisBackend();
+    const results = await this.results.get();
+    // After a reconnect, the reply queue must be there again before a task goes out.
+    await results.whenReady(this.options.publishTimeoutMs ?? 10_000);
+    return results;
+  }
+
+  /** The rpc reply queue, made only when a task that wants its result is sent. */
   private readonly results = new Lazy(async () => {
-    const results = new RpcResultBackend(await this.connect(), this.logger, undefined, {
+    const results = new RpcResultBackend(await this.connect(), this.logger, this.replyTo, {
       resultTimeoutMs: this.options.resultTimeoutMs,
       maxTrackedResults: this.options.maxTrackedResults,
     });
@@ -295,13 +366,11 @@ export class App {
       this.taskSent(await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: '', options }), name, args, kwargs);
       return AsyncResult.ignored<T>(taskId);
     }
-    const results = await this.results.get();
-    // After a reconnect, the reply queue must be there again before the task goes out.
-    await results.whenReady(this.options.publishTimeoutMs ?? 10_000);
+    const results = await this.follower();
     // Follow the id before publishing: a fast worker's result must find its listener.
     const result = results.track<T>(taskId);
     try {
-      this.taskSent(await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: results.replyQueue, options }), name, args, kwargs);
+      this.taskSent(await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: this.replyTo, options }), name, args, kwargs);
     } catch (err) {
       results.untrack(taskId);
       throw err;
@@ -434,6 +503,115 @@ export class App {
     });
   }
 
+  /**
+   * The result of any task by id, read from the result backend now and followed from then on:
+   * a web request that sent a task can hand its id to another process, which reads it here.
+   * Needs a backend that stores results (Redis): with `rpc://` only the process that sent a task
+   * gets its result, so this works there only for a task this app sent and still follows.
+   * @throws UsageError with `rpc://` for a task this app does not follow.
+   */
+  asyncResult<T = unknown>(taskId: string): Promise<AsyncResult<T>> {
+    return this.run(`asyncResult("${taskId}")`, async () => {
+      if (typeof taskId !== 'string' || taskId === '') throw new UsageError(`asyncResult() needs a task id (got ${String(taskId)})`);
+      const url = await this.resultBackendUrl();
+      if (url.kind === 'redis') return (await this.redisBackend()).asyncResult<T>(taskId);
+      const followed = this.resultBackend?.find<T>(taskId);
+      if (followed) return followed;
+      throw new UsageError(
+        `asyncResult("${taskId}"): the rpc:// result backend sends a result only to the process that sent the task, and this app does not follow that task; ` +
+          'to read results by id from any process, use a Redis result backend (resultBackend: redis://...)',
+      );
+    });
+  }
+
+  /** The results of a group by its id and its tasks' ids (Celery's `GroupResult(id, [AsyncResult(id), ...])`). */
+  groupResult<R extends unknown[] = unknown[]>(groupId: string, taskIds: readonly string[]): Promise<GroupResult<R>> {
+    return this.run(`groupResult("${groupId}")`, async () => {
+      const members = await Promise.all(taskIds.map((id) => this.asyncResult(id)));
+      return new GroupResult<R>(groupId, members);
+    });
+  }
+
+  /**
+   * A signature: a call of `name` to make later, in a workflow or on its own (Celery's
+   * `signature()`). `apply()` sends it; `link()` / `linkError()` add callbacks; a chain's next
+   * step gets the previous result first in its args unless it is immutable (`{ immutable: true }`,
+   * or a task handle's `.si()`).
+   */
+  signature<R = unknown>(
+    name: string,
+    args: readonly unknown[] = [],
+    kwargs: Readonly<Record<string, unknown>> = {},
+    options: SignatureOptions & { immutable?: boolean } = {},
+  ): Signature<R> {
+    const { immutable, ...rest } = options;
+    return new Signature<R>(name, args, kwargs, {}, { immutable: immutable ?? false, runtime: this.canvas }).set(rest);
+  }
+
+  /**
+   * Tasks one after the other, each getting the previous result first (Celery's `chain`); a
+   * group followed by a task becomes a chord. `apply()` resolves to the last task's AsyncResult.
+   */
+  chain<R = unknown>(...tasks: AnySignature[]): Chain<R> {
+    return new Chain<R>(tasks, {}, this.canvas);
+  }
+
+  /** Tasks in parallel (Celery's `group`); `apply()` resolves to a GroupResult whose `get()` lists their results in order. */
+  group<R extends unknown[] = unknown[]>(...tasks: AnySignature[]): Group<R> {
+    return new Group<R>(tasks, {}, this.canvas);
+  }
+
+  /**
+   * A group whose results, in order, are the first argument of `body` (Celery's `chord`).
+   * `apply()` resolves to the body's AsyncResult. Needs a Redis result backend: on `rpc://` it
+   * fails with ChordUnsupportedError before anything is sent.
+   */
+  chord<R = unknown>(header: Group | readonly AnySignature[], body: Signature<R>): Chord<R> {
+    return new Chord<R>(header instanceof Group ? header : [...header], body, {}, this.canvas);
+  }
+
+  /** The runtime `apply()` uses: this app's producer, and its result backend to follow and count. */
+  private clientRuntime(): ClientRuntime {
+    return {
+      replyTo: this.replyTo,
+      newId: () => randomUUID(),
+      prepare: () =>
+        this.run('apply()', async () => {
+          await this.producer.get();
+          await this.follower();
+        }),
+      send: (task: OutgoingTask) => this.run(`apply() of ${task.task}`, async () => {
+        await (await this.producer.get()).publish(publicationOf(task, false));
+      }),
+      ensureChordsAllowed: () => {
+        if (this.backendUrl?.kind !== 'redis') throw new ChordUnsupportedError(this.backendUrl?.display ?? 'rpc://');
+      },
+      setChordSize: async (groupId: string, size: number) => {
+        const backend = await this.redisBackend();
+        await backend.setChordSize(groupId, size);
+      },
+      follow: (frozen: Frozen) => this.followFrozen(frozen),
+      unfollow: (frozen: Frozen) => this.unfollowFrozen(frozen),
+    };
+  }
+
+  /** The AsyncResult (or GroupResult) of frozen ids, parents included; the follower is ready (prepare() ran). */
+  private followFrozen(frozen: Frozen): AsyncResult | GroupResult {
+    const follower = this.backendUrl?.kind === 'redis' ? this.redis : this.resultBackend;
+    if (!follower) throw new ClosedError('apply() interrupted: the app was closed meanwhile');
+    const result: AsyncResult | GroupResult =
+      frozen.kind === 'task' ? follower.track(frozen.id) : new GroupResult(frozen.id, frozen.results.map((member) => this.followFrozen(member)));
+    if (frozen.parent) result.parent = this.followFrozen(frozen.parent);
+    return result;
+  }
+
+  private unfollowFrozen(frozen: Frozen): void {
+    const follower = this.backendUrl?.kind === 'redis' ? this.redis : this.resultBackend;
+    if (frozen.kind === 'task') follower?.untrack(frozen.id);
+    else for (const member of frozen.results) this.unfollowFrozen(member);
+    if (frozen.parent) this.unfollowFrozen(frozen.parent);
+  }
+
   /** Declares every exchange, queue and binding of the definitions. */
   declareTopology(): Promise<DeclaredReport> {
     return this.run('declareTopology()', () => this.declareAll());
@@ -481,10 +659,24 @@ export class App {
       onEventDropped: () => metrics?.eventDropped(),
     });
     let metrics: WorkerMetrics | undefined;
+    const backend = await this.resultBackendUrl();
+    const results = backend.kind === 'redis' ? await this.redisBackend() : new RpcResultStore(this.publisher!, this.jsonDates(definitions));
+    const workflow = new WorkerWorkflow({
+      // What a workflow sends after a task (the next step of a chain, callbacks, a chord's body) may go to any queue.
+      send: async (task) => {
+        await (await this.producer.get()).publish(publicationOf(task, true));
+      },
+      store: results,
+      chords: backend.kind === 'redis' ? await this.redisBackend() : undefined,
+      hostname: resolved.hostname,
+      newId: () => randomUUID(),
+    });
     const worker = new Worker({
       transport,
       publisher: this.publisher!,
       republisher: this.delays!,
+      results,
+      workflow,
       tasks: this.tasks,
       logger: this.logger,
       queues,
@@ -536,7 +728,7 @@ export class App {
     await firePublisher.start();
     const fireDelays = new DelayedDelivery(connection, firePublisher, this.logger);
     this.beatPublishers.push({ publisher: firePublisher, delays: fireDelays });
-    const producer = new Producer(createRouter(definitions), fireDelays, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'));
+    const producer = new Producer(createRouter(definitions), fireDelays, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'), this.jsonDates(definitions));
     const lock = new LeaderLock({
       connection: { createChannel: () => connection.openChannel() },
       suffix: options.lockSuffix,
@@ -638,6 +830,9 @@ export class App {
     const results = this.resultBackend;
     this.resultBackend = undefined;
     if (results) await this.quietly('closing the result backend', () => results.close());
+    const redis = this.redis;
+    this.redis = undefined;
+    if (redis) await this.quietly('closing the Redis result backend', () => redis.close());
     this.delays?.close();
     this.delays = undefined;
     const publisher = this.publisher;

@@ -1,3 +1,3 @@
 export { App, createApp, type AppOptions, type StartBeatOptions } from './app';
 export { TaskRegistry } from './task-registry';
-export type { TaskHandle, BoundTaskOptions, UnboundTaskOptions, BoundHandler } from './task-handle';
+export type { TaskHandle, BoundTaskOptions, UnboundTaskOptions, BoundHandler, Tail } from './task-handle';

@@ -1,3 +1,4 @@
+import type { Signature } from '../canvas';
 import type { SendTaskOptions } from '../producer';
 import type { AsyncResult } from '../result';
 import type { TaskContext, TaskOptions } from '../worker';
@@ -6,6 +7,9 @@ import type { TaskContext, TaskOptions } from '../worker';
 export type BoundTaskOptions = TaskOptions & { bind: true };
 /** Options of a task whose handler takes the message's args only. */
 export type UnboundTaskOptions = TaskOptions & { bind?: false };
+
+/** The parameters after the first: what a chain step is given, its previous result coming first. */
+export type Tail<A extends unknown[]> = A extends [unknown, ...infer Rest] ? Rest : never;
 
 /** A bound handler: the context, then the task's own parameters `A`. */
 export type BoundHandler<A extends unknown[], R> = (ctx: TaskContext, ...args: A) => R;
@@ -19,6 +23,7 @@ export type BoundHandler<A extends unknown[], R> = (ctx: TaskContext, ...args: A
  * const add = app.task('math.add', async (a: number, b: number) => a + b);
  * const result = await add.send(2, 3);        // AsyncResult<number>
  * await add.apply([2, 3], { countdown: 10 }); // with sendTask's options
+ * await app.chain(add.s(2, 3), add.s(10)).apply(); // 15: the first result comes first in add(5, 10)
  * ```
  */
 export interface TaskHandle<A extends unknown[], R> {
@@ -28,15 +33,27 @@ export interface TaskHandle<A extends unknown[], R> {
   send(...args: A): Promise<AsyncResult<R>>;
   /** Sends the task with these args and sendTask's options (Celery's `apply_async`). */
   apply(args: A, options?: SendTaskOptions): Promise<AsyncResult<R>>;
+  /**
+   * A signature of the task (Celery's `.s()`), for workflows: all its args, or all but the first,
+   * which a chain's previous step (or a callback's parent) passes.
+   */
+  s(...args: A | Tail<A>): Signature<R>;
+  /** An immutable signature (Celery's `.si()`): it takes no result from a previous step. */
+  si(...args: A): Signature<R>;
 }
 
 /** What a handle needs from the app: its `sendTask`. */
 export type SendTask = <T>(name: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>, options: SendTaskOptions) => Promise<AsyncResult<T>>;
 
-export function createTaskHandle<A extends unknown[], R>(name: string, sendTask: SendTask): TaskHandle<A, R> {
+/** What a handle needs from the app to make its signatures. */
+export type MakeSignature = <T>(name: string, args: readonly unknown[], immutable: boolean) => Signature<T>;
+
+export function createTaskHandle<A extends unknown[], R>(name: string, sendTask: SendTask, signature: MakeSignature): TaskHandle<A, R> {
   return Object.freeze({
     name,
     send: (...args: A) => sendTask<R>(name, args, {}, {}),
     apply: (args: A, options: SendTaskOptions = {}) => sendTask<R>(name, args, {}, options),
+    s: (...args: A | Tail<A>) => signature<R>(name, args, false),
+    si: (...args: A) => signature<R>(name, args, true),
   });
 }

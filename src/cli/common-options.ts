@@ -8,6 +8,7 @@ import { loadApp } from './load-app';
 export interface CommonArgs {
   definitions?: string;
   broker?: string;
+  'result-backend'?: string;
   'log-level'?: LogLevel;
   'log-format'?: LogFormat;
 }
@@ -26,6 +27,13 @@ export function withCommonOptions<T>(yargs: Argv<T>, defaultLevel: LogLevel = 'i
       requiresArg: true,
       type: 'string',
       describe: 'broker URL, overriding the definitions and WARREN_BROKER_URL',
+    })
+    .option('result-backend', {
+      requiresArg: true,
+      type: 'string',
+      describe:
+        'result backend: rpc:// (the default), redis://[:password@]host:port/db, rediss://... or redis+cluster://host1:port,host2:port; ' +
+        "overrides env WARREN_RESULT_BACKEND and the definitions' resultBackend",
     })
     .option('log-level', {
       requiresArg: true,
@@ -55,7 +63,7 @@ export async function appFromArgs(args: CommonArgs & { app?: string; store?: str
   const logger = createLogger({ level: args['log-level'], format: args['log-format'] });
   const app = args.app ? await loadApp(args.app) : new App();
   const definitions = args.definitions ?? (process.env.WARREN_DEFINITIONS || undefined);
-  app.configure({ definitions, brokerUrl: args.broker, logger, scheduleStore: args.store });
+  app.configure({ definitions, brokerUrl: args.broker, resultBackend: args['result-backend'], logger, scheduleStore: args.store });
   return { app, logger };
 }
 

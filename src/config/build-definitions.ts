@@ -21,6 +21,8 @@ import type { Keyed } from './schema';
 /** Celery's default queue, exchange and routing key, all named `celery`. */
 export const CELERY_DEFAULT_QUEUE = 'celery';
 export const DEFAULT_TIMEZONE = 'UTC';
+/** Celery's `result_expires`: one day, in seconds. */
+export const DEFAULT_RESULT_EXPIRES = 86_400;
 
 /** `value` without its undefined keys, so optional fields are absent rather than undefined. */
 function definedOnly<T extends object>(value: T): Partial<T> {
@@ -109,7 +111,7 @@ function withCeleryDefault(
 }
 
 /** The resolved definitions, not yet frozen. Cross-references are checked separately. */
-export function buildDefinitions(merged: MergedDocuments, broker: BrokerDefinition): Definitions {
+export function buildDefinitions(merged: MergedDocuments, broker: BrokerDefinition, resultBackend: string): Definitions {
   const defaultQueue = merged.defaultQueue?.value ?? CELERY_DEFAULT_QUEUE;
   const timezone = merged.timezone?.value ?? DEFAULT_TIMEZONE;
   const deadLetters = deadLetterDeclarations(merged.queues.map((queue) => queue.value));
@@ -127,5 +129,8 @@ export function buildDefinitions(merged: MergedDocuments, broker: BrokerDefiniti
     timezone,
     schedule: merged.schedule.map((entry) => buildScheduleEntry(entry, timezone)),
     sources: [...merged.sources],
+    resultBackend,
+    resultExpires: merged.resultExpires?.value ?? DEFAULT_RESULT_EXPIRES,
+    jsonDates: merged.jsonDates?.value ?? 'tagged',
   };
 }

@@ -4,7 +4,7 @@
  * (see `check-references.ts`). Values come out converted but without defaults.
  */
 import type { DefinitionProblem } from '../errors';
-import { FAILOVER_STRATEGIES, type ExchangeType, type FailoverStrategy, type MisfirePolicy, type QueueType } from './types';
+import { FAILOVER_STRATEGIES, type ExchangeType, type FailoverStrategy, type JsonDates, type MisfirePolicy, type QueueType } from './types';
 import { childPath, itemPath } from './problem-path';
 import { routePatternProblem } from './route-pattern';
 import {
@@ -28,7 +28,7 @@ import {
   type Located,
   type Schema,
 } from './schema';
-import { brokerUrl, cron, instant, interval, milliseconds, misfire, seconds, timeZone } from './value-schemas';
+import { brokerUrl, cron, instant, interval, milliseconds, misfire, resultBackendUrl, seconds, timeZone } from './value-schemas';
 
 export interface ShapedExchange {
   name: string;
@@ -104,6 +104,10 @@ interface ShapedSections {
   routes?: Array<Keyed<RoutingTarget>>;
   timezone?: string;
   schedule?: Array<Keyed<ShapedScheduleEntry>>;
+  resultBackend?: string;
+  /** Seconds. */
+  resultExpires?: number;
+  jsonDates?: JsonDates;
 }
 
 /** The exchange or queue names a file declares. */
@@ -328,7 +332,7 @@ const broker: Schema<ShapedBroker> = {
   },
 };
 
-const SECTIONS = ['broker', 'exchanges', 'queues', 'defaultQueue', 'routes', 'timezone', 'schedule'];
+const SECTIONS = ['broker', 'exchanges', 'queues', 'defaultQueue', 'routes', 'timezone', 'schedule', 'resultBackend', 'resultExpires', 'jsonDates'];
 
 const document = object<ShapedSections>(
   `a mapping with keys ${SECTIONS.join(', ')}`,
@@ -340,6 +344,9 @@ const document = object<ShapedSections>(
     routes: optional(keyedMap(route, 'a mapping from task names or patterns to queues', routePatternProblem)),
     timezone: optional(timeZone),
     schedule: optional(keyedMap(scheduleEntry, 'a mapping from entry names to schedule entries')),
+    resultBackend: optional(resultBackendUrl),
+    resultExpires: optional(seconds),
+    jsonDates: optional(oneOf('a way to write dates', ['tagged', 'plain'] as const)),
   },
   { partial: true },
 );

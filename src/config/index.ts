@@ -14,6 +14,16 @@ export { checkQueueNames } from './check-queue-names';
 export { resolveScheduleEntry, type ScheduleEntryContext } from './resolve-schedule-entry';
 export { parseDuration } from './duration';
 export { parseByteSize } from './byte-size';
-export { CELERY_DEFAULT_QUEUE, DEFAULT_TIMEZONE } from './build-definitions';
+export { CELERY_DEFAULT_QUEUE, DEFAULT_RESULT_EXPIRES, DEFAULT_TIMEZONE } from './build-definitions';
+export {
+  DEFAULT_RESULT_BACKEND,
+  maskResultBackendUrl,
+  parseResultBackendUrl,
+  resultBackendUrlProblem,
+  type RedisBackendUrl,
+  type RedisNode,
+  type ResultBackendUrl,
+  type RpcBackendUrl,
+} from './result-backend-url';
 export { routeKind, regexBody } from './route-pattern';
 export { isTimeZone } from './value-schemas';

@@ -56,7 +56,8 @@ async function readDefinitionsFile(file: string): Promise<ReadOutcome> {
  * environment's `WARREN_BROKER_URL`, else the files', else `amqp://guest:guest@localhost:5672/`.
  *
  * A file that cannot be read or parsed stops loading before validation, with one problem per
- * such file; otherwise every problem in every file is reported together.
+ * such file; otherwise every problem in every file is reported together. The result backend is
+ * `options.resultBackend`, else `WARREN_RESULT_BACKEND`, else the files', else `rpc://`.
  *
  * @param options.env - defaults to `process.env`.
  * @returns the resolved definitions, deeply frozen.
@@ -68,5 +69,5 @@ export async function loadDefinitions(location: string, options: DefinitionsOpti
   const problems = outcomes.flatMap((outcome) => ('problem' in outcome ? [outcome.problem] : []));
   if (problems.length > 0) throw new DefinitionsError(problems);
   const documents = outcomes.flatMap((outcome) => ('document' in outcome ? [outcome.document] : []));
-  return resolveDefinitions(documents, { env: options.env ?? process.env, brokerUrl: options.brokerUrl });
+  return resolveDefinitions(documents, { env: options.env ?? process.env, brokerUrl: options.brokerUrl, resultBackend: options.resultBackend });
 }

@@ -5,6 +5,7 @@
  */
 import type { DefinitionProblem } from '../errors';
 import { maskUrl } from '../util/mask-url';
+import { maskResultBackendUrl } from './result-backend-url';
 import type { Declarations, RoutingTarget, ShapedBroker, ShapedDocument, ShapedExchange, ShapedQueue, ShapedScheduleEntry } from './document-schema';
 import { childPath } from './problem-path';
 import type { Keyed, Located } from './schema';
@@ -15,6 +16,9 @@ export interface MergedDocuments {
   readonly broker?: Located<ShapedBroker>;
   readonly defaultQueue?: Located<string>;
   readonly timezone?: Located<string>;
+  readonly resultBackend?: Located<string>;
+  readonly resultExpires?: Located<number>;
+  readonly jsonDates?: Located<NonNullable<ShapedDocument['jsonDates']>>;
   readonly exchanges: Array<Located<ShapedExchange>>;
   readonly queues: Array<Located<ShapedQueue>>;
   readonly routes: Array<Keyed<RoutingTarget>>;
@@ -30,13 +34,16 @@ export interface MergedDeclarations {
   readonly complete: boolean;
 }
 
-type ScalarSection = 'broker' | 'defaultQueue' | 'timezone';
+type ScalarSection = 'broker' | 'defaultQueue' | 'timezone' | 'resultBackend' | 'resultExpires' | 'jsonDates';
 
 const describeScalar: { [K in ScalarSection]: (value: NonNullable<ShapedDocument[K]>) => string } = {
   broker: ({ urls, failoverStrategy }) =>
     urls.map((url) => JSON.stringify(maskUrl(url))).join(', ') + (failoverStrategy === undefined ? '' : ` (failoverStrategy ${failoverStrategy})`),
   defaultQueue: (name) => JSON.stringify(name),
   timezone: (zone) => JSON.stringify(zone),
+  resultBackend: (url) => JSON.stringify(maskResultBackendUrl(url)),
+  resultExpires: (seconds) => `${seconds} s`,
+  jsonDates: (dates) => JSON.stringify(dates),
 };
 
 function mergeScalar<K extends ScalarSection>(
@@ -119,6 +126,9 @@ export function mergeDocuments(documents: readonly ShapedDocument[], problems: D
     broker: mergeScalar('broker', documents, problems),
     defaultQueue: mergeScalar('defaultQueue', documents, problems),
     timezone: mergeScalar('timezone', documents, problems),
+    resultBackend: mergeScalar('resultBackend', documents, problems),
+    resultExpires: mergeScalar('resultExpires', documents, problems),
+    jsonDates: mergeScalar('jsonDates', documents, problems),
     exchanges: documents.flatMap((document) => document.exchanges ?? []),
     queues: documents.flatMap((document) => document.queues ?? []),
     routes: mergeKeyed('route', documents.flatMap((document) => document.routes ?? []), problems),

@@ -6,6 +6,7 @@ import { checkDeadLetterQueues } from './dead-letter-queues';
 import { deepFreeze } from './deep-freeze';
 import { shapeDocument } from './document-schema';
 import { mergeDocuments, type MergedDocuments } from './merge-documents';
+import { DEFAULT_RESULT_BACKEND, resultBackendUrlProblem } from './result-backend-url';
 import { brokerUrlProblem, isBrokerUrl } from './value-schemas';
 
 /** Where the broker URL may come from besides the files. */
@@ -18,6 +19,11 @@ export interface DefinitionsOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** A broker URL that beats the environment and the files: the CLI's `--broker`. */
   readonly brokerUrl?: string;
+  /**
+   * A result backend URL that beats `WARREN_RESULT_BACKEND` and the files: the CLI's
+   * `--result-backend`, `createApp({ resultBackend })`.
+   */
+  readonly resultBackend?: string;
 }
 
 /** One parsed definitions file. */
@@ -31,15 +37,21 @@ export interface DefinitionsDocument {
 /** Broker used when no option, environment variable or file names one. */
 export const DEFAULT_BROKER_URL = 'amqp://guest:guest@localhost:5672/';
 
+/** A URL given outside the files: the option, else the environment variable (empty counts as unset); where it came from, for problems. */
+function overrideOf(
+  options: DefinitionsOptions,
+  option: 'brokerUrl' | 'resultBackend',
+  variable: 'WARREN_BROKER_URL' | 'WARREN_RESULT_BACKEND',
+): { url: string; file: string; path: string } | undefined {
+  const fromOption = options[option];
+  if (fromOption !== undefined) return { url: fromOption, file: '(options)', path: option };
+  const fromEnv = options.env?.[variable];
+  return fromEnv !== undefined && fromEnv !== '' ? { url: fromEnv, file: '(environment)', path: variable } : undefined;
+}
+
 /** The broker URLs by precedence: the option, then `WARREN_BROKER_URL`, then the files, then the default. */
 function resolveBrokerUrls(merged: MergedDocuments, options: DefinitionsOptions, problems: DefinitionProblem[]): string[] {
-  const fromEnv = options.env?.WARREN_BROKER_URL;
-  const override =
-    options.brokerUrl !== undefined
-      ? { url: options.brokerUrl, file: '(options)', path: 'brokerUrl' }
-      : fromEnv !== undefined && fromEnv !== ''
-        ? { url: fromEnv, file: '(environment)', path: 'WARREN_BROKER_URL' }
-        : undefined;
+  const override = overrideOf(options, 'brokerUrl', 'WARREN_BROKER_URL');
   if (override === undefined) return merged.broker?.value.urls ?? [DEFAULT_BROKER_URL];
   if (!isBrokerUrl(override.url)) problems.push({ file: override.file, path: override.path, message: brokerUrlProblem(override.url) });
   return [override.url];
@@ -62,6 +74,15 @@ function resolveBroker(merged: MergedDocuments, options: DefinitionsOptions, pro
   return { urls: resolveBrokerUrls(merged, options, problems), failoverStrategy: resolveFailoverStrategy(merged, options, problems) };
 }
 
+/** The result backend by precedence: the option, then `WARREN_RESULT_BACKEND`, then the files, then `rpc://`. */
+function resolveResultBackend(merged: MergedDocuments, options: DefinitionsOptions, problems: DefinitionProblem[]): string {
+  const override = overrideOf(options, 'resultBackend', 'WARREN_RESULT_BACKEND');
+  if (override === undefined) return merged.resultBackend?.value ?? DEFAULT_RESULT_BACKEND;
+  const problem = resultBackendUrlProblem(override.url);
+  if (problem !== undefined) problems.push({ file: override.file, path: override.path, message: problem });
+  return override.url;
+}
+
 /**
  * Validates and resolves parsed definitions files, merged in the order given: the pure core
  * of {@link loadDefinitions}. Checks the shape of each file, merges them, fills in defaults,
@@ -74,7 +95,7 @@ export function resolveDefinitions(documents: readonly DefinitionsDocument[], op
   const problems: DefinitionProblem[] = [];
   const shaped = documents.map((document) => shapeDocument(document.file, document.content, problems));
   const merged = mergeDocuments(shaped, problems);
-  const definitions = buildDefinitions(merged, resolveBroker(merged, options, problems));
+  const definitions = buildDefinitions(merged, resolveBroker(merged, options, problems), resolveResultBackend(merged, options, problems));
   checkReferences(merged, definitions, problems);
   checkDeadLetterQueues(merged, problems);
   if (problems.length > 0) throw new DefinitionsError(problems);

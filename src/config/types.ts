@@ -5,6 +5,8 @@
 
 export type ExchangeType = 'direct' | 'topic' | 'fanout' | 'headers';
 export type QueueType = 'classic' | 'quorum';
+/** How Dates and Buffers are written in JSON: kombu ≥ 5.3 tags, or Celery 5.2's plain strings. */
+export type JsonDates = 'tagged' | 'plain';
 export type ArgumentTable = Readonly<Record<string, unknown>>;
 
 /**
@@ -139,4 +141,14 @@ export interface Definitions {
   readonly schedule: readonly ScheduleEntryDefinition[];
   /** The files the definitions were read from, in merge order. */
   readonly sources: readonly string[];
+  /**
+   * Where workers store task states and clients read them: `rpc://`, `redis://…`, `rediss://…`
+   * or `redis+cluster://…`. `loadDefinitions` always sets it; in definitions built by hand an
+   * absent value means the default. @defaultValue 'rpc://'
+   */
+  readonly resultBackend?: string;
+  /** Seconds a stored result lives in a key-value backend (Celery's `result_expires`). @defaultValue 86400 */
+  readonly resultExpires?: number;
+  /** How Dates and Buffers are written in messages and results. @defaultValue 'tagged' */
+  readonly jsonDates?: JsonDates;
 }

@@ -7,6 +7,7 @@ import type { CronFields, MisfirePolicy } from './types';
 import { maskUrl } from '../util/mask-url';
 import { DURATION_EXAMPLES, durationMs } from './duration';
 import { childPath } from './problem-path';
+import { RESULT_BACKEND_EXPECTED, resultBackendUrlProblem } from './result-backend-url';
 import { describeValue, integer, isMapping, object, oneOf, optional, report, required, type Schema } from './schema';
 
 /** An interval such as `every`: a number of seconds or a duration string, above zero; in ms. */
@@ -105,6 +106,15 @@ export const brokerUrl: Schema<string> = {
   check(value, path, context) {
     if (typeof value === 'string' && isBrokerUrl(value)) return value;
     return report(context, path, brokerUrlProblem(value));
+  },
+};
+
+/** `resultBackend`: rpc://, redis://, rediss://, redis+cluster://. */
+export const resultBackendUrl: Schema<string> = {
+  expected: RESULT_BACKEND_EXPECTED,
+  check(value, path, context) {
+    const problem = resultBackendUrlProblem(value);
+    return problem === undefined ? (value as string) : report(context, path, problem);
   },
 };
 

@@ -448,3 +448,31 @@ export class ProcessExitError extends WarrenError {
     this.exitCode = exitCode;
   }
 }
+
+// --- result backends and workflows ---
+
+/**
+ * A result backend could not do what was asked: the package it needs is not installed, its
+ * server did not answer in time, it refused a command, or it did not confirm a store on the
+ * replicas asked for (`waitReplicas`). The message names the backend (password masked).
+ */
+export class ResultBackendError extends WarrenError {
+  constructor(message: string, cause?: unknown) {
+    super('WARREN_RESULT_BACKEND', message, { cause });
+  }
+}
+
+/**
+ * A chord was asked of a result backend that cannot count its parts: `rpc://` keeps no state
+ * between tasks, so nothing could tell the last header task that it is the last. Celery refuses
+ * chords on `rpc://` the same way. Use a `redis://` result backend.
+ */
+export class ChordUnsupportedError extends WarrenError {
+  constructor(backend: string) {
+    super(
+      'WARREN_CHORD_UNSUPPORTED',
+      `the ${backend} result backend does not support chords: a chord needs a backend that counts its header's results ` +
+        '(redis://, rediss:// or redis+cluster://); a group chained to a task is a chord too',
+    );
+  }
+}

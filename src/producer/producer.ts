@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { MessageTooLargeError, UsageError } from '../errors';
+import { MessageTooLargeError, UnknownQueueError, UsageError } from '../errors';
 import type { Logger } from '../logging/logger';
-import { DEFAULT_MAX_MESSAGE_BYTES, encodeTaskMessage } from '../protocol';
+import { DEFAULT_MAX_MESSAGE_BYTES, encodeTaskMessage, type JsonDates, type TaskEmbed } from '../protocol';
 import type { Route, Router } from '../router';
 import type { DelayedDelivery } from './delayed-delivery';
 
@@ -44,6 +44,24 @@ export interface TaskPublication {
   /** The caller's reply queue, or '' when no result is wanted. */
   replyTo: string;
   options: SendTaskOptions;
+  /** The task's place in a workflow (a chain's step, a group's member, a callback). */
+  workflow?: TaskWorkflow;
+}
+
+/** What a message of a workflow carries besides the task call (Celery's canvas). */
+export interface TaskWorkflow {
+  rootId?: string | null;
+  parentId?: string | null;
+  groupId?: string | null;
+  groupIndex?: number | null;
+  shadow?: string | null;
+  embed?: Partial<TaskEmbed> | null;
+  /**
+   * A queue named by a signature that the definitions do not declare is reached through the
+   * default exchange by its name, as Celery publishes to a direct queue (a Python peer may name
+   * its own queues); a declared one is routed as usual. @defaultValue false
+   */
+  queueByName?: boolean;
 }
 
 export interface PublishedTask {
@@ -69,6 +87,7 @@ export class Producer {
     private readonly publisher: DelayedDelivery,
     logger: Logger,
     private readonly maxMessageBytes: number = DEFAULT_MAX_MESSAGE_BYTES,
+    private readonly jsonDates: JsonDates = 'tagged',
   ) {
     this.logger = logger.child({ component: 'producer' });
   }
@@ -80,11 +99,8 @@ export class Producer {
 
   async publish(task: TaskPublication): Promise<PublishedTask> {
     const { options } = task;
-    const route = this.router.route(task.taskName, {
-      queue: options.queue,
-      exchange: options.exchange,
-      routingKey: options.routingKey,
-    });
+    const workflow = task.workflow ?? {};
+    const route = this.routeOf(task.taskName, options, workflow.queueByName ?? false);
     const now = new Date();
     const expires =
       options.expires === undefined
@@ -106,6 +122,13 @@ export class Producer {
       ignoreResult: options.ignoreResult ?? false,
       headers: options.headers,
       now,
+      rootId: workflow.rootId,
+      parentId: workflow.parentId,
+      group: workflow.groupId,
+      groupIndex: workflow.groupIndex,
+      shadow: workflow.shadow,
+      embed: workflow.embed,
+      jsonDates: this.jsonDates,
     });
     // Celery also sets `expiration`, so the broker drops an expired task unseen and its caller
     // waits for nothing. warren leaves it out: a worker sees the expired task, reports REVOKED
@@ -122,6 +145,17 @@ export class Producer {
       delayMs > 0 ? 'task sent with a delay' : 'task sent',
     );
     return { taskId: task.taskId, route, eta, expires };
+  }
+
+  /** The route; with `queueByName`, a queue that is not declared is that queue through the default exchange. */
+  private routeOf(taskName: string, options: SendTaskOptions, queueByName: boolean): Route {
+    const overrides = { queue: options.queue, exchange: options.exchange, routingKey: options.routingKey };
+    try {
+      return this.router.route(taskName, overrides);
+    } catch (err) {
+      if (!queueByName || !(err instanceof UnknownQueueError) || options.queue === undefined) throw err;
+      return { exchange: options.exchange ?? '', routingKey: options.routingKey ?? options.queue, queue: options.queue };
+    }
   }
 }
 

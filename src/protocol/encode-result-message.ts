@@ -4,7 +4,7 @@ import { describeValue, isPlainObject } from './describe-value';
 import { type EncodedError, encodeError, formatTraceback } from './encode-error';
 import { formatIsoDatetime } from './iso-datetime';
 import { toJsonTree } from './json-tree';
-import { stringifyJsonTree } from './kombu-json';
+import { stringifyJsonTree, type JsonDates } from './kombu-json';
 import { EXCEPTION_STATES, READY_STATES, type TaskStatus } from './task-state';
 
 /** A task's state to report to the caller's reply queue (Celery's rpc backend). */
@@ -34,6 +34,8 @@ export interface EncodeResultMessageInput {
    * the queue it came from and its retry count. Python clients ignore what they do not read.
    */
   extended?: { name?: string; worker?: string; queue?: string; retries?: number };
+  /** How Dates and Buffers in the result are written (see `JsonDates`). @defaultValue 'tagged' */
+  jsonDates?: JsonDates;
 }
 
 /** The properties of an encoded result; assignable to amqplib's `Options.Publish`. */
@@ -60,6 +62,45 @@ export interface EncodedResultMessage {
  * exception, or a result JSON cannot carry.
  */
 export function encodeResultMessage(input: EncodeResultMessageInput): EncodedResultMessage {
+  const { result, traceback, fail } = checkedResult(input);
+  const { taskId, status } = input;
+  const ready = READY_STATES.has(status);
+  try {
+    const body: Record<string, unknown> = {
+      status,
+      result: result ?? null,
+      traceback: traceback ?? null,
+      children: input.children ?? [],
+      date_done: ready ? formatIsoDatetime(input.dateDone ?? new Date(), 'dateDone') : null,
+      task_id: taskId,
+    };
+    if (input.parentId) body.parent_id = input.parentId;
+    if (input.groupId) body.group_id = input.groupId;
+    for (const [key, value] of Object.entries(input.extended ?? {})) if (value !== undefined) body[key] = value;
+    return {
+      body: Buffer.from(stringifyJsonTree(toJsonTree(body, 'body'), input.jsonDates), 'utf8'),
+      properties: {
+        contentType: 'application/json',
+        contentEncoding: 'utf-8',
+        correlationId: input.correlationId || taskId,
+        deliveryMode: 1,
+      },
+    };
+  } catch (err) {
+    throw err instanceof InvalidMessageError ? fail(err.message) : err;
+  }
+}
+
+/**
+ * The task id and status checked, and the result and traceback of an exception state
+ * encoded (`exc_type` / `exc_message` / `exc_module`, the JS stack as traceback).
+ * @throws InvalidMessageError for a missing task id or status, or a FAILURE/REVOKED without an exception.
+ */
+export function checkedResult(input: Pick<EncodeResultMessageInput, 'taskId' | 'status' | 'result' | 'traceback'>): {
+  result: unknown;
+  traceback: string | null | undefined;
+  fail: (reason: string) => InvalidMessageError;
+} {
   const { taskId, status } = input;
   const fail = (reason: string): InvalidMessageError => new InvalidMessageError(`cannot encode result of task ${String(taskId)}: ${reason}`);
   if (typeof taskId !== 'string' || taskId === '') throw fail(`taskId must be a non-empty string (found ${describeValue(taskId)})`);
@@ -76,32 +117,7 @@ export function encodeResultMessage(input: EncodeResultMessageInput): EncodedRes
       throw fail(`a ${status} result must carry the exception (found ${describeValue(result)})`);
     }
   }
-
-  const ready = READY_STATES.has(status);
-  try {
-    const body: Record<string, unknown> = {
-      status,
-      result: result ?? null,
-      traceback: traceback ?? null,
-      children: input.children ?? [],
-      date_done: ready ? formatIsoDatetime(input.dateDone ?? new Date(), 'dateDone') : null,
-      task_id: taskId,
-    };
-    if (input.parentId) body.parent_id = input.parentId;
-    if (input.groupId) body.group_id = input.groupId;
-    for (const [key, value] of Object.entries(input.extended ?? {})) if (value !== undefined) body[key] = value;
-    return {
-      body: Buffer.from(stringifyJsonTree(toJsonTree(body, 'body')), 'utf8'),
-      properties: {
-        contentType: 'application/json',
-        contentEncoding: 'utf-8',
-        correlationId: input.correlationId || taskId,
-        deliveryMode: 1,
-      },
-    };
-  } catch (err) {
-    throw err instanceof InvalidMessageError ? fail(err.message) : err;
-  }
+  return { result, traceback, fail };
 }
 
 function isEncodedError(value: unknown): value is EncodedError {

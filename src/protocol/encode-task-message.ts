@@ -5,7 +5,7 @@ import type { AmqpProperties } from './amqp-properties';
 import { describeValue, isPlainObject } from './describe-value';
 import { formatIsoDatetime } from './iso-datetime';
 import { type JsonTree, toJsonTree } from './json-tree';
-import { stringifyJsonTree } from './kombu-json';
+import { plainJsonTree, stringifyJsonTree, type JsonDates } from './kombu-json';
 import {
   nonNegativeInteger,
   optionalBoolean,
@@ -62,6 +62,8 @@ export interface EncodeTaskMessageInput {
   lang?: string;
   /** The time `expiration` is counted from. @defaultValue `new Date()` */
   now?: Date;
+  /** How Dates and Buffers in args, kwargs and embed are written (see `JsonDates`). @defaultValue 'tagged' */
+  jsonDates?: JsonDates;
 }
 
 /** The properties of an encoded task message; assignable to amqplib's `Options.Publish`. */
@@ -126,6 +128,8 @@ export function encodeTaskMessage(input: EncodeTaskMessageInput): EncodedTaskMes
     throw new InvalidMessageError(`cannot encode task${label ? ` ${label}` : ''}: ${problems.join('; ')}`);
   }
 
+  // The reprs show what the peer will decode: strings, where Dates and Buffers are written plain.
+  const plain = input.jsonDates === 'plain';
   const headers: TaskMessageHeaders = {
     lang,
     task,
@@ -139,8 +143,8 @@ export function encodeTaskMessage(input: EncodeTaskMessageInput): EncodedTaskMes
     timelimit: [hard, soft],
     root_id: rootId ?? id,
     parent_id: parentId,
-    argsrepr: truncateRepr(reprJsonTree(argsTree), REPR_MAX_LENGTH),
-    kwargsrepr: truncateRepr(reprJsonTree(kwargsTree), REPR_MAX_LENGTH),
+    argsrepr: truncateRepr(reprJsonTree(plain ? plainJsonTree(argsTree) : argsTree), REPR_MAX_LENGTH),
+    kwargsrepr: truncateRepr(reprJsonTree(plain ? plainJsonTree(kwargsTree) : kwargsTree), REPR_MAX_LENGTH),
     origin,
     ignore_result: ignoreResult,
   };
@@ -161,7 +165,7 @@ export function encodeTaskMessage(input: EncodeTaskMessageInput): EncodedTaskMes
     // As Celery (5.2+): the broker drops the message once the task could no longer run anyway.
     properties.expiration = String(Math.max(0, Math.trunc(input.expires.getTime() - now.getTime())));
   }
-  return { body: Buffer.from(stringifyJsonTree([argsTree, kwargsTree, embedTree]), 'utf8'), properties };
+  return { body: Buffer.from(stringifyJsonTree([argsTree, kwargsTree, embedTree], input.jsonDates), 'utf8'), properties };
 }
 
 /** The value as a JSON tree, or a problem when it is not of the expected kind. */

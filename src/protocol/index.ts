@@ -19,7 +19,8 @@ export { decodeResultMessage, type ResultMessage } from './decode-result-message
 export { EXCEPTION_STATES, READY_STATES, type TaskState, type TaskStatus } from './task-state';
 export { encodeError, formatTraceback, JS_ERROR_MODULE, type EncodedError } from './encode-error';
 export { decodeError, type DecodedError } from './decode-error';
-export { dumps, loads } from './kombu-json';
-export { clip } from './describe-value';
+export { dumps, loads, JSON_DATES, type JsonDates } from './kombu-json';
+export { decodeResultMeta, encodeChordPart, encodeResultMeta, readResultMeta, type EncodeResultMetaInput, type ResultMeta } from './result-meta';
+export { clip, isPlainObject } from './describe-value';
 export { pythonRepr } from './python-repr';
 export { formatIsoDatetime, parseIsoDatetime } from './iso-datetime';

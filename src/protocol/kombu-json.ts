@@ -7,27 +7,79 @@ import { type JsonTree, toJsonTree } from './json-tree';
 const KOMBU_TYPES = ['datetime', 'date', 'time', 'decimal', 'uuid', 'bytes', 'base64'] as const;
 
 /**
- * Serializes a value to kombu JSON. Dates become `datetime` tags, byte arrays `bytes` or
- * `base64` tags (as kombu picks: `bytes` when the bytes are valid UTF-8); everything else
+ * How `Date` and `Buffer` values are written (reading accepts both):
+ * - `tagged`: kombu ≥ 5.3's `{"__type__": "datetime", "__value__": "…"}` tags, which such a peer
+ *   decodes back to a datetime or bytes (Celery 5.3 and later);
+ * - `plain`: what kombu 5.2 writes for a datetime, an ISO string ending in `Z`
+ *   (`2026-11-23T12:52:21.358000Z`), and bytes as a base64 string (kombu 5.2's JSON has no
+ *   bytes at all), so that a Celery 5.2 peer gets strings, not two-key dicts.
+ */
+export type JsonDates = 'tagged' | 'plain';
+
+/** The values {@link JsonDates} takes. */
+export const JSON_DATES: readonly JsonDates[] = ['tagged', 'plain'];
+
+/**
+ * Serializes a value to kombu JSON. With `tagged` dates (the default) Dates become `datetime`
+ * tags and byte arrays `bytes` or `base64` tags (as kombu picks: `bytes` when the bytes are
+ * valid UTF-8); with `plain` dates they become ISO strings and base64 strings. Everything else
  * follows `JSON.stringify`.
  *
  * @throws InvalidMessageError for what JSON cannot carry (bigint, function, Map, cycles…).
  */
-export function dumps(value: unknown): string {
-  return stringifyJsonTree(toJsonTree(value, 'value'));
+export function dumps(value: unknown, dates: JsonDates = 'tagged'): string {
+  return stringifyJsonTree(toJsonTree(value, 'value'), dates);
 }
 
 /** {@link dumps} for a value already passed through `toJsonTree`. */
-export function stringifyJsonTree(tree: JsonTree): string {
+export function stringifyJsonTree(tree: JsonTree, dates: JsonDates = 'tagged'): string {
   // The replacer reads `this[key]`: by the time it runs, Date and Buffer have been through toJSON.
   return JSON.stringify(tree, function (this: Record<string, unknown>, key: string, value: unknown) {
     const original = this[key];
-    if (original instanceof Date) return tag('datetime', formatIsoDatetime(original));
-    if (Buffer.isBuffer(original)) {
-      return isUtf8(original) ? tag('bytes', original.toString('utf8')) : tag('base64', original.toString('base64'));
-    }
-    return value;
+    return original instanceof Date || Buffer.isBuffer(original) ? leaf(original, dates) : value;
   });
+}
+
+/**
+ * {@link stringifyJsonTree} as Python's `json.dumps` writes it (kombu's `dumps` with its
+ * defaults): `", "` and `": "` as separators and every character outside ASCII escaped as
+ * `\uXXXX`, so that what warren stores reads byte for byte as what a Python worker stores.
+ */
+export function stringifyPythonStyle(tree: JsonTree, dates: JsonDates = 'tagged'): string {
+  const write = (node: JsonTree): string => {
+    if (node === null) return 'null';
+    if (node instanceof Date || Buffer.isBuffer(node)) return write(leaf(node, dates));
+    if (typeof node === 'string') return asciiJsonString(node);
+    if (typeof node !== 'object') return JSON.stringify(node);
+    if (Array.isArray(node)) return `[${node.map(write).join(', ')}]`;
+    return `{${Object.entries(node)
+      .map(([key, item]) => `${asciiJsonString(key)}: ${write(item)}`)
+      .join(', ')}}`;
+  };
+  return write(tree);
+}
+
+/** The tree with its Dates and Buffers as `plain` writes them: strings. */
+export function plainJsonTree(tree: JsonTree): JsonTree {
+  if (tree instanceof Date || Buffer.isBuffer(tree)) return leaf(tree, 'plain');
+  if (Array.isArray(tree)) return tree.map(plainJsonTree);
+  if (tree !== null && typeof tree === 'object') return Object.fromEntries(Object.entries(tree).map(([key, item]) => [key, plainJsonTree(item)]));
+  return tree;
+}
+
+/** A Date or Buffer as `dates` says to write it. */
+function leaf(value: Date | Buffer, dates: JsonDates): JsonTree {
+  if (value instanceof Date) {
+    const iso = formatIsoDatetime(value);
+    return dates === 'tagged' ? tag('datetime', iso) : iso.replace(/\+00:00$/, 'Z');
+  }
+  if (dates === 'plain') return value.toString('base64');
+  return isUtf8(value) ? tag('bytes', value.toString('utf8')) : tag('base64', value.toString('base64'));
+}
+
+/** JSON.stringify of a string with every non-ASCII code unit escaped, as Python's `ensure_ascii`. */
+function asciiJsonString(text: string): string {
+  return JSON.stringify(text).replace(/[\u0080-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**

@@ -1,6 +1,11 @@
 import { ResultForgottenError, ResultTimeoutError, TaskFailedError, TaskRevokedError, UsageError } from '../errors';
+import type { GroupResult } from './group-result';
 
-export type ResultState = 'PENDING' | 'RECEIVED' | 'STARTED' | 'RETRY' | 'FAILURE' | 'SUCCESS' | 'REVOKED';
+/**
+ * A task's state: Celery's built-in states, or a custom one a task reported with
+ * `ctx.updateState('PROGRESS', meta)` (Python's `update_state`).
+ */
+export type ResultState = 'PENDING' | 'RECEIVED' | 'STARTED' | 'RETRY' | 'FAILURE' | 'SUCCESS' | 'REVOKED' | (string & {});
 
 const READY: ReadonlySet<ResultState> = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);
 
@@ -53,6 +58,10 @@ export interface ResultFollower {
   waiting(result: AsyncResult): void;
   /** `forget()`: stop following the result for good. */
   forget(result: AsyncResult): void;
+  /** Reads the stored state now (backends that store states: Redis); absent for rpc://. */
+  refresh?(result: AsyncResult): Promise<void>;
+  /** Deletes the stored state (backends that store states), for `forget()`. */
+  remove?(result: AsyncResult): Promise<void>;
 }
 
 /**
@@ -107,6 +116,35 @@ export class AsyncResult<T = unknown> {
     return this.current.queue;
   }
 
+  /**
+   * What the latest state carried, as Python's `AsyncResult.info`: the meta of a custom state
+   * (`{ done: 3, total: 10 }` for PROGRESS), the return value once SUCCESS, the encoded
+   * exception (`exc_type`, `exc_message`, `exc_module`) for FAILURE and RETRY; null while PENDING.
+   */
+  get info(): unknown {
+    return this.current.result;
+  }
+
+  /** The traceback the worker reported with a FAILURE or RETRY, else null. */
+  get traceback(): string | null {
+    return this.current.traceback;
+  }
+
+  /**
+   * The result of the task before this one in a chain (`chain(a, b).apply()` returns b's, whose
+   * `parent` is a's), or the header's GroupResult of a chord's body. Undefined otherwise.
+   */
+  parent: AsyncResult | GroupResult | undefined;
+
+  /**
+   * Reads the state the backend holds now and returns it (a Redis backend reads the key; rpc://
+   * holds nothing and returns the latest state that arrived).
+   */
+  async refresh(): Promise<ResultState> {
+    if (this.follower?.refresh && !this.ready) await this.follower.refresh(this);
+    return this.current.state;
+  }
+
   /** @internal Called by the result backend for each result message of this task. */
   update(update: ResultUpdate): void {
     if (this.ready || this.detachedBy) return; // a ready state is final; late STARTED/RETRY messages change nothing
@@ -130,13 +168,18 @@ export class AsyncResult<T = unknown> {
   /**
    * Stops following the task, as Celery's `forget()`: its result messages are dropped from now
    * on, and a pending or later `get()` rejects with `ResultForgottenError` (a result that had
-   * already arrived stays readable). Use it for results you will not wait for, or send the
-   * task with `ignoreResult`.
+   * already arrived stays readable). A backend that stores states (Redis) also deletes the
+   * stored one; the promise resolves once it is deleted. Use it for results you will not wait
+   * for, or send the task with `ignoreResult`.
    */
-  forget(): void {
-    if (!this.follower || this.ready || this.detachedBy) return;
-    this.follower.forget(this);
-    this.detach(new ResultForgottenError(this.id, 'forget() was called'));
+  forget(): Promise<void> {
+    if (!this.follower) return Promise.resolve();
+    const removed = this.follower.remove?.(this) ?? Promise.resolve();
+    if (!this.ready && !this.detachedBy) {
+      this.follower.forget(this);
+      this.detach(new ResultForgottenError(this.id, 'forget() was called'));
+    }
+    return removed;
   }
 
   /**

@@ -1,29 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { BrokerUnavailableError, ClosedError, ResultForgottenError } from '../errors';
+import { BrokerUnavailableError, ClosedError } from '../errors';
 import type { Logger } from '../logging/logger';
-import { decodeError, decodeResultMessage } from '../protocol';
+import { decodeResultMessage } from '../protocol';
 import { replyQueueSpec } from '../topology/reply-queue';
 import type { DeliveredMessage, Transport, TransportChannel } from '../transport';
-import { AsyncResult, DEFAULT_RESULT_TIMEOUT_MS, type RemoteError, type ResultFollower, type ResultState } from './async-result';
-
-/** How many results the backend follows at once unless told otherwise. */
-export const DEFAULT_MAX_TRACKED_RESULTS = 100_000;
-
-/** How many timed-out results still take a late result, so that a later `get()` finds it. */
-export const MAX_TIMED_OUT_RESULTS = 1000;
+import { ResultTracker, type ResultTrackerOptions } from './result-tracker';
 
 /** How many task ids a warning about lost results names before it only counts. */
 const NAMED_IN_LOG = 20;
 
-export interface RpcResultBackendOptions {
-  /** How long `get()` waits when the call sets no `timeout`. @defaultValue 60000 */
-  resultTimeoutMs?: number;
-  /**
-   * The most results followed at once; past it the oldest is dropped (with a warning) and its
-   * `get()` rejects with `ResultForgottenError`. @defaultValue 100000
-   */
-  maxTrackedResults?: number;
-}
+export type RpcResultBackendOptions = ResultTrackerOptions;
+
+export { DEFAULT_MAX_TRACKED_RESULTS, MAX_TIMED_OUT_RESULTS } from './result-tracker';
 
 /**
  * Celery's `rpc://` result backend, caller side: one reply queue per process, named by a UUID
@@ -38,32 +26,18 @@ export interface RpcResultBackendOptions {
  * result later and it arrives), so the tasks pending across the loss are logged, and a `get()`
  * that then times out says that the reply queue was lost meanwhile.
  *
- * Tracking is bounded. A result is followed from `sendTask` until it is ready, `forget()` is
- * called, or the last `get()` waiting for it times out; then it moves to a short list of timed-out
- * results (the last {@link MAX_TIMED_OUT_RESULTS}) that still take a late result, so a later
- * `get()` finds it. At most `maxTrackedResults` are followed at once: past it the oldest is
- * dropped with a warning, and its `get()` rejects with `ResultForgottenError` instead of hanging.
+ * Tracking is bounded: see {@link ResultTracker}.
  */
-export class RpcResultBackend implements ResultFollower {
+export class RpcResultBackend extends ResultTracker {
   readonly replyQueue: string;
-  readonly defaultTimeoutMs: number;
-  private readonly maxTracked: number;
   private channel: TransportChannel | undefined;
   private started = false;
-  private closed = false;
   private reopening: Promise<void> | undefined;
   private unsubscribe: (() => void) | undefined;
   /** `whenReady` callers: told when the reply queue is consumed again, or the backend closed. */
   private readonly readyWaiters = new Set<{ opened: () => void; closed: (error: Error) => void }>();
-  /** Results followed, oldest first. */
-  private readonly followed = new Map<string, AsyncResult>();
-  /** Results whose last `get()` timed out, oldest first; they still take a late result. */
-  private readonly timedOutResults = new Map<string, AsyncResult>();
   /** When the reply queue went (its channel closed); cleared once it is consumed again. */
   private lostAt: Date | undefined;
-  private droppedSinceWarning = 0;
-  private lastDropWarning = 0;
-  private readonly logger: Logger;
 
   constructor(
     private readonly connection: Transport,
@@ -71,11 +45,14 @@ export class RpcResultBackend implements ResultFollower {
     replyQueue: string = randomUUID(),
     options: RpcResultBackendOptions = {},
   ) {
+    super(logger.child({ component: 'result-backend', replyQueue }), options);
     this.replyQueue = replyQueue;
-    this.logger = logger.child({ component: 'result-backend', replyQueue });
-    this.defaultTimeoutMs = options.resultTimeoutMs ?? DEFAULT_RESULT_TIMEOUT_MS;
-    this.maxTracked = options.maxTrackedResults ?? DEFAULT_MAX_TRACKED_RESULTS;
   }
+
+  /** Results arrive on the reply queue whether or not anyone listens for them: nothing to do per task. */
+  protected followed(): void {}
+
+  protected unfollowed(): void {}
 
   /** Declares the reply queue and starts consuming it; both are redone after a reconnect. */
   async start(): Promise<void> {
@@ -115,7 +92,7 @@ export class RpcResultBackend implements ResultFollower {
    */
   private noteLostResults(): void {
     const at = new Date();
-    const pending = [...this.followed.values(), ...this.timedOutResults.values()];
+    const pending = this.all();
     for (const result of pending) result.noteReplyQueueLost(at);
     const ids = pending.map((result) => result.id);
     this.logger.warn(
@@ -199,86 +176,6 @@ export class RpcResultBackend implements ResultFollower {
     });
   }
 
-  /** An AsyncResult that follows the results of `taskId` from now on. */
-  track<T>(taskId: string): AsyncResult<T> {
-    if (this.closed) throw new ClosedError(`the result backend is closed: the result of task ${taskId} cannot be followed`);
-    const result = new AsyncResult<T>(taskId, this);
-    this.follow(result as AsyncResult);
-    return result;
-  }
-
-  /** Stops following `taskId` without a word (its publish failed, so nobody holds its result). */
-  untrack(taskId: string): void {
-    this.followed.delete(taskId);
-    this.timedOutResults.delete(taskId);
-  }
-
-  /** How many results are followed, and how many timed-out ones still take a late result. */
-  get tracked(): { followed: number; timedOut: number } {
-    return { followed: this.followed.size, timedOut: this.timedOutResults.size };
-  }
-
-  /** @internal */
-  decodeError(encoded: unknown): RemoteError {
-    return decodeError(encoded);
-  }
-
-  /** @internal A `get()` on a timed-out result follows it again. */
-  waiting(result: AsyncResult): void {
-    if (this.timedOutResults.get(result.id) !== result) return;
-    this.timedOutResults.delete(result.id);
-    this.follow(result);
-  }
-
-  /** @internal The last `get()` waiting for `result` timed out. */
-  timedOut(result: AsyncResult): void {
-    if (this.followed.get(result.id) !== result) return;
-    this.followed.delete(result.id);
-    this.timedOutResults.set(result.id, result);
-    if (this.timedOutResults.size <= MAX_TIMED_OUT_RESULTS) return;
-    const [oldestId, oldest] = this.timedOutResults.entries().next().value as [string, AsyncResult];
-    this.timedOutResults.delete(oldestId);
-    oldest.detach(new ResultForgottenError(oldestId, `its get() timed out, and ${MAX_TIMED_OUT_RESULTS} results have timed out since`));
-  }
-
-  /** @internal `AsyncResult.forget()`. */
-  forget(result: AsyncResult): void {
-    if (this.followed.get(result.id) === result) this.followed.delete(result.id);
-    if (this.timedOutResults.get(result.id) === result) this.timedOutResults.delete(result.id);
-  }
-
-  private follow(result: AsyncResult): void {
-    const earlier = this.followed.get(result.id) ?? this.timedOutResults.get(result.id);
-    if (earlier && earlier !== result) {
-      earlier.detach(new ResultForgottenError(result.id, 'a task was sent again with the same id; the AsyncResult of the later send follows it'));
-    }
-    this.untrack(result.id);
-    this.followed.set(result.id, result);
-    if (this.followed.size <= this.maxTracked) return;
-    const [oldestId, oldest] = this.followed.entries().next().value as [string, AsyncResult];
-    this.followed.delete(oldestId);
-    oldest.detach(
-      new ResultForgottenError(
-        oldestId,
-        `more than ${this.maxTracked} results were followed at once (maxTrackedResults), and it was the oldest`,
-      ),
-    );
-    this.warnDropped(oldestId);
-  }
-
-  /** At the first drop, then at most once a minute with the count since. */
-  private warnDropped(taskId: string): void {
-    this.droppedSinceWarning += 1;
-    if (Date.now() - this.lastDropWarning < 60_000) return;
-    this.logger.warn(
-      { taskId, dropped: this.droppedSinceWarning, maxTrackedResults: this.maxTracked },
-      'too many results followed at once: the oldest are no longer followed and their get() rejects; ' +
-        'send tasks whose result you do not wait for with ignoreResult, or call forget()',
-    );
-    this.droppedSinceWarning = 0;
-    this.lastDropWarning = Date.now();
-  }
-
   private onMessage(message: DeliveredMessage): void {
     let decoded: ReturnType<typeof decodeResultMessage>;
     try {
@@ -287,20 +184,9 @@ export class RpcResultBackend implements ResultFollower {
       this.logger.warn({ err: (err as Error).message }, 'dropped a reply that is not a result message');
       return;
     }
-    const result = this.followed.get(decoded.taskId) ?? this.timedOutResults.get(decoded.taskId);
-    if (!result) {
+    if (!this.deliver(decoded)) {
       this.logger.debug({ taskId: decoded.taskId, state: decoded.status }, 'result for a task this client does not follow');
-      return;
     }
-    result.update({
-      state: decoded.status as ResultState,
-      result: decoded.result,
-      traceback: decoded.traceback ?? null,
-      dateDone: decoded.dateDone ?? null,
-      worker: decoded.worker,
-      queue: decoded.queue,
-    });
-    if (result.ready) this.untrack(decoded.taskId);
   }
 
   /**
@@ -310,11 +196,7 @@ export class RpcResultBackend implements ResultFollower {
   async close(): Promise<void> {
     this.closed = true;
     this.started = false;
-    for (const result of [...this.followed.values(), ...this.timedOutResults.values()]) {
-      result.detach(new ClosedError(`the app was closed while the result of task ${result.id} was pending; it will not come`));
-    }
-    this.followed.clear();
-    this.timedOutResults.clear();
+    this.detachAll();
     for (const waiter of [...this.readyWaiters]) waiter.closed(new ClosedError('the result backend was closed while waiting for the reply queue'));
     this.unsubscribe?.();
     const channel = this.channel;

@@ -1,14 +1,14 @@
-import { BrokerUnavailableError, EncodeError, InvalidMessageError, MessageTooLargeError, Retry, UnroutableError, UsageError } from '../errors';
+import { EncodeError, InvalidMessageError, MessageTooLargeError, Retry, UsageError } from '../errors';
 import type { Logger } from '../logging/logger';
 import {
   clip,
   decodeTaskMessage,
   encodeError,
-  encodeResultMessage,
   formatTraceback,
   republishTaskMessage,
-  type EncodedResultMessage,
+  type EncodedError,
   type TaskMessage,
+  type TaskStatus,
 } from '../protocol';
 import { isBrokerHeader, isDelayHeader, isDeliveryCountHeader, previousDeliveries, recordedDeliveries } from '../topology';
 import type { Publisher, PublishRequest } from '../transport';
@@ -16,6 +16,7 @@ import type { DeadLetters } from './dead-letters';
 import { settle, type Delivery } from './delivery';
 import { handlerArguments } from './handler-arguments';
 import { decideOutcome, type Decision, type Outcome } from './outcome';
+import type { EncodedResult, ResultStore } from './result-store';
 import { retryOptionProblems } from './retry-policy';
 import { runWithinLimits, type TimeLimits } from './run-within-limits';
 import type { ScheduledTasks } from './scheduled-tasks';
@@ -23,6 +24,7 @@ import { RunningTask } from './task-scope';
 import type { RegisteredTask, TaskContext, TaskLookup } from './task-types';
 import type { ResolvedWorkerOptions } from './worker-options';
 import type { WorkerEvents } from './worker-events';
+import { hasWorkflow, type TaskEnd, type Workflow } from './workflow';
 
 /**
  * Publishes tasks again, now or after a delay the broker keeps (the producer's
@@ -55,6 +57,10 @@ export type RevokedLookup = (taskId: string) => boolean;
 export interface RequestHandlerOptions {
   publisher: Publisher;
   republisher: TaskRepublisher;
+  /** Where task states go: the result backend. */
+  results: ResultStore;
+  /** The steps after a task that its message's workflow asks for (chain, callbacks, errbacks, chord). */
+  workflow: Workflow;
   tasks: TaskLookup;
   deadLetters: DeadLetters;
   logger: Logger;
@@ -174,6 +180,7 @@ export class RequestHandler {
         if (problems.length > 0) throw new UsageError(`task ${task.task}[${task.id}]: ctx.retry(): ${problems.join('; ')}`);
         throw new Retry(options);
       },
+      updateState: (state, meta = null) => this.updateState(task, queue, state, meta, log, slot, registered),
     }), this);
     const { context } = running;
     slot.task = running;
@@ -190,8 +197,8 @@ export class RequestHandler {
     );
     const runtimeMs = Math.round((performance.now() - started) * 10) / 10;
     let outcome: Outcome = end;
-    let success: EncodedResultMessage | undefined;
-    if (end.kind === 'returned' && wantsResult(task, registered)) {
+    let success: EncodedResult | undefined;
+    if (end.kind === 'returned' && this.wantsResult(task, registered)) {
       // Encoded before anything is decided: a result that cannot be sent is the task's FAILURE.
       const encoded = this.encodeResult(task, queue, 'SUCCESS', end.value === undefined ? null : end.value, null);
       if (encoded instanceof Error) outcome = { kind: 'result-rejected', error: encoded };
@@ -217,7 +224,7 @@ export class RequestHandler {
     decision: Decision,
     log: Logger,
     runtimeMs?: number,
-    success?: EncodedResultMessage,
+    success?: EncodedResult,
   ): Promise<boolean> {
     const { queue } = delivery;
     const { emit } = this.deps;
@@ -226,7 +233,14 @@ export class RequestHandler {
       case 'hand-back':
         return false;
       case 'succeed': {
-        const delivered = await this.sendResult(task, queue, 'SUCCESS', decision.value, null, log, slot, registered, success);
+        // As Celery: the callbacks and the next step of the chain go out first, so the result names them as children.
+        const children = hasWorkflow(task)
+          ? await this.workflowStep(delivery, slot, log, 'the callbacks or the next step of the chain', () => this.deps.workflow.succeeded(task, decision.value, log))
+          : [];
+        if (children === undefined) return false;
+        if (children.length > 0) success = undefined;
+        const delivered = await this.sendResult(task, queue, 'SUCCESS', decision.value, null, log, slot, registered, success, children);
+        if (delivered && hasWorkflow(task) && !(await this.finishWorkflow(delivery, slot, task, { status: 'SUCCESS', result: decision.value ?? null, traceback: null }, log))) return false;
         if (!this.finish(delivery, slot, delivered, log)) return false;
         log.info({ state: 'SUCCESS', runtimeMs }, 'task succeeded');
         emit('task-succeeded', { ...ids, runtimeMs: runtimeMs ?? 0, result: decision.value });
@@ -234,7 +248,10 @@ export class RequestHandler {
       }
       case 'fail': {
         const { error } = decision;
-        const delivered = await this.sendResult(task, queue, 'FAILURE', encodeError(error), formatTraceback(error), log, slot, registered);
+        const encoded = encodeError(error);
+        const traceback = formatTraceback(error);
+        const delivered = await this.sendResult(task, queue, 'FAILURE', encoded, traceback, log, slot, registered);
+        if (delivered && hasWorkflow(task) && !(await this.finishWorkflow(delivery, slot, task, { status: 'FAILURE', result: encoded, traceback }, log))) return false;
         if (!this.finish(delivery, slot, delivered, log)) return false;
         log.warn({ state: 'FAILURE', runtimeMs, err: describe(error) }, 'task failed');
         emit('task-failed', { ...ids, error, runtimeMs: runtimeMs ?? 0 });
@@ -243,8 +260,9 @@ export class RequestHandler {
       case 'revoke': {
         const { reason, signal } = decision;
         // Celery's `mark_as_revoked(id, reason)`: TaskRevokedError('expired' | 'revoked' | 'terminated').
-        const revoked = { exc_type: 'TaskRevokedError', exc_message: [reason], exc_module: 'celery.exceptions' };
+        const revoked: EncodedError = { exc_type: 'TaskRevokedError', exc_message: [reason], exc_module: 'celery.exceptions' };
         await this.sendResult(task, queue, 'REVOKED', revoked, null, log, slot, registered);
+        if (hasWorkflow(task) && !(await this.finishWorkflow(delivery, slot, task, { status: 'REVOKED', result: revoked, traceback: null }, log))) return false;
         if (slot.abandoned) return false;
         this.ack(delivery, log);
         if (reason === 'expired') log.warn({ state: 'REVOKED', expires: task.expires?.toISOString(), eta: task.eta }, 'task expired before it ran; revoked');
@@ -347,54 +365,63 @@ export class RequestHandler {
   }
 
   /**
-   * A result message for the caller's reply queue, or why it cannot be one: `EncodeError` for a
+   * The task's state encoded for the result backend, or why it cannot be: `EncodeError` for a
    * value JSON cannot carry, `MessageTooLargeError` for one over `maxMessageBytes`.
    */
-  private encodeResult(task: TaskMessage, queue: string, status: 'SUCCESS' | 'FAILURE' | 'STARTED' | 'REVOKED' | 'RETRY', result: unknown, traceback: string | null): EncodedResultMessage | Error {
-    let encoded: EncodedResultMessage;
+  private encodeResult(
+    task: TaskMessage,
+    queue: string,
+    status: TaskStatus,
+    result: unknown,
+    traceback: string | null,
+    children?: readonly unknown[],
+  ): EncodedResult | Error {
+    let encoded: EncodedResult;
     try {
-      encoded = encodeResultMessage({
+      encoded = this.deps.results.encode({
         taskId: task.id,
         status,
         result,
         traceback,
-        parentId: task.parentId,
+        replyTo: task.replyTo,
         correlationId: task.correlationId ?? task.id,
-        extended: { name: task.task, worker: this.deps.options.hostname, queue, retries: task.retries },
+        parentId: task.parentId,
+        groupId: task.group,
+        children,
+        extended: { name: task.task, args: task.args, kwargs: task.kwargs, worker: this.deps.options.hostname, retries: task.retries, queue },
       });
     } catch (err) {
-      // `cannot encode result of task <id>: body.result.o cannot be sent as JSON (found Map)`: say where, and what.
-      const detail = err instanceof InvalidMessageError ? /body\.(.*) cannot be sent as JSON \((found .*)\)$/.exec(err.message) : null;
+      // `cannot encode result of task <id>: meta.result.o cannot be sent as JSON (found Map)`: say where, and what.
+      const detail = err instanceof InvalidMessageError ? /(?:body|meta)\.(.*) cannot be sent as JSON \((found .*)\)$/.exec(err.message) : null;
       const what = detail ? `${detail[2]} at ${detail[1]}` : describe(err);
       return new EncodeError(`the ${status} result of task ${task.task}[${task.id}] cannot be sent as JSON: ${what}`, err);
     }
     const limit = this.deps.options.maxMessageBytes;
-    if (encoded.body.length > limit) return new MessageTooLargeError(`the ${status} result of task ${task.task}[${task.id}]`, encoded.body.length, limit);
+    if (encoded.sizeBytes > limit) return new MessageTooLargeError(`the ${status} result of task ${task.task}[${task.id}]`, encoded.sizeBytes, limit);
     return encoded;
   }
 
   /**
-   * Publishes a result to the caller's reply queue and waits for the broker's confirm.
-   * Returns false only when the broker could not take it: the message is then handed back,
-   * so the caller still gets a result from a redelivery. A reply queue that is gone is no
-   * reason to run the task again: that result is dropped with a warning, as Celery does. A
-   * publish cut off by a lost connection is tried once more (the publisher waits for the
-   * reconnect): the result is the same whichever copy arrives.
+   * Stores a state of the task in the result backend (rpc://: publishes it to the caller's reply
+   * queue and waits for the broker's confirm). Returns false only when the backend could not take
+   * it: the message is then handed back, so the caller still gets a result from a redelivery. A
+   * state the backend has nowhere to put (the reply queue is gone) is dropped, as Celery does.
    */
   private async sendResult(
     task: TaskMessage,
     queue: string,
-    status: 'SUCCESS' | 'FAILURE' | 'STARTED' | 'REVOKED' | 'RETRY',
+    status: TaskStatus,
     result: unknown,
     traceback: string | null,
     log: Logger,
     slot: Slot,
     registered?: RegisteredTask,
-    encoded?: EncodedResultMessage,
+    encoded?: EncodedResult,
+    children?: readonly unknown[],
   ): Promise<boolean> {
-    if (!wantsResult(task, registered)) return true;
+    if (!this.wantsResult(task, registered)) return true;
     if (slot.abandoned) return false;
-    let message = encoded ?? this.encodeResult(task, queue, status, result, traceback);
+    let message = encoded ?? this.encodeResult(task, queue, status, result, traceback, children);
     if (message instanceof Error) {
       // An exception state whose own error cannot be sent (a huge message or traceback): say so instead.
       log.warn({ status, err: message.message }, 'the result cannot be sent as it is; sending why instead');
@@ -402,24 +429,70 @@ export class RequestHandler {
       if (fallback instanceof Error) return true;
       message = fallback;
     }
-    const request = { exchange: '', routingKey: task.replyTo!, body: message.body, properties: message.properties };
-    for (let attempt = 1; ; attempt += 1) {
+    try {
+      await this.deps.results.store(message, log);
+      return true;
+    } catch (failed) {
       try {
-        await this.deps.publisher.publish(request);
+        await this.deps.results.recover(failed, message, log);
         return true;
       } catch (err) {
-        if (err instanceof UnroutableError) {
-          log.warn({ replyTo: task.replyTo, status }, 'result dropped: the reply queue no longer exists');
-          return true;
-        }
-        if (err instanceof BrokerUnavailableError && attempt === 1 && !slot.abandoned) {
-          log.warn({ err: err.message, status }, 'the result publish was cut off; publishing it again');
-          continue;
-        }
-        log.error({ err: (err as Error).message, status }, 'could not publish the result; the message goes back to the queue');
-        return false;
+        return this.storeFailed(err, status, log);
       }
     }
+  }
+
+  /** A state the backend did not take: logged, and after a pause the message goes back (false). */
+  private async storeFailed(err: unknown, status: TaskStatus, log: Logger): Promise<false> {
+    log.error({ err: (err as Error).message, status, backend: this.deps.results.display }, 'could not store the result; the message goes back to the queue');
+    // A backend that refuses at once (too few replicas for waitReplicas) must not spin the message round.
+    await pause();
+    return false;
+  }
+
+  /**
+   * `ctx.updateState(state, meta)`: a custom state (`PROGRESS`) stored as Celery's
+   * `update_state` stores it, for whoever follows the task.
+   */
+  private async updateState(task: TaskMessage, queue: string, state: string, meta: unknown, log: Logger, slot: Slot, registered: RegisteredTask): Promise<void> {
+    if (typeof state !== 'string' || state === '') throw new UsageError(`task ${task.task}[${task.id}]: ctx.updateState(): the state must be a non-empty string (got ${String(state)})`);
+    if (!this.wantsResult(task, registered) || slot.abandoned) return;
+    const encoded = this.encodeResult(task, queue, state, meta ?? null, null);
+    if (encoded instanceof Error) throw encoded;
+    await this.deps.results.store(encoded, log).catch((err: unknown) => this.deps.results.recover(err, encoded, log));
+  }
+
+  private wantsResult(task: TaskMessage, registered: RegisteredTask | undefined): boolean {
+    return !task.ignoreResult && !registered?.options.ignoreResult && this.deps.results.accepts(task.replyTo);
+  }
+
+  /**
+   * Runs a workflow step; on failure (the broker or the result backend did not take what it
+   * sends) hands the delivery back after a pause and resolves undefined.
+   */
+  private async workflowStep<T>(delivery: Delivery, slot: Slot, log: Logger, what: string, step: () => Promise<T>): Promise<T | undefined> {
+    if (slot.abandoned) return undefined;
+    try {
+      return await step();
+    } catch (err) {
+      log.error({ err: (err as Error).message }, `could not send ${what}; the message goes back to the queue`);
+      await pause();
+      if (!slot.abandoned) settle(delivery, 'requeue');
+      return undefined;
+    }
+  }
+
+  /**
+   * The workflow steps after a final state (chord part, a failed chain, errbacks); false when the
+   * delivery was handed back. Called only for a message with a workflow: one without is settled
+   * in the same turn its result is confirmed, as before.
+   */
+  private async finishWorkflow(delivery: Delivery, slot: Slot, task: TaskMessage, end: TaskEnd, log: Logger): Promise<boolean> {
+    const done = await this.workflowStep(delivery, slot, log, 'what the workflow needs after the task (its chord part, errbacks)', async () => {
+      await this.deps.workflow.finished(task, end, log);
+      return true;
+    });
+    return done === true;
   }
 
   /** Acks once the result is out, else hands the delivery back. False when the worker had let it go. */
@@ -435,10 +508,6 @@ export class RequestHandler {
       log.warn('could not ack: the channel closed meanwhile, so the broker will redeliver the message');
     }
   }
-}
-
-function wantsResult(task: TaskMessage, registered: RegisteredTask | undefined): boolean {
-  return Boolean(task.replyTo) && !task.ignoreResult && !registered?.options.ignoreResult;
 }
 
 /** A short wait before handing a message back after a broker error, so it does not spin. */

@@ -36,6 +36,17 @@ export interface TaskContext {
    * `UsageError` instead, which fails the task.
    */
   retry(options?: RetryOptions): never;
+  /**
+   * Reports a state of the running task, as Celery's `update_state`: a custom one such as
+   * `PROGRESS` with its meta, which a caller reads as the result's `state` and `info`.
+   * Stored by the result backend (Redis), or published to the caller's reply queue (rpc://);
+   * resolves once it is. Nothing is stored for a task sent with `ignoreResult`.
+   *
+   * ```ts
+   * await ctx.updateState('PROGRESS', { done: 30, total: 100 });
+   * ```
+   */
+  updateState(state: string, meta?: unknown): Promise<void>;
 }
 
 /** What `ctx.retry()` takes. */

@@ -13,7 +13,9 @@ import { ScheduledTasks } from './scheduled-tasks';
 import { StallMonitor } from './stall-monitor';
 import { taskReceived } from './task-received';
 import { runningTask, type RunningTask } from './task-scope';
+import type { ResultStore } from './result-store';
 import type { TaskLookup } from './task-types';
+import type { Workflow } from './workflow';
 import type { WorkerEvents, WorkerSummary } from './worker-events';
 import type { ResolvedWorkerOptions } from './worker-options';
 
@@ -23,6 +25,10 @@ export interface WorkerParts {
   publisher: Publisher;
   /** Publishes retries and tasks that arrived too early. */
   republisher: TaskRepublisher;
+  /** Where task states go: the app's result backend. */
+  results: ResultStore;
+  /** The steps a message's workflow asks for after its task (chain, callbacks, errbacks, chord). */
+  workflow: Workflow;
   tasks: TaskLookup;
   logger: Logger;
   /** The queues to consume, already checked against the definitions. */
@@ -122,6 +128,8 @@ export class Worker {
     this.requests = new RequestHandler({
       publisher: parts.publisher,
       republisher: parts.republisher,
+      results: parts.results,
+      workflow: parts.workflow,
       tasks: parts.tasks,
       deadLetters: this.deadLetters,
       logger: this.logger,

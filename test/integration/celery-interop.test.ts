@@ -38,7 +38,7 @@ describe('Celery interop: Python Celery 5.2 and warren on the same broker', () =
   const brokerUrl = testBrokerUrl();
   // Each queue as Celery declares a queue it creates for a route: durable, no arguments, bound
   // to a durable direct exchange of the same name with the queue name as routing key.
-  const defs = writeDefinitionsFile({
+  const document = {
     broker: { url: brokerUrl },
     exchanges: [
       { name: warrenQueue, type: 'direct', durable: true, autoDelete: false },
@@ -50,7 +50,8 @@ describe('Celery interop: Python Celery 5.2 and warren on the same broker', () =
     ],
     defaultQueue: warrenQueue,
     routes: { [`${prefix}.*`]: { queue: pythonQueue } },
-  });
+  };
+  const defs = writeDefinitionsFile(document);
   const pythonClientConfig: PythonCeleryConfig = { brokerUrl, prefix, queue: warrenQueue };
   const pythonWorkerConfig: PythonCeleryConfig = { brokerUrl, prefix, queue: pythonQueue };
   const logger = createLogger({ level: 'silent' });
@@ -93,6 +94,8 @@ describe('Celery interop: Python Celery 5.2 and warren on the same broker', () =
         bind: true,
         params: ['value', 'factor', 'offset'],
       });
+      workerApp.task(`${prefix}.plus`, async (a: number, b: number) => a + b);
+      workerApp.task(`${prefix}.times`, async (a: number, b: number) => a * b);
       await workerApp.startWorker({ queues: [warrenQueue], concurrency: 2 });
     });
 
@@ -153,6 +156,15 @@ describe('Celery interop: Python Celery 5.2 and warren on the same broker', () =
       });
     });
 
+    test('a chain of warren tasks built by Python with rpc://: the warren worker sends the next step, Python gets the last result', async () => {
+      const out = await runPythonClientJson<PythonCall & { parent_id?: string }>(pythonClientConfig, [
+        'chain',
+        JSON.stringify([[`${prefix}.plus`, [2, 3]], [`${prefix}.times`, [10]], [`${prefix}.plus`, [1]]]),
+        '10',
+      ]);
+      expect(out).toMatchObject({ status: 'SUCCESS', result: 51, parent_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    });
+
     test('a JS TypeError reaches Python as the builtin TypeError', async () => {
       const out = await runPythonClientJson<PythonCall>(pythonClientConfig, ['call', `${prefix}.typed`, '[]', '{}', '10']);
       expect(out).toMatchObject({ status: 'FAILURE', exc_type: 'TypeError', exc_module: 'builtins', exc_str: 'expected a number' });
@@ -177,6 +189,28 @@ describe('Celery interop: Python Celery 5.2 and warren on the same broker', () =
       const exit = await pythonWorker?.stop();
       // Celery's warm shutdown on SIGTERM exits 0: the SIGKILL fallback was not needed.
       if (pythonWorkerReady) expect(exit).toEqual({ code: 0, signal: null });
+    });
+
+    test('jsonDates: Celery 5.2 reads tagged Dates and Buffers as two-key dicts, and plain ones as the strings it writes itself', async () => {
+      const at = new Date('2026-11-23T12:52:21.358Z');
+      const tagged = await client.sendTask<Array<[string, unknown]>>(`${prefix}.types`, [at, Buffer.from('hi')]);
+      const seenTagged = await tagged.get({ timeout: 10_000 });
+      expect(seenTagged.map(([type]) => type)).toEqual(['dict', 'dict']);
+      // The dicts come back to warren as the tags they are, so warren reads a Date and a Buffer again.
+      expect(seenTagged.map(([, value]) => value)).toEqual([at, Buffer.from('hi')]);
+
+      const plainDefs = writeDefinitionsFile({ ...document, jsonDates: 'plain' });
+      const plainClient = createApp({ definitions: plainDefs.file, logger });
+      try {
+        const plain = await plainClient.sendTask<Array<[string, unknown]>>(`${prefix}.types`, [at, Buffer.from('hi')]);
+        await expect(plain.get({ timeout: 10_000 })).resolves.toEqual([
+          ['str', '2026-11-23T12:52:21.358000Z'],
+          ['str', 'aGk='],
+        ]);
+      } finally {
+        await plainClient.close();
+        plainDefs.remove();
+      }
     });
 
     test('sendTask to a Python task: get() resolves to its return value', async () => {

@@ -37,6 +37,10 @@ export interface PythonCeleryConfig {
   prefix: string;
   /** The queue the Python client sends to, or the Python worker consumes. */
   queue: string;
+  /** The result backend of the Python side (workflow tests: the Redis warren uses too). */
+  backend?: string;
+  /** Workflow tests: the queue of warren's `js_*` tasks. */
+  jsQueue?: string;
 }
 
 function pythonEnv(config: PythonCeleryConfig): NodeJS.ProcessEnv {
@@ -48,6 +52,8 @@ function pythonEnv(config: PythonCeleryConfig): NodeJS.ProcessEnv {
     CELERY_INTEROP_BROKER_URL: config.brokerUrl,
     CELERY_INTEROP_PREFIX: config.prefix,
     CELERY_INTEROP_QUEUE: config.queue,
+    ...(config.backend ? { CELERY_INTEROP_BACKEND: config.backend } : {}),
+    ...(config.jsQueue ? { CELERY_INTEROP_JS_QUEUE: config.jsQueue } : {}),
   };
 }
 
@@ -57,24 +63,25 @@ export interface PythonRun {
   stderr: string;
 }
 
-/** Runs `test/fixtures/celery/client.py <args>` to completion (killed after `timeoutMs`). */
-export function runPythonClient(config: PythonCeleryConfig, args: readonly string[], timeoutMs = 15_000): Promise<PythonRun> {
-  return runProcess(PYTHON, [join(CELERY_FIXTURES, 'client.py'), ...args], pythonEnv(config), timeoutMs);
+/** Runs `test/fixtures/celery/<script> <args>` (client.py unless said) to completion (killed after `timeoutMs`). */
+export function runPythonClient(config: PythonCeleryConfig, args: readonly string[], timeoutMs = 15_000, script = 'client.py'): Promise<PythonRun> {
+  return runProcess(PYTHON, [join(CELERY_FIXTURES, script), ...args], pythonEnv(config), timeoutMs);
 }
 
 /**
- * Runs client.py and parses the one JSON line it prints; fails with its exit code, stdout and
- * stderr when it exits non-zero or prints no JSON.
+ * Runs client.py (or `script`) and parses the one JSON line it prints; fails with its exit
+ * code, stdout and stderr when it exits non-zero or prints no JSON.
  */
 export async function runPythonClientJson<T = Record<string, unknown>>(
   config: PythonCeleryConfig,
   args: readonly string[],
   timeoutMs?: number,
+  script = 'client.py',
 ): Promise<T> {
-  const run = await runPythonClient(config, args, timeoutMs);
+  const run = await runPythonClient(config, args, timeoutMs, script);
   const last = run.stdout.trim().split('\n').pop() ?? '';
   if (run.code !== 0 || !last.startsWith('{')) {
-    throw new Error(`client.py ${args.join(' ')} exited with ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+    throw new Error(`${script} ${args.join(' ')} exited with ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
   }
   return JSON.parse(last) as T;
 }
@@ -91,11 +98,11 @@ export class PythonCeleryWorker {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private logs = '';
 
-  constructor(config: PythonCeleryConfig, options: { nodeName?: string; readyTimeoutMs?: number } = {}) {
+  constructor(config: PythonCeleryConfig, options: { nodeName?: string; readyTimeoutMs?: number; module?: string } = {}) {
     const nodeName = options.nodeName ?? `${config.prefix}@%h`;
     this.child = spawn(
       PYTHON,
-      ['-m', 'celery', '-A', 'worker_app', 'worker', '-Q', config.queue, '-n', nodeName,
+      ['-m', 'celery', '-A', options.module ?? 'worker_app', 'worker', '-Q', config.queue, '-n', nodeName,
         '--pool', 'solo', '-c', '1', '--without-heartbeat', '--without-gossip', '--without-mingle', '-l', 'info'],
       { cwd: CELERY_FIXTURES, env: pythonEnv(config), stdio: ['ignore', 'pipe', 'pipe'] },
     );

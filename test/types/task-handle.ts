@@ -3,7 +3,7 @@
  * every other line must compile. Checked by `tsc --noEmit` (test/unit/app/task-handle-types.test.ts,
  * and `npx tsc -p tsconfig.json --noEmit` for the whole project). Never run.
  */
-import { createApp, type AsyncResult, type TaskContext } from '../../src';
+import { createApp, type AsyncResult, type GroupResult, type Signature, type TaskContext } from '../../src';
 
 const app = createApp();
 
@@ -41,5 +41,20 @@ export async function typedTasks(): Promise<void> {
   await greet.send('ada');
   await greet.send('ada', '!');
 
-  void [value, wrong, charged, pong];
+  // Signatures: .s() takes all the arguments, or all but the first (a chain's previous result).
+  const whole: Signature<number> = add.s(2, 3);
+  const partial: Signature<number> = add.s(10);
+  const fixed: Signature<number> = add.si(1, 1);
+  // @ts-expect-error .si() takes every argument: it gets no previous result
+  add.si(1);
+  // @ts-expect-error a string where a number is expected
+  add.s('10');
+  const chained: AsyncResult<number> = await app.chain<number>(whole, partial, fixed).apply();
+  const grouped: GroupResult<[number, number]> = await app.group<[number, number]>(add.s(1, 1), add.s(2, 2)).apply();
+  const listed: [number, number] = await grouped.get({ timeout: 1000 });
+  const chorded: AsyncResult<number> = await app.chord<number>([add.s(1, 1), add.s(2, 2)], app.signature<number>('math.sum')).apply();
+  // @ts-expect-error an unknown option
+  add.s(1, 2).set({ countDown: 5 });
+
+  void [value, wrong, charged, pong, chained, listed, chorded];
 }

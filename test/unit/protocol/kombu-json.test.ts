@@ -14,6 +14,19 @@ describe('kombu JSON', () => {
     );
   });
 
+  it('writes Dates and bytes plain for Celery 5.2: kombu 5.2\'s ISO string ending in Z, and base64', () => {
+    expect(dumps({ at: new Date('2026-11-23T12:52:21.358Z'), raw: Buffer.from('héllo') }, 'plain')).toBe(
+      '{"at":"2026-11-23T12:52:21.358000Z","raw":"aMOpbGxv"}',
+    );
+  });
+
+  it('reads plain values back as the strings they are, and tags as values, whichever way they were written', () => {
+    expect(loads('{"at":"2026-11-23T12:52:21.358000Z","tagged":{"__type__":"datetime","__value__":"2026-11-23T12:52:21.358000+00:00"}}')).toEqual({
+      at: '2026-11-23T12:52:21.358000Z',
+      tagged: new Date('2026-11-23T12:52:21.358Z'),
+    });
+  });
+
   it('round-trips datetimes and bytes', () => {
     const value = { at: new Date('2026-11-23T12:52:21.358Z'), raw: Buffer.from([0, 1, 254]), text: Buffer.from('ok'), n: [1, null] };
     expect(loads(dumps(value))).toEqual(value);
