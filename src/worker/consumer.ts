@@ -131,6 +131,19 @@ export class Consumer {
     }
   }
 
+  /**
+   * Resolves once the broker has taken in every ack and nack sent on the current channel so
+   * far. Acks have no reply, and a process killed right after one may never have written it to
+   * the socket; but the broker handles a channel's frames in order, so the reply to a
+   * synchronous method sent after them comes after them: `basic.qos` with the per-consumer
+   * prefetch the channel already has, which changes nothing. Without a channel (it closed) the
+   * broker has requeued what was unsettled, and there is nothing to wait for.
+   */
+  async flushAcks(): Promise<void> {
+    const channel = this.current;
+    if (channel) await channel.prefetch(this.options.prefetch, false).catch(() => undefined);
+  }
+
   /** Stops following reconnects and cancels the consumers: no new deliveries. */
   async stop(): Promise<void> {
     if (this.stopped) return;

@@ -51,6 +51,8 @@ export interface Rejection {
  */
 export class DeadLetters {
   private readonly settings = new Map<string, QueueSettings>();
+  /** While the consumer pauses, copies wait to be sent round: see `holdCopiesUntil`. */
+  private held: Promise<unknown> | undefined;
 
   constructor(
     queues: readonly QueueDefinition[],
@@ -86,6 +88,20 @@ export class DeadLetters {
   /** A counted copy (it carries lost runs, and was not redelivered since): it runs alone. */
   runsAlone(delivery: Delivery): boolean {
     return this.counts(delivery.queue) && !this.isSuspect(delivery) && recordedDeliveries(delivery.message.properties.headers) > 0;
+  }
+
+  /**
+   * Holds the copies sent round back to the queue until `paused` settles (the consumer's
+   * cancel). A quorum queue may still hand a message enqueued before it applied a cancel to
+   * the cancelled consumer; the broker then takes it back counted, and flagged redelivered,
+   * though no worker ever saw it, and the copy's next delivery would count a lost run that
+   * never happened. A copy published after the cancel-ok cannot meet the old consumer.
+   */
+  holdCopiesUntil(paused: Promise<unknown>): void {
+    const held = paused.catch(() => undefined).finally(() => {
+      if (this.held === held) this.held = undefined;
+    });
+    this.held = held;
   }
 
   /**
@@ -153,6 +169,7 @@ export class DeadLetters {
   async sendRound(delivery: Delivery, lostRuns = recordedDeliveries(delivery.message.properties.headers)): Promise<boolean> {
     const { message, queue } = delivery;
     const headers = { ...ownHeaders(message), ...(lostRuns > 0 ? deliveryCountHeader(lostRuns) : {}) };
+    while (this.held) await this.held;
     try {
       await this.publisher.publish({ exchange: '', routingKey: queue, body: message.content, properties: copiedProperties(message.properties, headers) });
     } catch (err) {

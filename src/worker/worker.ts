@@ -385,12 +385,18 @@ export class Worker {
     try {
       const lone = this.alone.shift();
       this.lone = lone;
-      await this.consumer.pause();
+      const paused = this.consumer.pause();
+      this.deadLetters.holdCopiesUntil(paused);
+      await paused;
       const others = [...this.alone.splice(0), ...this.inbox.filter((d) => this.deadLetters.counts(d.queue))];
       this.inbox.splice(0, this.inbox.length, ...this.inbox.filter((d) => !others.includes(d)));
       await Promise.all(others.map((d) => this.sendBack(d)));
       await this.whenIdle();
       await Promise.all(this.sendingBack);
+      // The acks of everything finished or sent round must have reached the broker before a run
+      // that may kill the process: one still in a buffer would have its message redelivered, and
+      // an innocent one counted again.
+      await this.consumer.flushAcks();
       // stop() may have handed it back meanwhile, or its channel gone.
       if (!lone || this.lone !== lone || lone.settled || this.stopping) return;
       this.lone = undefined;
