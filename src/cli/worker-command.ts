@@ -26,6 +26,9 @@ interface WorkerArgs extends CommonArgs {
   statedb?: string;
   'metrics-port'?: number;
   'metrics-host'?: string;
+  pool?: string;
+  'max-tasks-per-child'?: number;
+  'max-memory-per-child'?: string;
 }
 
 /** The flag of each worker option, for error messages. */
@@ -46,6 +49,10 @@ const FLAGS: Record<keyof WorkerOptions, string> = {
   stateDb: '--statedb',
   metricsPort: '--metrics-port',
   metricsHost: '--metrics-host',
+  pool: '--pool',
+  appModule: '--app',
+  maxTasksPerChild: '--max-tasks-per-child',
+  maxMemoryPerChild: '--max-memory-per-child',
 };
 
 /**
@@ -53,7 +60,7 @@ const FLAGS: Record<keyof WorkerOptions, string> = {
  * `app.startWorker()`, which validates them the same way.
  * @throws UsageError naming the flag, before anything is loaded or connected.
  */
-export function workerOptionsFromArgs(args: Omit<WorkerArgs, keyof CommonArgs | 'app'>): WorkerOptions {
+export function workerOptionsFromArgs(args: Omit<WorkerArgs, keyof CommonArgs | 'app'> & { app?: string }): WorkerOptions {
   const seconds = (flag: 'time-limit' | 'soft-time-limit'): number | undefined => {
     const ms = durationFlag(flag, args[flag]);
     return ms === undefined ? undefined : ms / 1000;
@@ -63,6 +70,12 @@ export function workerOptionsFromArgs(args: Omit<WorkerArgs, keyof CommonArgs | 
     maxMessageBytes = args['max-message-size'] === undefined ? undefined : parseByteSize(args['max-message-size']);
   } catch (err) {
     throw new UsageError(`--max-message-size: ${(err as Error).message}`);
+  }
+  let maxMemoryPerChild: number | undefined;
+  try {
+    maxMemoryPerChild = args['max-memory-per-child'] === undefined ? undefined : parseByteSize(args['max-memory-per-child']);
+  } catch (err) {
+    throw new UsageError(`--max-memory-per-child: ${(err as Error).message}`);
   }
   const options: WorkerOptions = {
     queues: splitList(args.queues),
@@ -81,6 +94,11 @@ export function workerOptionsFromArgs(args: Omit<WorkerArgs, keyof CommonArgs | 
     stateDb: args.statedb,
     metricsPort: args['metrics-port'],
     metricsHost: args['metrics-host'],
+    pool: args.pool as WorkerOptions['pool'],
+    // The process pool's children load the module -A names, as this process did.
+    appModule: args.pool === 'process' ? args.app : undefined,
+    maxTasksPerChild: args['max-tasks-per-child'],
+    maxMemoryPerChild,
   };
   resolveWorkerOptions(options, { optionName: (key) => FLAGS[key] }); // throws UsageError
   return options;
@@ -116,18 +134,38 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('statedb', { requiresArg: true, type: 'string', describe: 'file that keeps revoked task ids across restarts' })
       .option('metrics-port', { requiresArg: true, type: 'number', describe: 'serve Prometheus metrics on this port (GET /metrics; needs prom-client)' })
       .option('metrics-host', { requiresArg: true, type: 'string', describe: 'address of the metrics server (default: 127.0.0.1)' })
-      .example('$0 worker -A ./dist/examples/tasks.js -Q for_task1 -c 8', 'consume for_task1 only') as unknown as Argv<WorkerArgs>,
+      .option('pool', {
+        requiresArg: true,
+        alias: 'P',
+        type: 'string',
+        describe: 'where tasks run: async (this process\'s event loop; default) or process (-c child processes, each loading -A once: CPU-bound tasks on every core, time limits that kill)',
+      })
+      .option('max-tasks-per-child', { requiresArg: true, type: 'number', describe: '--pool process: replace a child after this many tasks' })
+      .option('max-memory-per-child', { requiresArg: true, type: 'string', describe: '--pool process: replace a child whose memory (RSS) is above this after a task, e.g. 512MiB' })
+      .example('$0 worker -A ./dist/examples/tasks.js -Q for_task1 -c 8', 'consume for_task1 only')
+      .example('$0 worker -A ./dist/examples/tasks.js -Q for_task2 --pool process -c 2', 'CPU-bound tasks in two child processes') as unknown as Argv<WorkerArgs>,
   handler: async (args) => {
     const options = workerOptionsFromArgs(args);
     const { app, logger } = await appFromArgs(args);
-    const worker = await app.startWorker(options);
+    let worker;
+    try {
+      worker = await app.startWorker(options);
+    } catch (err) {
+      // Nothing may keep the process alive once it failed to start (a pool process that could not load the module).
+      await app.close();
+      throw err;
+    }
     let exitCode: number = ExitCode.ok;
-    const fatal = new Promise<string>((resolve) =>
+    const fatal = new Promise<string>((resolve) => {
       guardWorkerProcess(worker, logger, () => {
         exitCode = ExitCode.failure;
         resolve('fatal error');
-      }),
-    );
+      });
+      worker.on('pool-failed', () => {
+        exitCode = ExitCode.failure;
+        resolve('the process pool failed');
+      });
+    });
     // `celery control shutdown` / `warren control shutdown` stop the worker: then the process ends too, with status 0.
     const remoteShutdown = new Promise<string>((resolve) => worker.on('closed', () => resolve('remote shutdown')));
     await closeOnSignal(app, logger, () => ({ active: worker.active }), Promise.race([fatal, remoteShutdown]));
