@@ -6,9 +6,9 @@ import { resolveWorkerOptions, type WorkerOptions } from '../worker';
 import { ExitCode } from './exit-codes';
 import { guardWorkerProcess } from './process-guards';
 import { closeOnSignal } from './shutdown';
-import { appFromArgs, durationFlag, splitList, withCommonOptions, type CommonArgs } from './common-options';
+import { appFromArgs, durationFlag, splitList, withCommonOptions, withStoreOption, type CommonArgs, type StoreArgs } from './common-options';
 
-interface WorkerArgs extends CommonArgs {
+interface WorkerArgs extends CommonArgs, StoreArgs {
   app: string;
   queues?: string[];
   concurrency?: number;
@@ -29,6 +29,8 @@ interface WorkerArgs extends CommonArgs {
   pool?: string;
   'max-tasks-per-child'?: number;
   'max-memory-per-child'?: string;
+  beat?: boolean;
+  'lock-suffix'?: string;
 }
 
 /** The flag of each worker option, for error messages. */
@@ -60,7 +62,7 @@ const FLAGS: Record<keyof WorkerOptions, string> = {
  * `app.startWorker()`, which validates them the same way.
  * @throws UsageError naming the flag, before anything is loaded or connected.
  */
-export function workerOptionsFromArgs(args: Omit<WorkerArgs, keyof CommonArgs | 'app'> & { app?: string }): WorkerOptions {
+export function workerOptionsFromArgs(args: Omit<WorkerArgs, keyof CommonArgs | keyof StoreArgs | 'app' | 'beat' | 'lock-suffix'> & { app?: string }): WorkerOptions {
   const seconds = (flag: 'time-limit' | 'soft-time-limit'): number | undefined => {
     const ms = durationFlag(flag, args[flag]);
     return ms === undefined ? undefined : ms / 1000;
@@ -108,7 +110,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
   command: 'worker',
   describe: 'consume queues and run their tasks',
   builder: (yargs: Argv) =>
-    withCommonOptions(yargs)
+    withStoreOption(withCommonOptions(yargs))
       .option('app', { requiresArg: true, alias: 'A', type: 'string', demandOption: true, describe: 'tasks module (ES module or CommonJS) whose default export, or export "app", is the app' })
       .option('queues', { requiresArg: true, alias: 'Q', type: 'string', array: true, describe: 'queues to consume, comma-separated (default: the default queue)' })
       .option('concurrency', { requiresArg: true, alias: 'c', type: 'number', describe: `tasks run at once (default: the number of CPUs, ${availableParallelism()} here)` })
@@ -142,10 +144,14 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       })
       .option('max-tasks-per-child', { requiresArg: true, type: 'number', describe: '--pool process: replace a child after this many tasks' })
       .option('max-memory-per-child', { requiresArg: true, type: 'string', describe: '--pool process: replace a child whose memory (RSS) is above this after a task, e.g. 512MiB' })
+      .option('beat', { alias: 'B', type: 'boolean', describe: 'also run beat in this process (the same leader lock as warren beat: of several -B workers and beats, one fires); --store and --lock-suffix as for warren beat' })
+      .option('lock-suffix', { requiresArg: true, type: 'string', describe: 'with -B: separates beats of different deployments on one broker' })
       .example('$0 worker -A ./dist/examples/tasks.js -Q for_task1 -c 8', 'consume for_task1 only')
-      .example('$0 worker -A ./dist/examples/tasks.js -Q for_task2 --pool process -c 2', 'CPU-bound tasks in two child processes') as unknown as Argv<WorkerArgs>,
+      .example('$0 worker -A ./dist/examples/tasks.js -Q for_task2 --pool process -c 2', 'CPU-bound tasks in two child processes')
+      .example('$0 worker -A ./dist/examples/tasks.js -B', 'a worker that also runs beat') as unknown as Argv<WorkerArgs>,
   handler: async (args) => {
     const options = workerOptionsFromArgs(args);
+    if (args['lock-suffix'] !== undefined && !args.beat) throw new UsageError('--lock-suffix is for the embedded beat: give -B too');
     const { app, logger } = await appFromArgs(args);
     let worker;
     try {
@@ -166,6 +172,15 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
         resolve('the process pool failed');
       });
     });
+    // Embedded beat (Celery's -B): the same leader lock as `warren beat`, on this process's connection.
+    if (args.beat) {
+      try {
+        await app.startBeat({ lockSuffix: args['lock-suffix'] });
+      } catch (err) {
+        await app.close();
+        throw err;
+      }
+    }
     // `celery control shutdown` / `warren control shutdown` stop the worker: then the process ends too, with status 0.
     const remoteShutdown = new Promise<string>((resolve) => worker.on('closed', () => resolve('remote shutdown')));
     await closeOnSignal(app, logger, () => ({ active: worker.active }), Promise.race([fatal, remoteShutdown]));
