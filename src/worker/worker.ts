@@ -181,14 +181,15 @@ export class Worker {
     await this.pool.start();
     try {
       await this.consumer.declare();
+      await this.parts.publisher.start();
+      // Retries and early tasks go back to the queue they came from, through the delay levels.
+      await this.parts.republisher.prepare(names.map((queue) => ({ exchange: '', routingKey: queue })));
+      await this.consumer.start();
     } catch (err) {
+      // A worker that did not start leaves no pool process behind.
       await this.pool.close();
       throw err;
     }
-    await this.parts.publisher.start();
-    // Retries and early tasks go back to the queue they came from, through the delay levels.
-    await this.parts.republisher.prepare(names.map((queue) => ({ exchange: '', routingKey: queue })));
-    await this.consumer.start();
     this.monitor.start();
     const { concurrency } = this.options;
     this.logger.info({ queues: names, concurrency, prefetch: this.prefetch, pool: this.pool.kind, node: this.parts.transport.connectedTo() }, 'worker ready');
