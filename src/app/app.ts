@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join, resolve as resolvePath } from 'node:path';
 import { Chain, Chord, Group, Signature, WorkerWorkflow, type AnySignature, type ClientRuntime, type Frozen, type OutgoingTask, type SignatureOptions } from '../canvas';
 import { DEFAULT_RESULT_BACKEND, loadDefinitions, parseResultBackendUrl, type ResultBackendUrl } from '../config';
 import type { Definitions } from '../config/types';
@@ -11,7 +13,7 @@ import { AsyncResult, GroupResult, RedisResultBackend, RpcResultBackend, RpcResu
 import { createRouter } from '../router';
 import { buildTopology, declareOnOwnChannel, selectTopology, type DeclaredReport } from '../topology';
 import { createTransport, probeCluster, Publisher, type ClusterProbe, type Transport } from '../transport';
-import { Worker, resolveWorkerOptions, type TaskHandler, type WorkerOptions } from '../worker';
+import { ProcessPool, Worker, resolveWorkerOptions, type ResolvedWorkerOptions, type TaskHandler, type WorkerOptions } from '../worker';
 import {
   brokerInfo,
   clientNodeName,
@@ -683,6 +685,7 @@ export class App {
       topology,
       options: workerOptions,
       isRevoked: control.isRevoked,
+      pool: resolved.pool === 'process' ? (onFatal) => this.processPool(resolved, onFatal) : undefined,
     });
     try {
       if (workerOptions.metricsPort !== undefined) {
@@ -706,6 +709,26 @@ export class App {
     });
     this.assertOpen('startWorker()');
     return worker;
+  }
+
+  /** The process pool of a worker: its children load the worker's tasks module, configured as this app is. */
+  private processPool(options: ResolvedWorkerOptions, onFatal: (error: Error) => void): ProcessPool {
+    const childMain = join(__dirname, 'pool-child-main.js');
+    if (!existsSync(childMain)) {
+      throw new UsageError(`the process pool runs warren's compiled JavaScript, and ${childMain} is missing (run from dist, or build first)`);
+    }
+    const { definitions, brokerUrl, resultBackend, scheduleStore } = this.options;
+    return new ProcessPool({
+      module: resolvePath(process.cwd(), options.appModule ?? ''),
+      childMain,
+      size: options.concurrency,
+      hostname: options.hostname,
+      logger: this.logger,
+      maxTasksPerChild: options.maxTasksPerChild,
+      maxMemoryPerChild: options.maxMemoryPerChild,
+      appOverrides: { definitions: typeof definitions === 'string' ? definitions : undefined, brokerUrl, resultBackend, scheduleStore },
+      onFatal,
+    });
   }
 
   /**

@@ -3,7 +3,7 @@ import { App } from '../app';
 import { parseDuration } from '../config';
 import { UsageError } from '../errors';
 import { createLogger, defaultLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger, type LogLevel } from '../logging/logger';
-import { loadApp } from './load-app';
+import { loadApp } from '../app/load-app';
 
 export interface CommonArgs {
   definitions?: string;

@@ -1,6 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../errors';
 import { createRouter } from '../router';
+import { ProgressView } from './progress-view';
 import { appFromArgs, durationFlag, parseArgument, routingFromArgs, withCommonOptions, withRoutingOptions, type CommonArgs, type RoutingArgs } from './common-options';
 
 interface SendArgs extends CommonArgs, RoutingArgs {
@@ -27,7 +28,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
       .option('countdown', { requiresArg: true, type: 'string', describe: 'run no earlier than this long from now, e.g. 90s (the broker holds it)' })
       .option('eta', { requiresArg: true, type: 'string', describe: 'run no earlier than this ISO 8601 time, e.g. 2026-12-01T08:00:00Z' })
       .option('task-id', { requiresArg: true, type: 'string', describe: 'task id (default: a random UUID)' })
-      .option('wait', { type: 'boolean', default: false, describe: 'wait for the result and print it as JSON' })
+      .option('wait', { type: 'boolean', default: false, describe: 'wait for the result and print it as JSON; progress the task reports is drawn on stderr (a bar on a terminal, a line per update otherwise)' })
       .option('timeout', { requiresArg: true, type: 'string', default: '10s', describe: 'how long --wait waits' })
       .example('$0 send app1.tasks1.deal1 text0 --wait', 'prints the task id, then "text0======="') as unknown as Argv<SendArgs>,
   handler: async (args) => {
@@ -62,7 +63,10 @@ export const sendCommand: CommandModule<object, SendArgs> = {
       });
       process.stdout.write(`${result.id}\n`);
       if (args.wait) {
-        const value = await result.get({ timeout: timeoutMs });
+        // Progress the task reports goes to stderr: stdout keeps the id and the result alone.
+        const view = new ProgressView(process.stderr);
+        result.on('progress', (progress) => view.update(progress));
+        const value = await result.get({ timeout: timeoutMs }).finally(() => view.finish());
         process.stdout.write(`${JSON.stringify(value)}\n`);
       }
     } finally {

@@ -6,9 +6,9 @@ import { resolveWorkerOptions, type WorkerOptions } from '../worker';
 import { ExitCode } from './exit-codes';
 import { guardWorkerProcess } from './process-guards';
 import { closeOnSignal } from './shutdown';
-import { appFromArgs, durationFlag, splitList, withCommonOptions, type CommonArgs } from './common-options';
+import { appFromArgs, durationFlag, splitList, withCommonOptions, withStoreOption, type CommonArgs, type StoreArgs } from './common-options';
 
-interface WorkerArgs extends CommonArgs {
+interface WorkerArgs extends CommonArgs, StoreArgs {
   app: string;
   queues?: string[];
   concurrency?: number;
@@ -26,6 +26,11 @@ interface WorkerArgs extends CommonArgs {
   statedb?: string;
   'metrics-port'?: number;
   'metrics-host'?: string;
+  pool?: string;
+  'max-tasks-per-child'?: number;
+  'max-memory-per-child'?: string;
+  beat?: boolean;
+  'lock-suffix'?: string;
 }
 
 /** The flag of each worker option, for error messages. */
@@ -46,6 +51,10 @@ const FLAGS: Record<keyof WorkerOptions, string> = {
   stateDb: '--statedb',
   metricsPort: '--metrics-port',
   metricsHost: '--metrics-host',
+  pool: '--pool',
+  appModule: '--app',
+  maxTasksPerChild: '--max-tasks-per-child',
+  maxMemoryPerChild: '--max-memory-per-child',
 };
 
 /**
@@ -53,7 +62,7 @@ const FLAGS: Record<keyof WorkerOptions, string> = {
  * `app.startWorker()`, which validates them the same way.
  * @throws UsageError naming the flag, before anything is loaded or connected.
  */
-export function workerOptionsFromArgs(args: Omit<WorkerArgs, keyof CommonArgs | 'app'>): WorkerOptions {
+export function workerOptionsFromArgs(args: Omit<WorkerArgs, keyof CommonArgs | keyof StoreArgs | 'app' | 'beat' | 'lock-suffix'> & { app?: string }): WorkerOptions {
   const seconds = (flag: 'time-limit' | 'soft-time-limit'): number | undefined => {
     const ms = durationFlag(flag, args[flag]);
     return ms === undefined ? undefined : ms / 1000;
@@ -63,6 +72,12 @@ export function workerOptionsFromArgs(args: Omit<WorkerArgs, keyof CommonArgs | 
     maxMessageBytes = args['max-message-size'] === undefined ? undefined : parseByteSize(args['max-message-size']);
   } catch (err) {
     throw new UsageError(`--max-message-size: ${(err as Error).message}`);
+  }
+  let maxMemoryPerChild: number | undefined;
+  try {
+    maxMemoryPerChild = args['max-memory-per-child'] === undefined ? undefined : parseByteSize(args['max-memory-per-child']);
+  } catch (err) {
+    throw new UsageError(`--max-memory-per-child: ${(err as Error).message}`);
   }
   const options: WorkerOptions = {
     queues: splitList(args.queues),
@@ -81,6 +96,11 @@ export function workerOptionsFromArgs(args: Omit<WorkerArgs, keyof CommonArgs | 
     stateDb: args.statedb,
     metricsPort: args['metrics-port'],
     metricsHost: args['metrics-host'],
+    pool: args.pool as WorkerOptions['pool'],
+    // The process pool's children load the module -A names, as this process did.
+    appModule: args.pool === 'process' ? args.app : undefined,
+    maxTasksPerChild: args['max-tasks-per-child'],
+    maxMemoryPerChild,
   };
   resolveWorkerOptions(options, { optionName: (key) => FLAGS[key] }); // throws UsageError
   return options;
@@ -90,7 +110,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
   command: 'worker',
   describe: 'consume queues and run their tasks',
   builder: (yargs: Argv) =>
-    withCommonOptions(yargs)
+    withStoreOption(withCommonOptions(yargs))
       .option('app', { requiresArg: true, alias: 'A', type: 'string', demandOption: true, describe: 'tasks module (ES module or CommonJS) whose default export, or export "app", is the app' })
       .option('queues', { requiresArg: true, alias: 'Q', type: 'string', array: true, describe: 'queues to consume, comma-separated (default: the default queue)' })
       .option('concurrency', { requiresArg: true, alias: 'c', type: 'number', describe: `tasks run at once (default: the number of CPUs, ${availableParallelism()} here)` })
@@ -116,18 +136,51 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('statedb', { requiresArg: true, type: 'string', describe: 'file that keeps revoked task ids across restarts' })
       .option('metrics-port', { requiresArg: true, type: 'number', describe: 'serve Prometheus metrics on this port (GET /metrics; needs prom-client)' })
       .option('metrics-host', { requiresArg: true, type: 'string', describe: 'address of the metrics server (default: 127.0.0.1)' })
-      .example('$0 worker -A ./dist/examples/tasks.js -Q for_task1 -c 8', 'consume for_task1 only') as unknown as Argv<WorkerArgs>,
+      .option('pool', {
+        requiresArg: true,
+        alias: 'P',
+        type: 'string',
+        describe: 'where tasks run: async (this process\'s event loop; default) or process (-c child processes, each loading -A once: CPU-bound tasks on every core, time limits that kill)',
+      })
+      .option('max-tasks-per-child', { requiresArg: true, type: 'number', describe: '--pool process: replace a child after this many tasks' })
+      .option('max-memory-per-child', { requiresArg: true, type: 'string', describe: '--pool process: replace a child whose memory (RSS) is above this after a task, e.g. 512MiB' })
+      .option('beat', { alias: 'B', type: 'boolean', describe: 'also run beat in this process (the same leader lock as warren beat: of several -B workers and beats, one fires); --store and --lock-suffix as for warren beat' })
+      .option('lock-suffix', { requiresArg: true, type: 'string', describe: 'with -B: separates beats of different deployments on one broker' })
+      .example('$0 worker -A ./dist/examples/tasks.js -Q for_task1 -c 8', 'consume for_task1 only')
+      .example('$0 worker -A ./dist/examples/tasks.js -Q for_task2 --pool process -c 2', 'CPU-bound tasks in two child processes')
+      .example('$0 worker -A ./dist/examples/tasks.js -B', 'a worker that also runs beat') as unknown as Argv<WorkerArgs>,
   handler: async (args) => {
     const options = workerOptionsFromArgs(args);
+    if (args['lock-suffix'] !== undefined && !args.beat) throw new UsageError('--lock-suffix is for the embedded beat: give -B too');
     const { app, logger } = await appFromArgs(args);
-    const worker = await app.startWorker(options);
+    let worker;
+    try {
+      worker = await app.startWorker(options);
+    } catch (err) {
+      // Nothing may keep the process alive once it failed to start (a pool process that could not load the module).
+      await app.close();
+      throw err;
+    }
     let exitCode: number = ExitCode.ok;
-    const fatal = new Promise<string>((resolve) =>
+    const fatal = new Promise<string>((resolve) => {
       guardWorkerProcess(worker, logger, () => {
         exitCode = ExitCode.failure;
         resolve('fatal error');
-      }),
-    );
+      });
+      worker.on('pool-failed', () => {
+        exitCode = ExitCode.failure;
+        resolve('the process pool failed');
+      });
+    });
+    // Embedded beat (Celery's -B): the same leader lock as `warren beat`, on this process's connection.
+    if (args.beat) {
+      try {
+        await app.startBeat({ lockSuffix: args['lock-suffix'] });
+      } catch (err) {
+        await app.close();
+        throw err;
+      }
+    }
     // `celery control shutdown` / `warren control shutdown` stop the worker: then the process ends too, with status 0.
     const remoteShutdown = new Promise<string>((resolve) => worker.on('closed', () => resolve('remote shutdown')));
     await closeOnSignal(app, logger, () => ({ active: worker.active }), Promise.race([fatal, remoteShutdown]));

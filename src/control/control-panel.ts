@@ -175,11 +175,12 @@ export class ControlPanel {
       uptime: Math.round((Date.now() - worker.startedAt.getTime()) / 1000),
       pool: {
         'max-concurrency': options.concurrency,
-        processes: [process.pid],
-        'max-tasks-per-child': null,
+        // As a prefork pool reports its children; the async pool runs tasks in this process.
+        processes: worker.poolKind === 'process' ? worker.poolProcesses() : [process.pid],
+        'max-tasks-per-child': options.maxTasksPerChild ?? null,
         'put-guarded-by-semaphore': false,
         timeouts: [options.softTimeLimit ?? null, options.timeLimit ?? null],
-        implementation: 'warren:async',
+        implementation: `warren:${worker.poolKind}`,
       },
       broker: this.context.broker(),
       prefetch_count: worker.prefetchCount,

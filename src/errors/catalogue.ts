@@ -449,6 +449,28 @@ export class ProcessExitError extends WarrenError {
   }
 }
 
+/**
+ * The pool process running a task ended before the task did (`--pool process`): it crashed,
+ * called `process.exit()`, or was killed (by the kernel's OOM killer, or by hand). The task is
+ * FAILURE with this error, or handed back to the broker when it sets `rejectOnWorkerLost`.
+ * Celery's `WorkerLostError`.
+ */
+export class WorkerLostError extends WarrenError {
+  readonly taskName: string;
+  readonly pid: number | undefined;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+
+  constructor(taskName: string, pid: number | undefined, exitCode: number | null, signal: string | null) {
+    const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode ?? 'unknown'}`;
+    super('WARREN_WORKER_LOST', `task ${taskName} lost its pool process (pid ${pid ?? 'unknown'}), which ${how} before the task finished`);
+    this.taskName = taskName;
+    this.pid = pid;
+    this.exitCode = exitCode;
+    this.signal = signal;
+  }
+}
+
 // --- result backends and workflows ---
 
 /**

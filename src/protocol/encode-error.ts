@@ -33,6 +33,8 @@ const PYTHON_CLASSES: ReadonlyMap<string, { exc_type: string; exc_module: string
   // warren's time limits: Celery's (billiard's, re-exported by celery.exceptions).
   ['TimeLimitExceededError', { exc_type: 'TimeLimitExceeded', exc_module: 'celery.exceptions' }],
   ['SoftTimeLimitExceededError', { exc_type: 'SoftTimeLimitExceeded', exc_module: 'celery.exceptions' }],
+  // A pool process that died mid-task: Celery's (billiard's, re-exported by celery.exceptions).
+  ['WorkerLostError', { exc_type: 'WorkerLostError', exc_module: 'celery.exceptions' }],
   // A result JSON cannot carry: kombu's, as a Python worker reports it.
   ['EncodeError', { exc_type: 'EncodeError', exc_module: 'kombu.exceptions' }],
 ]);
@@ -41,9 +43,9 @@ const PYTHON_CLASSES: ReadonlyMap<string, { exc_type: string; exc_module: string
  * Encodes what a task threw so a Python client rebuilds a sensible exception:
  * `Error` → `builtins.Exception`, `TypeError` → `builtins.TypeError`, `RangeError` →
  * `builtins.ValueError`; warren's `TaskNotRegisteredError`, `TaskRevokedError`, `Retry`,
- * `MaxRetriesExceededError`, `TimeLimitExceededError` and `SoftTimeLimitExceededError` →
+ * `MaxRetriesExceededError`, `TimeLimitExceededError`, `SoftTimeLimitExceededError` and `WorkerLostError` →
  * `celery.exceptions.NotRegistered` / `.TaskRevokedError` / `.Retry` / `.MaxRetriesExceededError` /
- * `.TimeLimitExceeded` / `.SoftTimeLimitExceeded` (what a Python worker reports); `EncodeError`
+ * `.TimeLimitExceeded` / `.SoftTimeLimitExceeded` / `.WorkerLostError` (what a Python worker reports); `EncodeError`
  * → `kombu.exceptions.EncodeError`;
  * any other error → its `name` in {@link JS_ERROR_MODULE}. A thrown non-Error (a string, an
  * object) becomes `builtins.Exception` with its text.

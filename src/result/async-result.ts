@@ -1,4 +1,5 @@
 import { ResultForgottenError, ResultTimeoutError, TaskFailedError, TaskRevokedError, UsageError } from '../errors';
+import { TypedEvents } from '../util/typed-events';
 import type { GroupResult } from './group-result';
 
 /**
@@ -33,6 +34,22 @@ export interface RemoteError {
   type: string;
   module: string | undefined;
   message: string;
+}
+
+/** What a task reported with `ctx.progress(current, total, meta)` (or Python's `update_state('PROGRESS', meta={'current': …, 'total': …})`). */
+export interface ResultProgress {
+  current: number;
+  total: number;
+  /** The other keys of the state's meta. */
+  meta: Record<string, unknown>;
+}
+
+/** An AsyncResult's events (`result.on(name, listener)`). */
+export interface AsyncResultEvents {
+  /** A state arrived (or was read): every state, PENDING excluded, in the order seen. */
+  state: { state: ResultState; info: unknown };
+  /** A PROGRESS state whose meta has numeric `current` and `total`. */
+  progress: ResultProgress;
 }
 
 export interface GetOptions {
@@ -76,6 +93,7 @@ export class AsyncResult<T = unknown> {
   private detachedBy: Error | undefined;
   /** When the reply queue was lost while this result was pending: its result may have been dropped. */
   private replyQueueLostAt: Date | undefined;
+  private readonly events = new TypedEvents<AsyncResultEvents>();
 
   /** @internal Results come from the app: `sendTask` and task handles return them. */
   constructor(
@@ -145,11 +163,32 @@ export class AsyncResult<T = unknown> {
     return this.current.state;
   }
 
+  /**
+   * Listens to the states of the task as they arrive: `state` for each, `progress` for each
+   * PROGRESS with `current` and `total` (throttled by the worker, see `ctx.progress`). A
+   * listener that throws changes nothing (it is logged as a process warning).
+   */
+  on<K extends keyof AsyncResultEvents>(event: K, listener: (payload: AsyncResultEvents[K]) => void): this {
+    this.events.on(event, listener);
+    return this;
+  }
+
+  off<K extends keyof AsyncResultEvents>(event: K, listener: (payload: AsyncResultEvents[K]) => void): this {
+    this.events.off(event, listener);
+    return this;
+  }
+
   /** @internal Called by the result backend for each result message of this task. */
   update(update: ResultUpdate): void {
     if (this.ready || this.detachedBy) return; // a ready state is final; late STARTED/RETRY messages change nothing
+    const repeated = this.current.state === update.state && this.current.result === update.result;
     this.current = update;
     if (this.seen.at(-1) !== update.state) this.seen.push(update.state);
+    if (!repeated) {
+      this.events.emit('state', { state: update.state, info: update.result });
+      const progress = progressOf(update);
+      if (progress) this.events.emit('progress', progress);
+    }
     if (this.ready) for (const waiter of [...this.waiters]) waiter.wake();
   }
 
@@ -255,4 +294,12 @@ export class AsyncResult<T = unknown> {
     if (state === 'REVOKED') throw new TaskRevokedError(this.id, remote.message || remote.type);
     throw new TaskFailedError(this.id, remote.type, remote.module, remote.message, traceback);
   }
+}
+
+/** The progress a PROGRESS state carries: its meta's numeric `current` and `total`, and the rest. */
+function progressOf(update: ResultUpdate): ResultProgress | undefined {
+  if (update.state !== 'PROGRESS' || typeof update.result !== 'object' || update.result === null) return undefined;
+  const { current, total, ...meta } = update.result as Record<string, unknown>;
+  if (typeof current !== 'number' || typeof total !== 'number') return undefined;
+  return { current, total, meta };
 }

@@ -23,3 +23,6 @@ export type {
   RetryPolicy,
   ErrorClass,
 } from './task-types';
+export { AsyncPool, type PoolKind, type PoolRun, type TaskPool } from './pool/task-pool';
+export { ProcessPool, POOL_PROCESS_ENV, type ProcessPoolOptions } from './pool/process-pool';
+export { ProgressReporter, PROGRESS_STATE, PROGRESS_INTERVAL_MS, type ProgressMeta } from './progress';

@@ -1,4 +1,4 @@
-import { MaxRetriesExceededError, Retry, TaskNotRegisteredError, UsageError, type TimeLimitExceededError } from '../errors';
+import { MaxRetriesExceededError, Retry, TaskNotRegisteredError, UsageError, type TimeLimitExceededError, type WorkerLostError } from '../errors';
 import { matchesAutoretry, maxRetries, retryDelayMs, retryOptionProblems } from './retry-policy';
 import type { TaskOptions } from './task-types';
 
@@ -27,7 +27,9 @@ export type Outcome =
   /** It ran past its hard time limit. */
   | { kind: 'timed-out'; error: TimeLimitExceededError }
   /** The worker let it go (shutdown timeout): its delivery goes back, whatever it does later is ignored. */
-  | { kind: 'abandoned' };
+  | { kind: 'abandoned' }
+  /** The pool process running it died before it ended (`--pool process`). */
+  | { kind: 'lost'; error: WorkerLostError };
 
 /**
  * What happens to the message, decided by {@link decideOutcome}:
@@ -36,6 +38,8 @@ export type Outcome =
  * - `retry`: publish the next attempt (`retries`, due after `delayMs`), RETRY with `reported`, then ack;
  * - `fail`: FAILURE with `error` to the caller, then ack;
  * - `dead-letter`: out of the queue for good with `reason` (and `error` to the caller, when set);
+ * - `requeue`: back to the broker (nack with requeue), nothing published: the broker delivers it
+ *   again, flagged redelivered, and the queue's `deliveryLimit` bounds how often;
  * - `hand-back`: back to the broker unsettled by this worker, nothing published.
  */
 export type Decision =
@@ -44,6 +48,7 @@ export type Decision =
   | { action: 'retry'; delayMs: number; retries: number; reported: unknown }
   | { action: 'fail'; error: unknown }
   | { action: 'dead-letter'; reason: string; error?: unknown }
+  | { action: 'requeue'; reason: string }
   | { action: 'hand-back' };
 
 /** Why a task is REVOKED: Celery's reasons, the text of its `TaskRevokedError`. */
@@ -56,7 +61,7 @@ export interface OutcomeFacts {
   /** Retries before this run (the message's `retries`). */
   retries: number;
   /** The task's options (`retry`, `autoretryFor`); absent for a task that is not registered. */
-  options?: Pick<TaskOptions, 'retry' | 'autoretryFor'>;
+  options?: Pick<TaskOptions, 'retry' | 'autoretryFor' | 'rejectOnWorkerLost'>;
   /** Milliseconds since the epoch, for `eta`. */
   now: number;
   /** [0, 1), for jitter. @defaultValue Math.random */
@@ -72,7 +77,8 @@ export interface OutcomeFacts {
  * then fails with `MaxRetriesExceededError`; a `Retry` with options that are not valid (a NaN
  * countdown, an invalid Date) fails with `UsageError` instead of publishing anything. An error
  * that escaped the task, or a result that cannot be sent, fails it without retrying: those are
- * not errors the task chose to throw.
+ * not errors the task chose to throw. A task whose pool process died fails with
+ * `WorkerLostError`, or goes back to the broker when it sets `rejectOnWorkerLost`.
  */
 export function decideOutcome(outcome: Outcome, facts: OutcomeFacts): Decision {
   switch (outcome.kind) {
@@ -96,6 +102,9 @@ export function decideOutcome(outcome: Outcome, facts: OutcomeFacts): Decision {
       return { action: 'fail', error: outcome.error };
     case 'abandoned':
       return { action: 'hand-back' };
+    case 'lost':
+      // Celery's reject_on_worker_lost: the message goes back; else the loss is the task's failure.
+      return facts.options?.rejectOnWorkerLost ? { action: 'requeue', reason: outcome.error.message } : { action: 'fail', error: outcome.error };
     case 'threw':
       return decideThrown(outcome.error, facts);
   }

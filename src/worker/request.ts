@@ -14,11 +14,13 @@ import { isBrokerHeader, isDelayHeader, isDeliveryCountHeader, previousDeliverie
 import type { Publisher, PublishRequest } from '../transport';
 import type { DeadLetters } from './dead-letters';
 import { settle, type Delivery } from './delivery';
-import { handlerArguments } from './handler-arguments';
 import { decideOutcome, type Decision, type Outcome } from './outcome';
 import type { EncodedResult, ResultStore } from './result-store';
 import { retryOptionProblems } from './retry-policy';
-import { runWithinLimits, type TimeLimits } from './run-within-limits';
+import { UnsendableResult } from './pool/unsendable-result';
+import type { TaskPool } from './pool/task-pool';
+import { PROGRESS_STATE, ProgressReporter } from './progress';
+import type { TimeLimits } from './run-within-limits';
 import type { ScheduledTasks } from './scheduled-tasks';
 import { RunningTask } from './task-scope';
 import type { RegisteredTask, TaskContext, TaskLookup } from './task-types';
@@ -74,6 +76,8 @@ export interface RequestHandlerOptions {
   isRevoked?: RevokedLookup;
   /** Where tasks this worker moved into the delay levels are recorded, for `inspect scheduled`. */
   scheduled?: ScheduledTasks;
+  /** Where task code runs: the worker's event loop, or its pool processes. */
+  pool: TaskPool;
 }
 
 /**
@@ -163,6 +167,10 @@ export class RequestHandler {
       await this.sendResult(task, queue, 'STARTED', { pid: process.pid, hostname: this.deps.options.hostname }, null, log, slot, registered);
     }
     if (slot.abandoned) return false;
+    const progress = new ProgressReporter(
+      (meta) => this.updateState(task, queue, PROGRESS_STATE, meta, log, slot, registered),
+      (err) => log.warn({ err: describe(err) }, 'could not report progress'),
+    );
     const running = new RunningTask((signal): TaskContext => ({
       taskId: task.id,
       taskName: task.task,
@@ -181,24 +189,25 @@ export class RequestHandler {
         throw new Retry(options);
       },
       updateState: (state, meta = null) => this.updateState(task, queue, state, meta, log, slot, registered),
+      progress: (current, total, meta) => progress.report(current, total, meta),
     }), this);
-    const { context } = running;
     slot.task = running;
     slot.startedAt = Date.now();
     log.debug('task started');
     this.deps.emit('task-started', { taskId: task.id, taskName: task.task, queue });
     const started = performance.now();
-    const end = await runWithinLimits(
-      () => registered.handler(...handlerArguments(registered, task.args, task.kwargs, context)),
-      task.task,
-      this.timeLimits(task, registered),
-      running,
-      log,
-    );
+    const end = await this.deps.pool.run({ task, delivery, registered, running, limits: this.timeLimits(task, registered), redelivered, log });
+    progress.end();
     const runtimeMs = Math.round((performance.now() - started) * 10) / 10;
     let outcome: Outcome = end;
     let success: EncodedResult | undefined;
-    if (end.kind === 'returned' && this.wantsResult(task, registered)) {
+    if (end.kind === 'returned' && end.value instanceof UnsendableResult) {
+      // Returned in a pool process, and JSON could not carry it across: as the async pool says of such a result.
+      const { reason } = end.value;
+      outcome = this.wantsResult(task, registered)
+        ? { kind: 'result-rejected', error: new EncodeError(`the SUCCESS result of task ${task.task}[${task.id}] cannot be sent as JSON: ${reason}`) }
+        : { kind: 'returned', value: null };
+    } else if (end.kind === 'returned' && this.wantsResult(task, registered)) {
       // Encoded before anything is decided: a result that cannot be sent is the task's FAILURE.
       const encoded = this.encodeResult(task, queue, 'SUCCESS', end.value === undefined ? null : end.value, null);
       if (encoded instanceof Error) outcome = { kind: 'result-rejected', error: encoded };
@@ -231,6 +240,12 @@ export class RequestHandler {
     const ids = { taskId: task.id, taskName: task.task };
     switch (decision.action) {
       case 'hand-back':
+        return false;
+      case 'requeue':
+        if (slot.abandoned) return false;
+        // Delivered again, flagged redelivered: the queue's deliveryLimit bounds how often (see DeadLetters).
+        settle(delivery, 'requeue');
+        log.warn({ reason: decision.reason }, 'task handed back to the broker (rejectOnWorkerLost): its pool process died');
         return false;
       case 'succeed': {
         // As Celery: the callbacks and the next step of the chain go out first, so the result names them as children.

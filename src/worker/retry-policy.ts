@@ -1,4 +1,5 @@
 import { UsageError } from '../errors';
+import { remoteClassNames } from './pool/wire-error';
 import type { ErrorClass, RetryOptions, RetryPolicy, TaskOptions } from './task-types';
 
 /** Celery's `max_retries`. */
@@ -31,13 +32,15 @@ export function retryDelayMs(policy: RetryPolicy | undefined, retries: number, r
 /** Whether `error` is one `autoretryFor` lists, by class (`instanceof`) or by name (its own or a class's). */
 export function matchesAutoretry(error: unknown, autoretryFor: ReadonlyArray<string | ErrorClass> | undefined): boolean {
   if (!autoretryFor || autoretryFor.length === 0 || typeof error !== 'object' || error === null) return false;
-  const names = new Set<string>();
+  const names = new Set<string>(remoteClassNames(error));
   if (error instanceof Error) names.add(error.name);
   for (let proto: unknown = Object.getPrototypeOf(error); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
     const ctor = (proto as { constructor?: { name?: unknown } }).constructor;
     if (typeof ctor?.name === 'string') names.add(ctor.name);
   }
-  return autoretryFor.some((entry) => (typeof entry === 'string' ? names.has(entry) : error instanceof entry));
+  // An error thrown in a pool process arrives rebuilt: its classes are known by name only.
+  const remote = remoteClassNames(error);
+  return autoretryFor.some((entry) => (typeof entry === 'string' ? names.has(entry) : error instanceof entry || (remote.length > 0 && remote.includes(entry.name))));
 }
 
 /**
@@ -65,6 +68,9 @@ export function checkTaskOptions(name: string, options: TaskOptions): void {
     }
   }
   if (options.bind !== undefined && typeof options.bind !== 'boolean') problems.push(`bind must be true or false (got ${String(options.bind)})`);
+  if (options.rejectOnWorkerLost !== undefined && typeof options.rejectOnWorkerLost !== 'boolean') {
+    problems.push(`rejectOnWorkerLost must be true or false (got ${String(options.rejectOnWorkerLost)})`);
+  }
   if (options.params !== undefined) {
     const params: unknown = options.params;
     if (!Array.isArray(params) || params.some((p) => typeof p !== 'string' || p === '')) {

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { TimeLimitExceededError } from '../errors';
+import type { TimeLimitExceededError, WorkerLostError } from '../errors';
 import type { TaskContext } from './task-types';
 
 /** How a run ended: the first of these wins, whatever the task does afterwards is ignored. */
@@ -15,7 +15,9 @@ export type RunEnd =
    * A remote control `revoke` with `terminate` ended it. JavaScript cannot kill a running
    * function: its signal is aborted with `error`, and whatever it does afterwards is ignored.
    */
-  | { kind: 'terminated'; error: Error; signal: string };
+  | { kind: 'terminated'; error: Error; signal: string }
+  /** The pool process running it died first (`--pool process`). */
+  | { kind: 'lost'; error: WorkerLostError };
 
 /**
  * One run of a task's code. It is the async context of everything the task's code starts

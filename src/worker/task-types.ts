@@ -47,6 +47,19 @@ export interface TaskContext {
    * ```
    */
   updateState(state: string, meta?: unknown): Promise<void>;
+  /**
+   * Reports how far the task got: a `PROGRESS` state whose meta is `{ current, total, ...meta }`,
+   * which Python's `AsyncResult.state` / `.info` read as they read Celery's `update_state`, and
+   * warren's `AsyncResult` emits as a `progress` event. Throttled: at most one state goes out
+   * every 200 ms (the latest wins, the one before the task ends is dropped rather than landing
+   * after its result), so a tight loop may call it every iteration. Works the same in the
+   * process pool (the child passes it to the worker, which stores it).
+   *
+   * ```ts
+   * for (let i = 0; i < rows.length; i += 1) { work(rows[i]); void ctx.progress(i + 1, rows.length); }
+   * ```
+   */
+  progress(current: number, total: number, meta?: Readonly<Record<string, unknown>>): Promise<void>;
 }
 
 /** What `ctx.retry()` takes. */
@@ -109,6 +122,14 @@ export interface TaskOptions {
    * @defaultValue none: non-empty kwargs are passed as one object after the args
    */
   params?: readonly string[];
+  /**
+   * With `--pool process`: when the pool process running the task dies before the task ends
+   * (a crash, `process.exit()`, the OOM killer), hand the message back to the broker instead of
+   * recording FAILURE with `WorkerLostError`, as Celery's `reject_on_worker_lost`. Bounded by
+   * the queue's `deliveryLimit` (a task that always kills its process is dead-lettered); on a
+   * queue without one, such a task comes back forever. @defaultValue false
+   */
+  rejectOnWorkerLost?: boolean;
   /** Publish a STARTED state when the task begins. @defaultValue false */
   trackStarted?: boolean;
   /** Never publish a result for this task. @defaultValue false */

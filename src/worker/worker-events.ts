@@ -62,6 +62,11 @@ export interface WorkerEvents {
    * code that belongs to no running task. The worker goes on.
    */
   error: Error;
+  /**
+   * The process pool cannot go on (a new pool process could not load the tasks module): the
+   * worker stops; `warren worker` then exits with status 1.
+   */
+  'pool-failed': Error;
   /** Stopped: consumers cancelled, running tasks finished or handed back, channel closed. */
   closed: WorkerSummary;
 }

@@ -102,6 +102,29 @@ export interface WorkerOptions {
    * @defaultValue '127.0.0.1'
    */
   metricsHost?: string;
+  /**
+   * Where task code runs (Celery's `--pool`): `async` runs it on the worker's own event loop
+   * (the default: suits I/O-bound tasks); `process` runs it in `concurrency` child processes,
+   * each loading `appModule` once, so CPU-bound tasks use every core and a hard time limit,
+   * a `revoke` with `terminate`, or a leak really ends the task's process (see README "Pools").
+   * @defaultValue 'async'
+   */
+  pool?: 'async' | 'process';
+  /**
+   * The tasks module the pool processes load (`-A`'s path, resolved from the working directory).
+   * Required with `pool: 'process'`; `warren worker` fills it in.
+   */
+  appModule?: string;
+  /**
+   * `pool: 'process'` only: a child runs this many tasks, then is replaced (Celery's
+   * `--max-tasks-per-child`). @defaultValue no limit
+   */
+  maxTasksPerChild?: number;
+  /**
+   * `pool: 'process'` only: a child whose resident memory is above this many bytes after a task
+   * is replaced (Celery's `--max-memory-per-child`, which counts KiB). @defaultValue no limit
+   */
+  maxMemoryPerChild?: number;
 }
 
 /** {@link WorkerOptions} validated, with every default filled in. Frozen. */
@@ -123,6 +146,10 @@ export interface ResolvedWorkerOptions {
   readonly stateDb: string | undefined;
   readonly metricsPort: number | undefined;
   readonly metricsHost: string;
+  readonly pool: 'async' | 'process';
+  readonly appModule: string | undefined;
+  readonly maxTasksPerChild: number | undefined;
+  readonly maxMemoryPerChild: number | undefined;
 }
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
@@ -152,6 +179,10 @@ const KEYS: ReadonlyArray<keyof WorkerOptions> = [
   'stateDb',
   'metricsPort',
   'metricsHost',
+  'pool',
+  'appModule',
+  'maxTasksPerChild',
+  'maxMemoryPerChild',
 ];
 
 /**
@@ -205,7 +236,7 @@ export function resolveWorkerOptions(options: WorkerOptions = {}, context: Resol
     }
     return value;
   };
-  const text = (key: 'stateDb' | 'metricsHost'): string | undefined => {
+  const text = (key: 'stateDb' | 'metricsHost' | 'appModule'): string | undefined => {
     const value = options[key];
     if (value === undefined) return undefined;
     if (typeof value !== 'string' || value.trim() === '') {
@@ -223,6 +254,28 @@ export function resolveWorkerOptions(options: WorkerOptions = {}, context: Resol
       metricsPort = port;
     }
   }
+
+  let pool: 'async' | 'process' = 'async';
+  if (options.pool !== undefined) {
+    if (options.pool !== 'async' && options.pool !== 'process') problems.push(`${name('pool')} must be async or process (got ${show(options.pool)})`);
+    else pool = options.pool;
+  }
+  const appModule = text('appModule');
+  if (pool === 'process' && options.appModule === undefined) {
+    problems.push(`${name('appModule')} must name the tasks module for the process pool to load (the -A path)`);
+  }
+  const perChild = (key: 'maxTasksPerChild' | 'maxMemoryPerChild', what: string): number | undefined => {
+    const value = options[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+      problems.push(`${name(key)} must be a whole number of ${what} of at least 1 (got ${show(value)})`);
+      return undefined;
+    }
+    if (pool !== 'process') problems.push(`${name(key)} needs the process pool (${name('pool')} process)`);
+    return value;
+  };
+  const maxTasksPerChild = perChild('maxTasksPerChild', 'tasks');
+  const maxMemoryPerChild = perChild('maxMemoryPerChild', 'bytes');
 
   const taskEvents = flag('taskEvents', false);
   const remoteControl = flag('remoteControl', true);
@@ -283,6 +336,10 @@ export function resolveWorkerOptions(options: WorkerOptions = {}, context: Resol
     stateDb,
     metricsPort,
     metricsHost,
+    pool,
+    appModule,
+    maxTasksPerChild,
+    maxMemoryPerChild,
   });
 }
 

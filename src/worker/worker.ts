@@ -9,6 +9,7 @@ import { Consumer } from './consumer';
 import { DeadLetters } from './dead-letters';
 import { settle, type Delivery } from './delivery';
 import { RequestHandler, type RevokedLookup, type Slot, type TaskRepublisher } from './request';
+import { AsyncPool, type TaskPool } from './pool/task-pool';
 import { ScheduledTasks } from './scheduled-tasks';
 import { StallMonitor } from './stall-monitor';
 import { taskReceived } from './task-received';
@@ -38,6 +39,11 @@ export interface WorkerParts {
   options: ResolvedWorkerOptions;
   /** Revoked task ids (remote control `revoke`): such a task is REVOKED when it arrives, not run. */
   isRevoked?: RevokedLookup;
+  /**
+   * Makes the pool task code runs in, given what to call when it cannot go on; the async pool
+   * (the worker's own event loop) when absent.
+   */
+  pool?: (onFatal: (error: Error) => void) => TaskPool;
 }
 
 /** A task message in the worker's hands, as `inspect active` / `reserved` / `scheduled` show it. */
@@ -86,6 +92,7 @@ export class Worker {
   private readonly consumer: Consumer;
   private readonly deadLetters: DeadLetters;
   private readonly requests: RequestHandler;
+  private readonly pool: TaskPool;
   private readonly monitor: StallMonitor;
   private readonly events: TypedEvents<WorkerEvents>;
   /** Delivered, not started. */
@@ -125,7 +132,9 @@ export class Worker {
     this.logger = parts.logger.child({ component: 'worker', hostname: this.hostname });
     this.events = new TypedEvents<WorkerEvents>({ logger: this.logger });
     this.deadLetters = new DeadLetters(parts.queues, parts.publisher, this.hostname, this.logger, (rejection) => this.emit('message-rejected', rejection));
+    this.pool = parts.pool?.((error) => this.poolFailed(error)) ?? new AsyncPool();
     this.requests = new RequestHandler({
+      pool: this.pool,
       publisher: parts.publisher,
       republisher: parts.republisher,
       results: parts.results,
@@ -166,21 +175,38 @@ export class Worker {
     return this;
   }
 
-  /** Declares the queues' topology, then starts consuming. */
+  /** Starts the pool (the process pool's children load the tasks module), declares the queues' topology, then starts consuming. */
   async start(): Promise<void> {
     const names = this.parts.queues.map((q) => q.name);
-    await this.consumer.declare();
-    await this.parts.publisher.start();
-    // Retries and early tasks go back to the queue they came from, through the delay levels.
-    await this.parts.republisher.prepare(names.map((queue) => ({ exchange: '', routingKey: queue })));
-    await this.consumer.start();
+    await this.pool.start();
+    try {
+      await this.consumer.declare();
+      await this.parts.publisher.start();
+      // Retries and early tasks go back to the queue they came from, through the delay levels.
+      await this.parts.republisher.prepare(names.map((queue) => ({ exchange: '', routingKey: queue })));
+      await this.consumer.start();
+    } catch (err) {
+      // A worker that did not start leaves no pool process behind.
+      await this.pool.close();
+      throw err;
+    }
     this.monitor.start();
     const { concurrency } = this.options;
-    this.logger.info({ queues: names, concurrency, prefetch: this.prefetch, node: this.parts.transport.connectedTo() }, 'worker ready');
+    this.logger.info({ queues: names, concurrency, prefetch: this.prefetch, pool: this.pool.kind, node: this.parts.transport.connectedTo() }, 'worker ready');
     // After the caller of start() (app.startWorker) had its turn to add listeners.
     setImmediate(() => {
       if (!this.stopping) this.emit('ready', { hostname: this.hostname, queues: names, concurrency, prefetch: this.prefetch });
     });
+  }
+
+  /** Where task code runs: `async` (this process's event loop) or `process` (child processes). */
+  get poolKind(): 'async' | 'process' {
+    return this.pool.kind;
+  }
+
+  /** The pids of the pool's processes (none for the async pool). */
+  poolProcesses(): number[] {
+    return this.pool.processes();
   }
 
   /** Number of tasks running now. */
@@ -270,10 +296,11 @@ export class Worker {
   }
 
   /**
-   * Ends the running tasks with these ids, for a remote `revoke` with `terminate`. JavaScript
-   * cannot kill a running function: each run's signal is aborted (its reason a
-   * `TaskRevokedError`), the task is recorded REVOKED (`terminated`) and acked at once, its slot
-   * goes to the next task, and whatever the function does afterwards is ignored, as past a hard
+   * Ends the running tasks with these ids, for a remote `revoke` with `terminate`: each is
+   * recorded REVOKED (`terminated`) and acked at once, and its slot goes to the next task. In the
+   * process pool the child running it is killed with `signal` (SIGKILL after a grace period) and
+   * replaced. In the async pool JavaScript cannot kill a running function: its signal is aborted
+   * (its reason a `TaskRevokedError`) and whatever it does afterwards is ignored, as past a hard
    * time limit. Returns the ids of the runs it ended.
    */
   terminate(taskIds: ReadonlySet<string>, signal: string): string[] {
@@ -456,7 +483,7 @@ export class Worker {
   handleEscapedError(error: unknown): boolean {
     const scoped = runningTask();
     let task: RunningTask | undefined = scoped?.owner === this.requests ? scoped : undefined;
-    if (!scoped) {
+    if (!scoped && this.pool.kind === 'async') {
       const runs = [...this.running.values()].flatMap((slot) => (slot.task?.running ? [slot.task] : []));
       if (runs.length === 1) task = runs[0];
     }
@@ -487,6 +514,13 @@ export class Worker {
     const error = new ProcessExitError(task.context.taskName, code);
     task.end({ kind: 'escaped', error });
     return error;
+  }
+
+  /** The process pool cannot go on: said as `pool-failed`, and the worker stops. */
+  private poolFailed(error: Error): void {
+    if (this.stopping) return;
+    this.emit('pool-failed', error);
+    void this.stop();
   }
 
   /** Whether `stop()` was called. */
@@ -545,6 +579,7 @@ export class Worker {
         }
       }
     }
+    await this.pool.close();
     await this.consumer.close();
     const summary = this.stats;
     this.logger.info(summary, 'worker stopped');

@@ -5,6 +5,8 @@ import { runProcess, type ProcessRun } from './run-process';
 export const REPO_ROOT = join(__dirname, '..', '..');
 export const CLI = join(REPO_ROOT, 'bin', 'warren.js');
 export const TEST_TASKS = join(REPO_ROOT, 'test', 'fixtures', 'tasks', 'test-tasks.js');
+/** Tasks for the process pool: CPU-bound, endless, exiting, memory-hungry, reporting progress. */
+export const POOL_TASKS = join(REPO_ROOT, 'test', 'fixtures', 'tasks', 'pool-tasks.js');
 
 export type CliResult = ProcessRun;
 
@@ -63,10 +65,12 @@ export function startTestWorker(options: {
   concurrency?: number;
   env?: NodeJS.ProcessEnv;
   extraArgs?: readonly string[];
+  /** The tasks module. @defaultValue TEST_TASKS */
+  app?: string;
 }): WorkerProcess {
   return new WorkerProcess(
     [
-      '-A', TEST_TASKS,
+      '-A', options.app ?? TEST_TASKS,
       '-Q', options.queues.join(','),
       '-n', options.name,
       '-c', String(options.concurrency ?? 2),

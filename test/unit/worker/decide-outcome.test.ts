@@ -6,6 +6,7 @@ import {
   TaskNotRegisteredError,
   TimeLimitExceededError,
   UsageError,
+  WorkerLostError,
 } from '../../../src/errors';
 import { decideOutcome, type Decision, type Outcome, type OutcomeFacts } from '../../../src/worker';
 
@@ -27,6 +28,7 @@ const facts = (more: Partial<OutcomeFacts> = {}): OutcomeFacts => ({
 const declined = new PaymentDeclined('declined');
 const bug = new TypeError('a bug');
 const timedOut = new TimeLimitExceededError('shop.charge', 5);
+const lost = new WorkerLostError('shop.charge', 4242, 3, null);
 const encode = new EncodeError('the result of task shop.charge[id-1] cannot be sent as JSON: result (found bigint 1)');
 const tooLarge = new MessageTooLargeError('the SUCCESS result of task shop.charge[id-1]', 2_000_000, 1_048_576);
 
@@ -65,6 +67,13 @@ const table: Array<[string, Outcome, Partial<OutcomeFacts>, Decision | ((d: Deci
   ['escaped error (timer, unhandled rejection): fail, never retried', { kind: 'escaped', error: declined }, {}, { action: 'fail', error: declined }],
   ['hard time limit: fail', { kind: 'timed-out', error: timedOut }, {}, { action: 'fail', error: timedOut }],
   ['abandoned at the shutdown timeout: hand back, nothing published', { kind: 'abandoned' }, {}, { action: 'hand-back' }],
+  ['its pool process died: fail with WorkerLostError', { kind: 'lost', error: lost }, {}, { action: 'fail', error: lost }],
+  [
+    'its pool process died, rejectOnWorkerLost: back to the broker, nothing published',
+    { kind: 'lost', error: lost },
+    { options: { rejectOnWorkerLost: true } },
+    { action: 'requeue', reason: 'task shop.charge lost its pool process (pid 4242), which exited with code 3 before the task finished' },
+  ],
   [
     'ctx.retry({ countdown }): retry after it, reporting the Retry',
     { kind: 'threw', error: new Retry({ countdown: 3 }) },

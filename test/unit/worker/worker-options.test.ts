@@ -21,6 +21,19 @@ describe('resolveWorkerOptions', () => {
       stateDb: undefined,
       metricsPort: undefined,
       metricsHost: '127.0.0.1',
+      pool: 'async',
+      appModule: undefined,
+      maxTasksPerChild: undefined,
+      maxMemoryPerChild: undefined,
+    });
+  });
+
+  test('the process pool keeps its module and its per-child limits', () => {
+    expect(resolveWorkerOptions({ pool: 'process', appModule: 'dist/tasks.js', maxTasksPerChild: 3, maxMemoryPerChild: 2 ** 28 })).toMatchObject({
+      pool: 'process',
+      appModule: 'dist/tasks.js',
+      maxTasksPerChild: 3,
+      maxMemoryPerChild: 2 ** 28,
     });
   });
 
@@ -48,7 +61,12 @@ describe('resolveWorkerOptions', () => {
     [{ hostname: '' }, 'hostname must be a non-empty string (got "")'],
     [{ queues: 'a' }, 'queues must be a list of queue names (got "a")'],
     [{ stallWarningMs: 0 }, 'stallWarningMs must be a number of milliseconds above 0 (got 0)'],
-    [{ concurency: 4 }, 'unknown worker option "concurency" (known: queues, concurrency, prefetchMultiplier, hostname, shutdownTimeoutMs, timeLimit, softTimeLimit, maxMessageBytes, stallWarningMs, taskEvents, remoteControl, heartbeat, mingle, stateDb, metricsPort, metricsHost)'],
+    [{ concurency: 4 }, 'unknown worker option "concurency" (known: queues, concurrency, prefetchMultiplier, hostname, shutdownTimeoutMs, timeLimit, softTimeLimit, maxMessageBytes, stallWarningMs, taskEvents, remoteControl, heartbeat, mingle, stateDb, metricsPort, metricsHost, pool, appModule, maxTasksPerChild, maxMemoryPerChild)'],
+    [{ pool: 'prefork' }, 'pool must be async or process (got "prefork")'],
+    [{ pool: 'process' }, 'appModule must name the tasks module for the process pool to load (the -A path)'],
+    [{ pool: 'process', appModule: 'tasks.js', maxTasksPerChild: 0 }, 'maxTasksPerChild must be a whole number of tasks of at least 1 (got 0)'],
+    [{ maxTasksPerChild: 3 }, 'maxTasksPerChild needs the process pool (pool process)'],
+    [{ maxMemoryPerChild: 1.5 }, 'maxMemoryPerChild must be a whole number of bytes of at least 1 (got 1.5)'],
   ])('%j is refused: %s', (options, message) => {
     expect(() => resolveWorkerOptions(options as WorkerOptions)).toThrow(new UsageError(message));
   });

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { App } from '../app';
+import type { App } from './app';
 import { AppLoadError } from '../errors';
 
 function isApp(value: unknown): value is App {
