@@ -219,8 +219,10 @@ export class TaskHistory {
     while (this.tasks.size > this.maxTasks) {
       const [oldest, record] = this.tasks.entries().next().value as [string, TaskRecord];
       this.tasks.delete(oldest);
-      this.children.delete(oldest);
-      if (record.parentId) this.children.get(record.parentId)?.delete(oldest);
+      // The index holds kept tasks only (its parent may be gone before it): bounded as the tasks are.
+      const siblings = record.parentId === undefined ? undefined : this.children.get(record.parentId);
+      siblings?.delete(oldest);
+      if (siblings?.size === 0) this.children.delete(record.parentId!);
       this.evicted++;
     }
   }
