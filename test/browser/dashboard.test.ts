@@ -228,6 +228,9 @@ describeWithBrowser('warren dashboard in a real browser (chromium, a worker proc
   test('a screenshot of the Tasks view', async () => {
     await show('tasks');
     await page.waitForSelector('.chart svg rect', { timeout: 10_000 });
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr[data-id]').length >= 6, { timeout: 10_000 });
+    await page.evaluate(() => void (document.getElementById('flash')!.hidden = true));
+    await page.setViewport({ width: 1680, height: 820 });
     const file = join(tmpdir(), `warren-dashboard-${prefix}.png`);
     await page.screenshot({ path: file });
     // WARREN_DASHBOARD_SCREENSHOT=docs/dashboard.png keeps it (the README's picture comes from here).

@@ -25,7 +25,7 @@
     return node;
   }
   function append(node, children) {
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === undefined || child === null || child === false) continue;
       node.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
     }
@@ -261,7 +261,7 @@
         const tasks = await api('GET', `/api/tasks?${q}`);
         syncRows(tbody, tasks, (task) => task.uuid, (task) => {
           const row = el('tr', { dataset: { id: task.uuid } }, Array.from({ length: 10 }, () => el('td')));
-          row.cells[0].className = 'mono';
+          row.cells[0].className = 'mono id';
           row.cells[5].className = 'num';
           [6, 7, 8].forEach((i) => (row.cells[i].className = 'mono clip'));
           append(row.cells[0], [el('a', { href: `#/task/${encodeURIComponent(task.uuid)}` }, task.uuid)]);
