@@ -17,7 +17,16 @@ interface DashboardArgs extends FleetArgs, StoreArgs {
 /** The credentials of `--auth` or `--auth-file`; a non-loopback `--host` without them is a usage error. */
 export function dashboardCredentials(args: Pick<DashboardArgs, 'host' | 'auth' | 'auth-file'>): Credentials | undefined {
   if (args.auth !== undefined && args['auth-file'] !== undefined) throw new UsageError('give --auth or --auth-file, not both');
-  const credentials = args.auth !== undefined ? parseCredentials(args.auth, '--auth') : args['auth-file'] !== undefined ? readCredentialsFile(args['auth-file']) : undefined;
+  // The environment stands in for --auth only when neither flag is given.
+  const fromEnv = args.auth === undefined && args['auth-file'] === undefined ? process.env.WARREN_DASHBOARD_AUTH || undefined : undefined;
+  const credentials =
+    args.auth !== undefined
+      ? parseCredentials(args.auth, '--auth')
+      : args['auth-file'] !== undefined
+        ? readCredentialsFile(args['auth-file'])
+        : fromEnv !== undefined
+          ? parseCredentials(fromEnv, 'WARREN_DASHBOARD_AUTH')
+          : undefined;
   if (!credentials && !isLoopback(args.host)) {
     throw new UsageError(`--host ${args.host} is reachable from other machines: give --auth user:password or --auth-file (only a loopback host may go without)`);
   }
@@ -31,7 +40,7 @@ export const dashboardCommand: CommandModule<object, DashboardArgs> = {
     withStoreOption(withFleetOptions(yargs, { json: false, timeout: false }))
       .option('port', { requiresArg: true, type: 'number', default: 5555, describe: 'TCP port (0: any free one)' })
       .option('host', { requiresArg: true, type: 'string', default: '127.0.0.1', describe: 'address to listen on; any but a loopback one needs --auth' })
-      .option('auth', { requiresArg: true, type: 'string', describe: 'user:password the page asks for (HTTP Basic); env WARREN_DASHBOARD_AUTH', default: process.env.WARREN_DASHBOARD_AUTH, defaultDescription: 'none' })
+      .option('auth', { requiresArg: true, type: 'string', describe: 'user:password the page asks for (HTTP Basic); env WARREN_DASHBOARD_AUTH' })
       .option('auth-file', { requiresArg: true, type: 'string', describe: 'a file whose first line is user:password (keeps it out of the process list)' })
       .option('max-tasks', { requiresArg: true, type: 'number', default: 10_000, describe: 'tasks kept in memory; the oldest are forgotten first' })
       .option('refresh', { requiresArg: true, type: 'string', default: '2s', describe: 'how often queue depths and the schedule are asked' })

@@ -66,6 +66,15 @@ describe('credentials', () => {
     );
     expect(dashboardCredentials({ host: '0.0.0.0', auth: 'a:b' })).toEqual({ user: 'a', password: 'b' });
     expect(() => dashboardCredentials({ host: '0.0.0.0', auth: 'a:b', 'auth-file': '/x' })).toThrow('give --auth or --auth-file, not both');
+    process.env.WARREN_DASHBOARD_AUTH = 'env:pw';
+    try {
+      expect(dashboardCredentials({ host: '0.0.0.0' })).toEqual({ user: 'env', password: 'pw' });
+      expect(dashboardCredentials({ host: '0.0.0.0', auth: 'a:b' })).toEqual({ user: 'a', password: 'b' });
+      process.env.WARREN_DASHBOARD_AUTH = 'nocolon';
+      expect(() => dashboardCredentials({ host: '0.0.0.0' })).toThrow('WARREN_DASHBOARD_AUTH must be user:password, both non-empty (got no colon)');
+    } finally {
+      delete process.env.WARREN_DASHBOARD_AUTH;
+    }
   });
 });
 
