@@ -248,13 +248,12 @@ describeWithBrowser('warren dashboard in a real browser (chromium, a worker proc
     const base = `http://127.0.0.1:${port}`;
     const disable = `/api/schedule/${encodeURIComponent(entry)}/disable`;
 
-    // A browser without credentials: the page is refused (401, and headless chromium, which cannot ask anybody, gives up).
+    // A browser without credentials: the page is refused. Chromium meets the 401 challenge with
+    // nobody to ask and fails the navigation with ERR_INVALID_AUTH_CREDENTIALS (whether it also
+    // reports the 401 response to puppeteer varies, so the status is checked with fetch below).
     const stranger = await browser.createBrowserContext();
     const anonymous = await stranger.newPage();
-    const seen: number[] = [];
-    anonymous.on('response', (response) => seen.push(response.status()));
     await expect(anonymous.goto(`${base}/`)).rejects.toThrow(/ERR_INVALID_AUTH_CREDENTIALS/);
-    expect(seen).toEqual([401]);
     await stranger.close();
 
     // With credentials: the page loads; a POST without the page's CSRF token is refused, with it it goes through.
