@@ -41,6 +41,16 @@ module.exports = {
       setupFilesAfterEnv: ['<rootDir>/test/support/cluster-test-setup.ts'],
     },
     {
+      // The dashboard in a real browser: Debian's chromium (/usr/bin/chromium, WARREN_TEST_CHROMIUM)
+      // driven by puppeteer-core, a worker and the dashboard as processes, the real broker.
+      ...common,
+      displayName: 'browser',
+      roots: ['<rootDir>/test/browser'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+      setupFilesAfterEnv: ['<rootDir>/test/support/faults-setup.ts'],
+    },
+    {
       // The Redis Cluster failover test: six redis-server nodes on loopback ports 7310-7315,
       // started and stopped by the test itself, a master killed mid-run; the real broker too.
       ...common,

@@ -476,6 +476,15 @@ export class App {
     });
   }
 
+  /**
+   * Runs `work` with the app's one connection, for tools that read or move messages on the
+   * broker themselves (the dashboard's dead-letter browser): they open their own channels on
+   * it and close them. The connection itself stays the app's; `close()` closes it.
+   */
+  withConnection<T>(work: (transport: Transport) => Promise<T>): Promise<T> {
+    return this.run('withConnection()', async () => work(await this.connect()));
+  }
+
   /** Deletes the ready messages of a queue (unacknowledged ones stay with their consumers); resolves with how many. */
   purgeQueue(name: string): Promise<number> {
     return this.run(`purgeQueue("${name}")`, async () => {

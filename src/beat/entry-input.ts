@@ -100,3 +100,11 @@ export function scheduleEntryToInput(entry: ScheduleEntryDefinition): ScheduleEn
   if (entry.endAt !== undefined) input.endAt = entry.endAt.toISOString();
   return input;
 }
+
+/** An entry's schedule in a few words: `every 30s`, `cron "30 7 * * 1" Asia/Shanghai`, `at 2026-12-01T08:00:00+08:00`. */
+export function describeSchedule(input: ScheduleEntryInput): string {
+  if (input.every !== undefined) return `every ${typeof input.every === 'number' ? `${input.every}s` : input.every}`;
+  if (input.at !== undefined) return `at ${input.at}`;
+  const cron = typeof input.cron === 'string' ? input.cron : JSON.stringify(input.cron);
+  return `cron "${cron}"${input.timezone ? ` ${input.timezone}` : ''}`;
+}

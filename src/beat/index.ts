@@ -3,5 +3,5 @@ export { Schedules, type ScheduleListing, type EntrySource, type AddEntryOptions
 export { Scheduler, fireTaskId, type Fire, type TickResult, type SchedulerOptions, type SchedulerState } from './scheduler';
 export { nextFireAfter, nextFires } from './schedule';
 export { LeaderLock, DEFAULT_LOCK_QUEUE, type LockConnection } from './leader-lock';
-export { scheduleEntryToInput, type ScheduleEntryInput } from './entry-input';
+export { describeSchedule, scheduleEntryToInput, type ScheduleEntryInput } from './entry-input';
 export { createScheduleStore, DEFAULT_STATE_FILE, type ScheduleStore } from './stores';

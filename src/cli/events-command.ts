@@ -9,7 +9,7 @@ interface EventsArgs extends FleetArgs {
 }
 
 /** Resolves on SIGINT or SIGTERM. */
-function untilSignal(): Promise<void> {
+export function untilSignal(): Promise<void> {
   return new Promise((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());

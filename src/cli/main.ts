@@ -8,6 +8,7 @@ import { topologyActions, topologyCommand } from './topology-command';
 import { commandPath, helpHint, usageMessage, type CommandSpec } from './usage';
 import { workerCommand } from './worker-command';
 import { controlActions, controlCommand } from './control-command';
+import { dashboardCommand } from './dashboard-command';
 import { eventsCommand } from './events-command';
 import { inspectActions, inspectCommand } from './inspect-command';
 import { purgeCommand } from './purge-command';
@@ -32,6 +33,7 @@ const COMMANDS: readonly CommandSpec[] = [
   spec(queuesCommand),
   spec(purgeCommand),
   spec(eventsCommand),
+  spec(dashboardCommand),
 ];
 
 /**
@@ -57,6 +59,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(queuesCommand)
     .command(purgeCommand)
     .command(eventsCommand)
+    .command(dashboardCommand)
     .demandCommand(1)
     .strict()
     .help()

@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import type { ScheduleEntryInput, ScheduleListing } from '../beat';
+import { describeSchedule, type ScheduleEntryInput, type ScheduleListing } from '../beat';
 import type { App } from '../app';
 import { UsageError } from '../errors';
 import {
@@ -74,13 +74,6 @@ function entryInput(args: AddArgs): ScheduleEntryInput {
     endAt: args['end-at'],
   };
   return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as unknown as ScheduleEntryInput;
-}
-
-export function describeSchedule(input: ScheduleEntryInput): string {
-  if (input.every !== undefined) return `every ${typeof input.every === 'number' ? `${input.every}s` : input.every}`;
-  if (input.at !== undefined) return `at ${input.at}`;
-  const cron = typeof input.cron === 'string' ? input.cron : JSON.stringify(input.cron);
-  return `cron "${cron}"${input.timezone ? ` ${input.timezone}` : ''}`;
 }
 
 function formatTable(entries: readonly ScheduleListing[]): string {
