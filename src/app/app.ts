@@ -11,7 +11,7 @@ import { DelayedDelivery, Producer, type SendTaskOptions } from '../producer';
 import { maxMessageBytes, type JsonDates } from '../protocol';
 import { AsyncResult, GroupResult, RedisResultBackend, RpcResultBackend, RpcResultStore } from '../result';
 import { createRouter } from '../router';
-import { buildTopology, declareOnOwnChannel, selectTopology, type DeclaredReport } from '../topology';
+import { buildTopology, declareOnOwnChannel, selectTopology, type DeclaredReport, type DelayTopologyOptions } from '../topology';
 import { createTransport, probeCluster, Publisher, type ClusterProbe, type Transport } from '../transport';
 import { ProcessPool, Worker, resolveWorkerOptions, type ResolvedWorkerOptions, type TaskHandler, type WorkerOptions } from '../worker';
 import {
@@ -267,7 +267,7 @@ export class App {
       throw new ClosedError('connecting interrupted: the app was closed meanwhile');
     }
     this.publisher = new Publisher(connection, { name: 'publisher', logger: this.logger, publishTimeoutMs: this.options.publishTimeoutMs });
-    this.delays = new DelayedDelivery(connection, this.publisher, this.logger);
+    this.delays = new DelayedDelivery(connection, this.publisher, this.logger, this.delayOptions(definitions));
     return connection;
   });
 
@@ -294,6 +294,11 @@ export class App {
       throw new UsageError((err as Error).message);
     }
     return this.backendUrl;
+  }
+
+  /** Which delay levels delayed tasks go through (the definitions' `delays`). */
+  private delayOptions(definitions: Definitions): DelayTopologyOptions {
+    return { queueType: definitions.delays?.queueType ?? 'classic' };
   }
 
   /** How Dates and Buffers are written (the definitions' `jsonDates`). */
@@ -758,7 +763,7 @@ export class App {
     // the reconnect, when another beat may lead.
     const firePublisher = new Publisher(connection, { name: 'beat', logger: this.logger, publishTimeoutMs: this.options.publishTimeoutMs, survivesReconnect: false });
     await firePublisher.start();
-    const fireDelays = new DelayedDelivery(connection, firePublisher, this.logger);
+    const fireDelays = new DelayedDelivery(connection, firePublisher, this.logger, this.delayOptions(definitions));
     this.beatPublishers.push({ publisher: firePublisher, delays: fireDelays });
     const producer = new Producer(createRouter(definitions), fireDelays, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'), this.jsonDates(definitions));
     const lock = new LeaderLock({

@@ -1,7 +1,8 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { QueueDefinition } from '../config/types';
 import type { QueueCheck } from '../app/app';
-import { DELAY_LEVELS, delayLevelName } from '../topology';
+import type { QueueType } from '../config/types';
+import { DELAY_QUEUE_TYPES, delayLevelQueues } from '../topology';
 import { appFromArgs, withCommonOptions, type CommonArgs } from './common-options';
 
 interface QueuesArgs extends CommonArgs {
@@ -36,8 +37,26 @@ export function queueRows(queues: readonly QueueDefinition[], checks: ReadonlyMa
   });
 }
 
+/** Tasks waiting in each set of delay levels; null for a set the broker does not have. */
+export type DelayedCounts = Readonly<Record<QueueType, number | null>>;
+
+/** The tasks waiting in every set of delay levels the broker has; null when it has none. */
+export function totalDelayed(counts: DelayedCounts): number | null {
+  const present = Object.values(counts).filter((count): count is number => count !== null);
+  return present.length === 0 ? null : present.reduce((sum, count) => sum + count, 0);
+}
+
+/** The footer line: the total, and each set's share when both sets exist (during a move from classic to quorum levels). */
+function delayedFooter(counts: DelayedCounts): string {
+  const total = totalDelayed(counts);
+  if (total === null) return '';
+  const line = `${total} task${total === 1 ? '' : 's'} waiting in the delay levels (countdown, eta, retries)`;
+  const sets = DELAY_QUEUE_TYPES.filter((type) => counts[type] !== null);
+  return sets.length < 2 ? `\n${line}\n` : `\n${line}: ${sets.map((type) => `${counts[type]} in the ${type} levels`).join(', ')}\n`;
+}
+
 /** The table `warren queues` prints. */
-export function formatQueues(rows: readonly QueueRow[], delayed: number | null): string {
+export function formatQueues(rows: readonly QueueRow[], delayed: DelayedCounts): string {
   const table = [
     ['queue', 'messages', 'consumers', 'dead letters'],
     ...rows.map((r) => [
@@ -49,8 +68,7 @@ export function formatQueues(rows: readonly QueueRow[], delayed: number | null):
   ];
   const widths = table.reduce<number[]>((w, row) => row.map((cell, i) => Math.max(w[i] ?? 0, cell.length)), []);
   const lines = table.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  '));
-  const footer = delayed === null ? '' : `\n${delayed} task${delayed === 1 ? '' : 's'} waiting in the delay levels (countdown, eta, retries)\n`;
-  return `${lines.join('\n')}\n${footer}`;
+  return `${lines.join('\n')}\n${delayedFooter(delayed)}`;
 }
 
 export const queuesCommand: CommandModule<object, QueuesArgs> = {
@@ -64,13 +82,20 @@ export const queuesCommand: CommandModule<object, QueuesArgs> = {
     const { app } = await appFromArgs(args);
     try {
       const definitions = await app.definitions();
-      const delayQueues = Array.from({ length: DELAY_LEVELS }, (_, k) => delayLevelName(k));
-      const names = [...new Set([...definitions.queues.map((q) => q.name), ...delayQueues])];
+      // Both sets: after a move from classic to quorum levels, the classic ones still hold what was sent before.
+      const sets = DELAY_QUEUE_TYPES.map((queueType) => ({ queueType, queues: delayLevelQueues({ queueType }) }));
+      const names = [...new Set([...definitions.queues.map((q) => q.name), ...sets.flatMap((set) => set.queues)])];
       const checks = new Map((await app.checkQueues(names)).map((check) => [check.name, check]));
       const rows = queueRows(definitions.queues, checks);
-      const levels = delayQueues.map((name) => checks.get(name));
-      const delayed = levels.every((c) => c === undefined || c.missing) ? null : levels.reduce((sum, c) => sum + (c && !c.missing ? c.messages : 0), 0);
-      process.stdout.write(args.json ? `${JSON.stringify({ queues: rows, delayed })}\n` : formatQueues(rows, delayed));
+      const counts = Object.fromEntries(
+        sets.map(({ queueType, queues }) => {
+          const levels = queues.map((name) => checks.get(name));
+          const count = levels.every((c) => c === undefined || c.missing) ? null : levels.reduce((sum, c) => sum + (c && !c.missing ? c.messages : 0), 0);
+          return [queueType, count];
+        }),
+      ) as DelayedCounts;
+      const json = { queues: rows, delayed: totalDelayed(counts), delayedByLevels: counts };
+      process.stdout.write(args.json ? `${JSON.stringify(json)}\n` : formatQueues(rows, counts));
     } finally {
       await app.close();
     }

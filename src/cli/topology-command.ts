@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Argv, CommandModule } from 'yargs';
 import type { App } from '../app';
-import { buildTopology, exportDefinitions, singleNodeQueues } from '../topology';
+import { buildTopology, DELAY_LEVELS, delayLevelName, exportDefinitions, singleNodeDelayLevels, singleNodeQueues } from '../topology';
 import { appFromArgs, withCommonOptions, type CommonArgs } from './common-options';
 
 interface ExportArgs extends CommonArgs {
@@ -53,20 +53,35 @@ const exportCommand: CommandModule<object, ExportArgs> = {
 
 /**
  * A warning when the broker is a cluster (two or more of `broker.urls` reach running nodes of
- * one cluster) and the definitions hold tasks in durable classic queues, which live on one node.
- * The question is asked only once the topology is declared; a probe that fails says nothing.
+ * one cluster) and the definitions hold tasks in durable classic queues, or delayed tasks in
+ * classic delay levels: both live on one node. The question is asked only once the topology is
+ * declared; a probe that fails says nothing.
  */
 async function clusterWarning(app: App): Promise<string | undefined> {
-  const queues = singleNodeQueues(await app.definitions());
-  if (queues.length === 0) return undefined;
+  const definitions = await app.definitions();
+  const queues = singleNodeQueues(definitions);
+  const delayLevels = singleNodeDelayLevels(definitions);
+  if (queues.length === 0 && !delayLevels) return undefined;
   const probe = await app.clusterNodes().catch(() => undefined);
   if (probe === undefined || probe.nodes.length < 2) return undefined;
-  return (
-    `warren: warning: the broker is a cluster (${probe.nodes.length} running nodes: ${probe.nodes.join(', ')}), and ` +
-    `${queues.length === 1 ? 'this durable classic queue keeps its' : 'these durable classic queues keep their'} tasks on one node: ${queues.join(', ')}.\n` +
-    '  While that node is down a task sent there is returned unroutable and none is consumed; its tasks are lost with its disk.\n' +
-    '  Declare task queues with type: quorum (replicated; a queue that exists keeps its type: drain it, delete it, apply again).\n'
-  );
+  const lines = [`warren: warning: the broker is a cluster (${probe.nodes.length} running nodes: ${probe.nodes.join(', ')}), and`];
+  if (queues.length > 0) {
+    lines.push(
+      `  ${queues.length === 1 ? 'this durable classic queue keeps its' : 'these durable classic queues keep their'} tasks on one node: ${queues.join(', ')}.`,
+      '  While that node is down a task sent there is returned unroutable and none is consumed; its tasks are lost with its disk.',
+      '  Declare task queues with type: quorum (replicated; a queue that exists keeps its type: drain it, delete it, apply again).',
+    );
+  }
+  if (delayLevels) {
+    lines.push(
+      `  ${queues.length > 0 ? 'Also, the' : 'its'} delay levels (${delayLevelName(0)} ... ${delayLevelName(DELAY_LEVELS - 1)}) are classic queues on the node that first declared them.`,
+      '  While that node is down a task with countdown, eta or a retry backoff cannot be sent, and the delayed tasks wait there; they are lost with its disk.',
+      `  Set delays: { queueType: quorum } in the definitions (or WARREN_DELAY_QUEUE_TYPE=quorum) for every client and worker: new delays go through ${delayLevelName(0, { queueType: 'quorum' })} ...,`,
+      '  the tasks already in the classic levels still arrive; delete the classic levels once `warren queues` counts none in them.',
+    );
+  }
+  // One sentence: "..., and this durable classic queue ..." reads on from the first line.
+  return `${lines[0]} ${lines.slice(1).join('\n').trimStart()}\n`;
 }
 
 function parseUser(text: string): { name: string; password: string } {

@@ -5,6 +5,7 @@
 import type {
   BrokerDefinition,
   BindingDefinition,
+  DelaysDefinition,
   Definitions,
   ExchangeDefinition,
   QueueDefinition,
@@ -111,7 +112,7 @@ function withCeleryDefault(
 }
 
 /** The resolved definitions, not yet frozen. Cross-references are checked separately. */
-export function buildDefinitions(merged: MergedDocuments, broker: BrokerDefinition, resultBackend: string): Definitions {
+export function buildDefinitions(merged: MergedDocuments, broker: BrokerDefinition, resultBackend: string, delays: DelaysDefinition): Definitions {
   const defaultQueue = merged.defaultQueue?.value ?? CELERY_DEFAULT_QUEUE;
   const timezone = merged.timezone?.value ?? DEFAULT_TIMEZONE;
   const deadLetters = deadLetterDeclarations(merged.queues.map((queue) => queue.value));
@@ -132,5 +133,6 @@ export function buildDefinitions(merged: MergedDocuments, broker: BrokerDefiniti
     resultBackend,
     resultExpires: merged.resultExpires?.value ?? DEFAULT_RESULT_EXPIRES,
     jsonDates: merged.jsonDates?.value ?? 'tagged',
+    delays: { ...delays },
   };
 }

@@ -4,7 +4,7 @@
  * (see `check-references.ts`). Values come out converted but without defaults.
  */
 import type { DefinitionProblem } from '../errors';
-import { FAILOVER_STRATEGIES, type ExchangeType, type FailoverStrategy, type JsonDates, type MisfirePolicy, type QueueType } from './types';
+import { FAILOVER_STRATEGIES, QUEUE_TYPES, type ExchangeType, type FailoverStrategy, type JsonDates, type MisfirePolicy, type QueueType } from './types';
 import { childPath, itemPath } from './problem-path';
 import { routePatternProblem } from './route-pattern';
 import {
@@ -108,6 +108,12 @@ interface ShapedSections {
   /** Seconds. */
   resultExpires?: number;
   jsonDates?: JsonDates;
+  delays?: ShapedDelays;
+}
+
+/** The delays section. */
+export interface ShapedDelays {
+  queueType?: QueueType;
 }
 
 /** The exchange or queue names a file declares. */
@@ -129,7 +135,6 @@ export interface ShapedDocument extends ShapedSections {
 }
 
 const EXCHANGE_TYPES: readonly ExchangeType[] = ['direct', 'topic', 'fanout', 'headers'];
-const QUEUE_TYPES: readonly QueueType[] = ['classic', 'quorum'];
 
 const exchangeName = text('an exchange name');
 /** Where an exchange is referred to: `""` passes here so the reference check can say why it is refused. */
@@ -332,7 +337,11 @@ const broker: Schema<ShapedBroker> = {
   },
 };
 
-const SECTIONS = ['broker', 'exchanges', 'queues', 'defaultQueue', 'routes', 'timezone', 'schedule', 'resultBackend', 'resultExpires', 'jsonDates'];
+const delays = object<ShapedDelays>('a mapping with queueType', {
+  queueType: optional(oneOf('a delay queue type', QUEUE_TYPES)),
+});
+
+const SECTIONS = ['broker', 'exchanges', 'queues', 'defaultQueue', 'routes', 'timezone', 'schedule', 'resultBackend', 'resultExpires', 'jsonDates', 'delays'];
 
 const document = object<ShapedSections>(
   `a mapping with keys ${SECTIONS.join(', ')}`,
@@ -347,6 +356,7 @@ const document = object<ShapedSections>(
     resultBackend: optional(resultBackendUrl),
     resultExpires: optional(seconds),
     jsonDates: optional(oneOf('a way to write dates', ['tagged', 'plain'] as const)),
+    delays: optional(delays),
   },
   { partial: true },
 );

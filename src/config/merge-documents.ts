@@ -19,6 +19,7 @@ export interface MergedDocuments {
   readonly resultBackend?: Located<string>;
   readonly resultExpires?: Located<number>;
   readonly jsonDates?: Located<NonNullable<ShapedDocument['jsonDates']>>;
+  readonly delays?: Located<NonNullable<ShapedDocument['delays']>>;
   readonly exchanges: Array<Located<ShapedExchange>>;
   readonly queues: Array<Located<ShapedQueue>>;
   readonly routes: Array<Keyed<RoutingTarget>>;
@@ -34,7 +35,7 @@ export interface MergedDeclarations {
   readonly complete: boolean;
 }
 
-type ScalarSection = 'broker' | 'defaultQueue' | 'timezone' | 'resultBackend' | 'resultExpires' | 'jsonDates';
+type ScalarSection = 'broker' | 'defaultQueue' | 'timezone' | 'resultBackend' | 'resultExpires' | 'jsonDates' | 'delays';
 
 const describeScalar: { [K in ScalarSection]: (value: NonNullable<ShapedDocument[K]>) => string } = {
   broker: ({ urls, failoverStrategy }) =>
@@ -44,6 +45,7 @@ const describeScalar: { [K in ScalarSection]: (value: NonNullable<ShapedDocument
   resultBackend: (url) => JSON.stringify(maskResultBackendUrl(url)),
   resultExpires: (seconds) => `${seconds} s`,
   jsonDates: (dates) => JSON.stringify(dates),
+  delays: ({ queueType }) => (queueType === undefined ? 'no queueType' : `queueType ${queueType}`),
 };
 
 function mergeScalar<K extends ScalarSection>(
@@ -129,6 +131,7 @@ export function mergeDocuments(documents: readonly ShapedDocument[], problems: D
     resultBackend: mergeScalar('resultBackend', documents, problems),
     resultExpires: mergeScalar('resultExpires', documents, problems),
     jsonDates: mergeScalar('jsonDates', documents, problems),
+    delays: mergeScalar('delays', documents, problems),
     exchanges: documents.flatMap((document) => document.exchanges ?? []),
     queues: documents.flatMap((document) => document.queues ?? []),
     routes: mergeKeyed('route', documents.flatMap((document) => document.routes ?? []), problems),

@@ -1,5 +1,5 @@
 import { DefinitionsError, type DefinitionProblem } from '../errors';
-import { FAILOVER_STRATEGIES, type BrokerDefinition, type Definitions, type FailoverStrategy } from './types';
+import { FAILOVER_STRATEGIES, QUEUE_TYPES, type BrokerDefinition, type DelaysDefinition, type Definitions, type FailoverStrategy, type QueueType } from './types';
 import { buildDefinitions } from './build-definitions';
 import { checkReferences } from './check-references';
 import { checkDeadLetterQueues } from './dead-letter-queues';
@@ -12,8 +12,8 @@ import { brokerUrlProblem, isBrokerUrl } from './value-schemas';
 /** Where the broker URL may come from besides the files. */
 export interface DefinitionsOptions {
   /**
-   * The environment to read `WARREN_BROKER_URL` and `WARREN_BROKER_FAILOVER` from (an empty
-   * value counts as unset).
+   * The environment to read `WARREN_BROKER_URL`, `WARREN_BROKER_FAILOVER` and
+   * `WARREN_DELAY_QUEUE_TYPE` from (an empty value counts as unset).
    * `resolveDefinitions` reads only what it is given; `loadDefinitions` defaults to `process.env`.
    */
   readonly env?: NodeJS.ProcessEnv;
@@ -74,6 +74,20 @@ function resolveBroker(merged: MergedDocuments, options: DefinitionsOptions, pro
   return { urls: resolveBrokerUrls(merged, options, problems), failoverStrategy: resolveFailoverStrategy(merged, options, problems) };
 }
 
+/** The delay levels' queue type: `WARREN_DELAY_QUEUE_TYPE`, then the files' `delays.queueType`, then `classic`. */
+function resolveDelays(merged: MergedDocuments, options: DefinitionsOptions, problems: DefinitionProblem[]): DelaysDefinition {
+  const fromFiles = merged.delays?.value.queueType ?? 'classic';
+  const fromEnv = options.env?.WARREN_DELAY_QUEUE_TYPE;
+  if (fromEnv === undefined || fromEnv === '') return { queueType: fromFiles };
+  if ((QUEUE_TYPES as readonly string[]).includes(fromEnv)) return { queueType: fromEnv as QueueType };
+  problems.push({
+    file: '(environment)',
+    path: 'WARREN_DELAY_QUEUE_TYPE',
+    message: `${JSON.stringify(fromEnv)} is not a delay queue type (expected one of ${QUEUE_TYPES.join(', ')})`,
+  });
+  return { queueType: fromFiles };
+}
+
 /** The result backend by precedence: the option, then `WARREN_RESULT_BACKEND`, then the files, then `rpc://`. */
 function resolveResultBackend(merged: MergedDocuments, options: DefinitionsOptions, problems: DefinitionProblem[]): string {
   const override = overrideOf(options, 'resultBackend', 'WARREN_RESULT_BACKEND');
@@ -95,7 +109,12 @@ export function resolveDefinitions(documents: readonly DefinitionsDocument[], op
   const problems: DefinitionProblem[] = [];
   const shaped = documents.map((document) => shapeDocument(document.file, document.content, problems));
   const merged = mergeDocuments(shaped, problems);
-  const definitions = buildDefinitions(merged, resolveBroker(merged, options, problems), resolveResultBackend(merged, options, problems));
+  const definitions = buildDefinitions(
+    merged,
+    resolveBroker(merged, options, problems),
+    resolveResultBackend(merged, options, problems),
+    resolveDelays(merged, options, problems),
+  );
   checkReferences(merged, definitions, problems);
   checkDeadLetterQueues(merged, problems);
   if (problems.length > 0) throw new DefinitionsError(problems);

@@ -24,6 +24,18 @@ export interface BrokerDefinition {
   readonly failoverStrategy: FailoverStrategy;
 }
 
+/** Where warren keeps delayed tasks (countdown, eta, retry backoff): the delay levels. */
+export interface DelaysDefinition {
+  /**
+   * The type of the delay-level queues. `classic` levels live on one node of a cluster; `quorum`
+   * levels are replicated, under names of their own (`warren.delay.quorum.<2^k>s`).
+   * @defaultValue 'classic'
+   */
+  readonly queueType: QueueType;
+}
+
+export const QUEUE_TYPES: readonly QueueType[] = ['classic', 'quorum'];
+
 export interface ExchangeDefinition {
   readonly name: string;
   readonly type: ExchangeType;
@@ -151,4 +163,9 @@ export interface Definitions {
   readonly resultExpires?: number;
   /** How Dates and Buffers are written in messages and results. @defaultValue 'tagged' */
   readonly jsonDates?: JsonDates;
+  /**
+   * The delay levels. `loadDefinitions` always sets it; in definitions built by hand an absent
+   * value means the default. @defaultValue `{ queueType: 'classic' }`
+   */
+  readonly delays?: DelaysDefinition;
 }

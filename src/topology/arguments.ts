@@ -1,4 +1,4 @@
-import type { QueueDefinition } from '../config/types';
+import type { QueueDefinition, QueueType } from '../config/types';
 
 /*
  * The only place in warren that knows RabbitMQ's `x-` argument names. Everything else
@@ -24,6 +24,15 @@ const DEAD_LETTER_ROUTING_KEY = QUEUE_OPTIONS.deadLetterRoutingKey;
  * so `deliveryLimit: N` is declared as `x-delivery-limit: N - 1`.
  */
 const DELIVERY_LIMIT = 'x-delivery-limit';
+/**
+ * How a quorum queue dead-letters (RabbitMQ 3.10+): `at-least-once` keeps a dead-lettered message
+ * in the source queue until the queues it is routed to confirmed it, and publishes it again until
+ * they do; the default `at-most-once` sends it without confirms, and loses it when the target is
+ * unavailable. The broker honours `at-least-once` only with `x-overflow: reject-publish` (with the
+ * default `drop-head` it falls back to at-most-once).
+ */
+const DEAD_LETTER_STRATEGY = 'x-dead-letter-strategy';
+const OVERFLOW = 'x-overflow';
 /** Where an exchange sends what none of its bindings route (an exchange argument, without `x-`). */
 const ALTERNATE_EXCHANGE = 'alternate-exchange';
 /** A headers-exchange binding argument: `all` = every other binding argument must match. */
@@ -61,9 +70,19 @@ export function queueArguments(queue: QueueDefinition): Record<string, unknown> 
 /**
  * A delay level's queue: every message waits exactly `ttlMs` (a per-queue TTL, so no message
  * waits behind a longer one), then the broker dead-letters it, with its routing key, to `next`.
+ * A quorum level (RabbitMQ 3.10 has message TTL on quorum queues) dead-letters at least once, so
+ * that a hop between levels cannot lose a message when a target is down or changes its leader;
+ * no length limit is set, so `reject-publish` never refuses a publish.
  */
-export function delayQueueArguments(ttlMs: number, next: string): Record<string, unknown> {
-  return { [QUEUE_OPTIONS.messageTtl]: ttlMs, [DEAD_LETTER_EXCHANGE]: next };
+export function delayQueueArguments(ttlMs: number, next: string, type: QueueType = 'classic'): Record<string, unknown> {
+  const table: Record<string, unknown> = { [QUEUE_OPTIONS.messageTtl]: ttlMs, [DEAD_LETTER_EXCHANGE]: next };
+  if (type === 'quorum') Object.assign(table, { [QUEUE_TYPE]: 'quorum', [DEAD_LETTER_STRATEGY]: 'at-least-once', [OVERFLOW]: 'reject-publish' });
+  return table;
+}
+
+/** A quorum queue's arguments table (no others: a quorum queue needs no arguments besides its type). */
+export function quorumQueueArguments(): Record<string, unknown> {
+  return { [QUEUE_TYPE]: 'quorum' };
 }
 
 /** Exchange arguments that send whatever the exchange cannot route to `exchange`. */

@@ -14,3 +14,13 @@ export function singleNodeQueues(definitions: Definitions): string[] {
     .filter((queue) => queue.durable && (queueArguments(queue)['x-queue-type'] ?? 'classic') === 'classic')
     .map((queue) => queue.name);
 }
+
+/**
+ * Whether `definitions` keep delayed tasks (countdown, eta, retry backoff) in classic delay
+ * levels, which live on the node that first declared them: while it is down a delayed task can
+ * be neither sent nor delivered, and the tasks waiting there are lost with its disk. Quorum
+ * levels (`delays: { queueType: quorum }`) are replicated.
+ */
+export function singleNodeDelayLevels(definitions: Definitions): boolean {
+  return (definitions.delays?.queueType ?? 'classic') === 'classic';
+}

@@ -1,4 +1,5 @@
-import { alternateExchangeArguments, delayQueueArguments, headersBindingArguments } from './arguments';
+import type { QueueType } from '../config/types';
+import { alternateExchangeArguments, delayQueueArguments, headersBindingArguments, quorumQueueArguments } from './arguments';
 import type { BindingSpec, ExchangeBindingSpec, Topology } from './topology';
 
 /*
@@ -22,6 +23,12 @@ import type { BindingSpec, ExchangeBindingSpec, Topology } from './topology';
  * exchange and waits in `<prefix>.unroutable` instead of vanishing.
  *
  * The header names must not start with `x-`: a headers exchange ignores binding keys that do.
+ *
+ * Quorum levels (`queueType: 'quorum'`) are a second set of level exchanges and queues, named
+ * `<prefix>.quorum.<2^k>s`: a queue's type cannot change in place, and classic levels may still
+ * hold messages, so both sets may exist at once (during a move from one to the other) and each
+ * drains on its own. They share the deliver exchange, its bindings and the unroutable exchange;
+ * a quorum set keeps unroutable messages in a quorum queue of its own, `<prefix>.quorum.unroutable`.
  */
 
 /** Levels 2^0 .. 2^21 seconds: one pass through them delays up to 2^22 - 1 s (about 48.5 days). */
@@ -38,7 +45,15 @@ const QUEUE_HEADER = 'warren-delay-queue';
 export interface DelayTopologyOptions {
   /** Names of the levels' exchanges and queues start with this. @defaultValue 'warren.delay' */
   readonly prefix?: string;
+  /**
+   * The type of the level queues: `quorum` levels are replicated over a cluster's nodes and
+   * dead-letter from level to level at least once. @defaultValue 'classic'
+   */
+  readonly queueType?: QueueType;
 }
+
+/** Both sets of levels, for what lists them (`warren queues`): classic first. */
+export const DELAY_QUEUE_TYPES: readonly QueueType[] = ['classic', 'quorum'];
 
 /** Where a delayed message goes once its time has come: published to `exchange` with `routingKey`. */
 export interface DelayTarget {
@@ -60,9 +75,19 @@ function prefixOf(options: DelayTopologyOptions): string {
   return options.prefix ?? DEFAULT_DELAY_PREFIX;
 }
 
-/** The exchange and queue name of level `k`: `warren.delay.1024s` for k = 10. */
+/** The part of the level names that says their set: `quorum.` for quorum levels, nothing for classic ones. */
+function setOf(options: DelayTopologyOptions): string {
+  return options.queueType === 'quorum' ? 'quorum.' : '';
+}
+
+/** The exchange and queue name of level `k`: `warren.delay.1024s` for k = 10, `warren.delay.quorum.1024s` in the quorum set. */
 export function delayLevelName(k: number, options: DelayTopologyOptions = {}): string {
-  return `${prefixOf(options)}.${2 ** k}s`;
+  return `${prefixOf(options)}.${setOf(options)}${2 ** k}s`;
+}
+
+/** The level queues of one set, shortest first. */
+export function delayLevelQueues(options: DelayTopologyOptions = {}): string[] {
+  return Array.from({ length: DELAY_LEVELS }, (_, k) => delayLevelName(k, options));
 }
 
 /** The exchange the last level dead-letters into; it holds one binding per destination. */
@@ -70,16 +95,23 @@ export function delayDeliverExchange(options: DelayTopologyOptions = {}): string
   return `${prefixOf(options)}.deliver`;
 }
 
-/** The exchange and queue that keep delayed messages whose destination had no binding. */
+/** The fanout exchange (and the classic set's queue) that keeps delayed messages whose destination had no binding. */
 export function delayUnroutableName(options: DelayTopologyOptions = {}): string {
   return `${prefixOf(options)}.unroutable`;
+}
+
+/** The queue bound to the unroutable exchange for one set: `warren.delay.unroutable`, `warren.delay.quorum.unroutable`. */
+export function delayUnroutableQueue(options: DelayTopologyOptions = {}): string {
+  return `${prefixOf(options)}.${setOf(options)}unroutable`;
 }
 
 /** The levels, the deliver exchange and the unroutable queue. Declaring it is idempotent. */
 export function delayTopology(options: DelayTopologyOptions = {}): Topology {
   const durable = { durable: true, autoDelete: false } as const;
+  const queueType = options.queueType ?? 'classic';
   const deliver = delayDeliverExchange(options);
   const unroutable = delayUnroutableName(options);
+  const unroutableQueue = delayUnroutableQueue(options);
   const levels = Array.from({ length: DELAY_LEVELS }, (_, k) => ({
     name: delayLevelName(k, options),
     next: k === 0 ? deliver : delayLevelName(k - 1, options),
@@ -93,11 +125,11 @@ export function delayTopology(options: DelayTopologyOptions = {}): Topology {
       ...levels.map((level) => ({ name: level.name, type: 'headers' as const, options: { ...durable, arguments: {} } })),
     ],
     queues: [
-      { name: unroutable, options: { ...durable, arguments: {} } },
-      ...levels.map((level) => ({ name: level.name, options: { ...durable, arguments: delayQueueArguments(level.ttlMs, level.next) } })),
+      { name: unroutableQueue, options: { ...durable, arguments: queueType === 'quorum' ? quorumQueueArguments() : {} } },
+      ...levels.map((level) => ({ name: level.name, options: { ...durable, arguments: delayQueueArguments(level.ttlMs, level.next, queueType) } })),
     ],
     bindings: [
-      { queue: unroutable, exchange: unroutable, routingKey: '', arguments: {} },
+      { queue: unroutableQueue, exchange: unroutable, routingKey: '', arguments: {} },
       ...levels.map((level) => ({
         queue: level.name,
         exchange: level.name,

@@ -20,8 +20,9 @@ export class BrokerProbe {
     private channel: Channel,
   ) {}
 
-  static async open(): Promise<BrokerProbe> {
-    const model = await connect(testBrokerUrl());
+  /** On the test broker, or at `url` (a test's own vhost). */
+  static async open(url = testBrokerUrl()): Promise<BrokerProbe> {
+    const model = await connect(url);
     const channel = await model.createChannel();
     channel.on('error', () => undefined);
     return new BrokerProbe(model, channel);

@@ -1,5 +1,5 @@
 import { formatControl, formatInspect, formatStatus, nodeStatus, uptime } from '../../../src/cli/fleet-format';
-import { formatQueues, queueRows } from '../../../src/cli/queues-command';
+import { formatQueues, queueRows, totalDelayed } from '../../../src/cli/queues-command';
 import { renderFleet } from '../../../src/cli/events-view';
 import { FleetState } from '../../../src/control';
 import type { QueueDefinition } from '../../../src/config/types';
@@ -48,13 +48,24 @@ describe('what the fleet commands print', () => {
         ['gone', { name: 'gone', missing: true as const }],
       ]),
     );
-    expect(formatQueues(rows, 4)).toBe(
+    expect(formatQueues(rows, { classic: 4, quorum: null })).toBe(
       'queue              messages  consumers  dead letters\n' +
         'jobs                     12          2  3 (jobs.dlq)\n' +
         'jobs.dlq                  3          0             -\n' +
         'gone      not on the broker          -             -\n' +
         '\n4 tasks waiting in the delay levels (countdown, eta, retries)\n',
     );
+  });
+
+  test('queues: the delayed tasks of both sets of delay levels, each set\'s share while both exist; no line without levels', () => {
+    const rows = queueRows([{ name: 'jobs', durable: true, autoDelete: false, type: 'classic', arguments: {}, bindings: [] }], new Map([['jobs', { name: 'jobs', messages: 0, consumers: 1 }]]));
+    const table = 'queue  messages  consumers  dead letters\njobs          0          1             -\n';
+    expect(formatQueues(rows, { classic: null, quorum: 1 })).toBe(`${table}\n1 task waiting in the delay levels (countdown, eta, retries)\n`);
+    expect(formatQueues(rows, { classic: 2, quorum: 5 })).toBe(
+      `${table}\n7 tasks waiting in the delay levels (countdown, eta, retries): 2 in the classic levels, 5 in the quorum levels\n`,
+    );
+    expect(formatQueues(rows, { classic: null, quorum: null })).toBe(table);
+    expect([totalDelayed({ classic: 2, quorum: 0 }), totalDelayed({ classic: null, quorum: null })]).toEqual([2, null]);
   });
 
   test('events view: workers with heartbeats, rates over 10 s, latest failures; a silent worker goes offline', () => {

@@ -29,7 +29,7 @@ describe('each kind of invalid definition is reported with its exact message', (
     [
       'an unknown top-level key',
       (doc) => (doc.queue = []),
-      'queue: unknown key (expected one of broker, exchanges, queues, defaultQueue, routes, timezone, schedule, resultBackend, resultExpires, jsonDates)',
+      'queue: unknown key (expected one of broker, exchanges, queues, defaultQueue, routes, timezone, schedule, resultBackend, resultExpires, jsonDates, delays)',
     ],
     ['a section of the wrong kind', (doc) => (doc.exchanges = { default: 'direct' }), 'exchanges: a mapping is not a list (expected a list of exchanges)'],
     ['a default queue that is not a string', (doc) => (doc.defaultQueue = 42), 'defaultQueue: 42 is not a string (expected a queue name)'],
@@ -350,7 +350,7 @@ describe('each kind of invalid definition is reported with its exact message', (
 
   test('a document that is not a mapping', () => {
     expect(problemsOf(() => resolveOne(['queues']))).toEqual([
-      `${FILE}: a list is not a mapping (expected a mapping with keys broker, exchanges, queues, defaultQueue, routes, timezone, schedule, resultBackend, resultExpires, jsonDates)`,
+      `${FILE}: a list is not a mapping (expected a mapping with keys broker, exchanges, queues, defaultQueue, routes, timezone, schedule, resultBackend, resultExpires, jsonDates, delays)`,
     ]);
   });
 });

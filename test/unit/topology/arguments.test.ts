@@ -9,6 +9,7 @@ import {
   recordedDeliveries,
   replyQueueSpec,
 } from '../../../src/topology';
+import { delayQueueArguments } from '../../../src/topology/arguments';
 import { queueDefinition } from './fixtures';
 
 describe('queueArguments', () => {
@@ -69,6 +70,27 @@ describe('queueArguments', () => {
     const queue = queueDefinition('q', { maxPriority: 5, arguments: Object.freeze({ 'x-overflow': 'drop-head' }) });
     queueArguments(queue);
     expect(queue.arguments).toStrictEqual({ 'x-overflow': 'drop-head' });
+  });
+});
+
+describe('delayQueueArguments', () => {
+  it('gives a classic level a TTL and a dead-letter exchange, nothing else', () => {
+    expect(delayQueueArguments(4000, 'next')).toStrictEqual({ 'x-message-ttl': 4000, 'x-dead-letter-exchange': 'next' });
+    expect(delayQueueArguments(4000, 'next', 'classic')).toStrictEqual(delayQueueArguments(4000, 'next'));
+  });
+
+  it('makes a quorum level dead-letter at least once, with reject-publish, without which the broker falls back to at most once', () => {
+    expect(delayQueueArguments(1000, 'warren.delay.deliver', 'quorum')).toStrictEqual({
+      'x-queue-type': 'quorum',
+      'x-message-ttl': 1000,
+      'x-dead-letter-exchange': 'warren.delay.deliver',
+      'x-dead-letter-strategy': 'at-least-once',
+      'x-overflow': 'reject-publish',
+    });
+  });
+
+  it('sets no length limit on a level, so reject-publish never refuses a delayed message', () => {
+    expect(Object.keys(delayQueueArguments(1000, 'next', 'quorum')).filter((key) => key.startsWith('x-max-length'))).toEqual([]);
   });
 });
 

@@ -3,6 +3,7 @@ import {
   delayTargetBinding,
   delayTopology,
   DELAY_LEVELS,
+  delayLevelQueues,
   isDelayHeader,
   MAX_DELAY_SECONDS,
   type Topology,
@@ -86,6 +87,49 @@ describe('delayTopology', () => {
   it('covers at least 30 days in one pass', () => {
     expect(MAX_DELAY_SECONDS).toBe(2 ** 22 - 1);
     expect(MAX_DELAY_SECONDS).toBeGreaterThanOrEqual(30 * 86_400);
+  });
+});
+
+describe('quorum delay levels', () => {
+  const quorum = delayTopology({ queueType: 'quorum' });
+  const classic = delayTopology();
+  const queue = (name: string): Readonly<Record<string, unknown>> => quorum.queues.find((q) => q.name === name)!.options.arguments;
+
+  it('are a set of their own, warren.delay.quorum.<2^k>s, beside the classic names', () => {
+    const levels = Array.from({ length: DELAY_LEVELS }, (_, k) => `warren.delay.quorum.${2 ** k}s`);
+    expect(delayLevelQueues({ queueType: 'quorum' })).toEqual(levels);
+    expect(delayLevelQueues()).toEqual(Array.from({ length: DELAY_LEVELS }, (_, k) => `warren.delay.${2 ** k}s`));
+    expect(quorum.queues.map((q) => q.name)).toEqual(['warren.delay.quorum.unroutable', ...levels]);
+    expect(quorum.exchanges.map((x) => x.name)).toEqual(['warren.delay.unroutable', 'warren.delay.deliver', ...levels]);
+    // No level exchange or queue of one set is one of the other: a message routed into one set stays in it.
+    const classicNames = new Set([...classic.queues.map((q) => q.name), ...classic.exchanges.map((x) => x.name)]);
+    expect(levels.filter((name) => classicNames.has(name))).toEqual([]);
+  });
+
+  it('are quorum queues with a per-queue TTL that dead-letter at least once to the level below, the last to the shared deliver exchange', () => {
+    const quorumArgs = { 'x-queue-type': 'quorum', 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' };
+    expect(queue('warren.delay.quorum.1s')).toStrictEqual({ 'x-message-ttl': 1000, 'x-dead-letter-exchange': 'warren.delay.deliver', ...quorumArgs });
+    expect(queue('warren.delay.quorum.2s')).toStrictEqual({ 'x-message-ttl': 2000, 'x-dead-letter-exchange': 'warren.delay.quorum.1s', ...quorumArgs });
+    expect(queue('warren.delay.quorum.unroutable')).toStrictEqual({ 'x-queue-type': 'quorum' });
+    expect(quorum.queues.every((q) => q.options.durable && !q.options.autoDelete)).toBe(true);
+  });
+
+  it('share the deliver exchange, declared exactly as the classic set declares it, and the unroutable exchange', () => {
+    const shared = (t: typeof quorum): unknown => t.exchanges.filter((x) => x.name === 'warren.delay.deliver' || x.name === 'warren.delay.unroutable');
+    expect(shared(quorum)).toStrictEqual(shared(classic));
+    expect(quorum.bindings).toContainEqual({ queue: 'warren.delay.quorum.unroutable', exchange: 'warren.delay.unroutable', routingKey: '', arguments: {} });
+    expect(delayTargetBinding({ exchange: 'jobs', routingKey: 'k' }, { queueType: 'quorum' })).toStrictEqual(delayTargetBinding({ exchange: 'jobs', routingKey: 'k' }));
+  });
+
+  it.each([1, 5, 6, 3600, MAX_DELAY_SECONDS])('a %i s delay waits in quorum levels only, exactly that long, and leaves at deliver', (seconds) => {
+    const route = delayedRoute({ exchange: 'jobs', routingKey: 'k' }, seconds * 1000, { queueType: 'quorum' });
+    expect(route.exchange).toBe(`warren.delay.quorum.${2 ** Math.floor(Math.log2(seconds))}s`);
+    const { waited, totalMs, reached } = walk(quorum, route.exchange, route.headers);
+    expect(totalMs).toBe(seconds * 1000);
+    expect(waited.every((name) => name.startsWith('warren.delay.quorum.'))).toBe(true);
+    expect(reached).toBe('warren.delay.deliver');
+    // The headers are the same in both sets: only the entry exchange differs.
+    expect(route.headers).toStrictEqual(delayedRoute({ exchange: 'jobs', routingKey: 'k' }, seconds * 1000).headers);
   });
 });
 

@@ -130,6 +130,22 @@ describe('worker settlement on memory://', () => {
     expect(env.broker.queue('jobs')).toMatchObject({ messageCount: 0, unackedCount: 0 });
   });
 
+  test('retry with delays in quorum levels: the next attempt waits in warren.delay.quorum.*, declared as quorum queues, and runs', async () => {
+    env = memoryApp({ extra: { delays: { queueType: 'quorum' } } });
+    let runs = 0;
+    env.app.task('later', async () => {
+      runs += 1;
+      if (runs === 1) throw new Retry({ countdown: 1 });
+      return 'second';
+    });
+    await env.app.startWorker({ queues: ['jobs'], concurrency: 1 });
+    const result = await env.app.sendTask('later');
+    await expect(result.get({ timeout: 5000 })).resolves.toBe('second');
+    expect(trace().filter((line) => line.startsWith('task '))).toEqual(['task later#0 -> jobs', 'task later#1 -> warren.delay.quorum.1s']);
+    expect(env.broker.queue('warren.delay.quorum.1s')).toMatchObject({ type: 'quorum', messageCount: 0 });
+    expect(env.broker.queue('warren.delay.1s')).toBeUndefined();
+  });
+
   test('expired: not run; REVOKED is published, then the delivery is acked', async () => {
     env = memoryApp();
     let ran = false;
