@@ -1,7 +1,10 @@
 /**
  * `npm run bench`: warren beside raw amqplib on the same broker, in the same run.
  *
- *   npm run bench [-- [--quick] [--json FILE] [--runs N] [--log-level LEVEL]]
+ *   npm run bench [-- [--quick] [--json FILE] [--runs N] [--tasks N] [--log-level LEVEL] [--only publish,trip,pool,growth]]
+ *
+ * BENCH_WORKER_NODE_ARGS and BENCH_CLIENT_NODE_ARGS add node flags to the worker processes and to
+ * the publishers and clients (`--cpu-prof --cpu-prof-dir=prof` profiles them).
  *
  * 1. publish: `sendTask` (ignoreResult) vs `ConfirmChannel.publish` of the same bytes, both with
  *    at most `window` publishes waiting for their confirm;
@@ -58,6 +61,8 @@ interface Settings {
   argBytes: number;
   /** The worker's log level. */
   logLevel: string;
+  /** Only these parts (publish, trip, pool, growth); all when undefined. */
+  only: string[] | undefined;
 }
 
 function settingsFrom(argv: readonly string[]): { settings: Settings; jsonFile: string | undefined } {
@@ -71,7 +76,7 @@ function settingsFrom(argv: readonly string[]): { settings: Settings; jsonFile: 
   const settings: Settings = {
     quick,
     runs,
-    tasks: quick ? 2_000 : 20_000,
+    tasks: Number(value('--tasks') ?? (quick ? 2_000 : 20_000)),
     window: 1_000,
     concurrency: 64,
     prefetch: 64,
@@ -84,6 +89,7 @@ function settingsFrom(argv: readonly string[]): { settings: Settings; jsonFile: 
     cpuMs: 5,
     argBytes: 180,
     logLevel: value('--log-level') ?? 'info',
+    only: value('--only')?.split(','),
   };
   return { settings, jsonFile: value('--json') };
 }
@@ -119,6 +125,26 @@ async function pair<W, R>(warrenFirst: boolean, warren: () => Promise<W>, raw: (
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** CPU time (user + system) of another process in milliseconds, from /proc (Linux); NaN elsewhere. */
+function cpuMsOf(pid: number): number {
+  const stat = `/proc/${pid}/stat`;
+  if (!existsSync(stat)) return NaN;
+  // Fields 14 and 15 (utime, stime) in clock ticks, counted after the command name, which may hold spaces.
+  const fields = readFileSync(stat, 'utf8').replace(/^.*\) /, '').split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/** This process's CPU time in milliseconds. */
+function ownCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/** Extra node flags for the bench's processes, from an environment variable (e.g. `--cpu-prof`, to profile them). */
+function nodeArgs(variable: string): string[] {
+  return (process.env[variable] ?? '').split(' ').filter((arg) => arg !== '');
 }
 
 /** RSS of another process in bytes, from /proc (Linux) or ps. */
@@ -178,11 +204,13 @@ async function warrenPublish(job: Job): Promise<unknown> {
   const send = (): Promise<unknown> => app.sendTask('bench.noop', args, {}, { queue: job.queue, ignoreResult: true });
   await send(); // connects and declares; the worker counts this one too
   const start = nowMs();
+  const cpu = ownCpuMs();
   await windowed(job.count, job.settings.window, send);
   const ms = nowMs() - start;
+  const cpuMs = ownCpuMs() - cpu;
   const rss = process.memoryUsage.rss();
   await app.close();
-  return { ms, rss };
+  return { ms, rss, cpuMs };
 }
 
 /** Run 1, raw: ConfirmChannel.publish of the same bytes, at most `window` waiting for confirms. */
@@ -197,11 +225,13 @@ async function rawPublish(job: Job): Promise<unknown> {
     });
   await send();
   const start = nowMs();
+  const cpu = ownCpuMs();
   await windowed(job.count, job.settings.window, send);
   const ms = nowMs() - start;
+  const cpuMs = ownCpuMs() - cpu;
   const rss = process.memoryUsage.rss();
   await model.close();
-  return { ms, rss };
+  return { ms, rss, cpuMs };
 }
 
 /** Calls `send` `count` times, with at most `window` unsettled at once (a sliding window). */
@@ -232,6 +262,7 @@ async function rawConsume(job: Job): Promise<unknown> {
   let count = 0;
   let first = 0;
   let last = 0;
+  const cpu = ownCpuMs();
   const done = new Promise<void>((resolve) => {
     void channel.consume(
       job.queue,
@@ -249,8 +280,9 @@ async function rawConsume(job: Job): Promise<unknown> {
     );
   });
   await done;
+  const cpuMs = ownCpuMs() - cpu;
   await model.close();
-  return { count, first, last };
+  return { count, first, last, cpuMs };
 }
 
 /** Runs 3 and 4, warren: round trips with `inFlight` at once, then the steady rate. */
@@ -403,7 +435,7 @@ async function runRole(): Promise<void> {
 
 /** A role in a forked process: resolves with its result. */
 function role<T>(name: string, job: Omit<Job, 'role'>, onReady?: (child: ChildProcess) => void): { child: ChildProcess; result: Promise<T> } {
-  const child = fork(__filename, ['--role'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(__filename, ['--role'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: nodeArgs('BENCH_CLIENT_NODE_ARGS') });
   const result = new Promise<T>((resolve, reject) => {
     child.on('message', (message: { ready?: boolean; result?: T; error?: string }) => {
       if (message.ready) onReady?.(child);
@@ -493,6 +525,7 @@ class WarrenWorker {
 
   constructor(bench: Bench, queue: string, extraArgs: readonly string[] = []) {
     const args = [
+      ...nodeArgs('BENCH_WORKER_NODE_ARGS'),
       CLI, 'worker', '-A', TASKS, '--definitions', bench.definitions, '-Q', queue,
       '-c', String(bench.settings.concurrency), '--without-mingle', '-l', bench.settings.logLevel, ...extraArgs,
     ];
@@ -622,31 +655,37 @@ class Bench {
     const warrenFirst = run % 2 === 1;
     // Run 1: each publisher in its own process, one after the other (order alternating by run).
     const publishers = [
-      () => role<{ ms: number; rss: number }>('warren-publish', this.job(this.queues.publishW, tasks)).result,
-      () => role<{ ms: number; rss: number }>('raw-publish', this.job(this.queues.publishR, tasks)).result,
+      () => role<{ ms: number; rss: number; cpuMs: number }>('warren-publish', this.job(this.queues.publishW, tasks)).result,
+      () => role<{ ms: number; rss: number; cpuMs: number }>('raw-publish', this.job(this.queues.publishR, tasks)).result,
     ] as const;
     const [w1, r1] = await pair(warrenFirst, publishers[0], publishers[1]);
     figures['1. publish, tasks/s'] = { warren: (tasks / w1.ms) * 1000, raw: (tasks / r1.ms) * 1000, unit: '/s', better: 'higher' };
+    figures['1. publisher CPU per task, µs'] = { warren: (w1.cpuMs / tasks) * 1000, raw: (r1.cpuMs / tasks) * 1000, unit: 'µs', better: 'lower' };
     figures['5. publisher RSS after run 1, MB'] = { warren: w1.rss / 2 ** 20, raw: r1.rss / 2 ** 20, unit: 'MB', better: 'lower' };
     // Run 2: the queues hold what run 1 published (tasks + 1 each).
-    const consumeWarren = async (): Promise<{ rate: number; rss: number }> => {
+    const consumeWarren = async (): Promise<{ rate: number; rss: number; cpuMs: number }> => {
       this.reports.reset();
       const worker = new WarrenWorker(this, this.queues.publishW);
       try {
         await worker.ready(() => this.channel(), this.queues.publishW);
+        const cpu = cpuMsOf(worker.child.pid!);
         const total = await this.reports.until(tasks + 1, 120_000);
+        // The last acks go out just after the last task's report.
+        await sleep(100);
+        const cpuMs = cpuMsOf(worker.child.pid!) - cpu;
         const rss = worker.rss;
-        return { rate: ((tasks + 1) / (total.last - total.first)) * 1000, rss };
+        return { rate: ((tasks + 1) / (total.last - total.first)) * 1000, rss, cpuMs };
       } finally {
         await worker.stop();
       }
     };
-    const consumeRaw = async (): Promise<{ rate: number; rss: number }> => {
-      const result = await role<{ count: number; first: number; last: number }>('raw-consume', this.job(this.queues.publishR, tasks + 1)).result;
-      return { rate: (result.count / (result.last - result.first)) * 1000, rss: NaN };
+    const consumeRaw = async (): Promise<{ rate: number; rss: number; cpuMs: number }> => {
+      const result = await role<{ count: number; first: number; last: number; cpuMs: number }>('raw-consume', this.job(this.queues.publishR, tasks + 1)).result;
+      return { rate: (result.count / (result.last - result.first)) * 1000, rss: NaN, cpuMs: result.cpuMs };
     };
     const [w2, r2] = await pair(warrenFirst, consumeWarren, consumeRaw);
     figures['2. consume, tasks/s'] = { warren: w2.rate, raw: r2.rate, unit: '/s', better: 'higher' };
+    figures['2. consumer CPU per task, µs'] = { warren: (w2.cpuMs / (tasks + 1)) * 1000, raw: (r2.cpuMs / (tasks + 1)) * 1000, unit: 'µs', better: 'lower' };
     figures['5. worker RSS after run 2, MB'] = { warren: w2.rss / 2 ** 20, unit: 'MB', better: 'lower' };
   }
 
@@ -759,6 +798,7 @@ function format(value: number, unit: string): string {
   if (!Number.isFinite(value)) return '-';
   if (unit === '/s') return Math.round(value).toLocaleString('en');
   if (unit === 'MB') return value.toFixed(1);
+  if (unit === 'µs') return value.toFixed(0);
   return value < 10 ? value.toFixed(2) : value.toFixed(1);
 }
 
@@ -792,15 +832,21 @@ async function main(): Promise<void> {
     console.log(`warren bench${settings.quick ? ' (--quick)' : ''}: ${machine}`);
     for (let run = 1; run <= settings.runs; run += 1) {
       const figures: RunFigures = {};
-      process.stdout.write(`run ${run}/${settings.runs}: publish and consume`);
-      await bench.publishAndConsume(run, figures);
-      process.stdout.write(', round trips and latency');
-      await bench.roundTrips(run, figures);
-      if (poolRow) {
+      const wanted = (part: string): boolean => settings.only === undefined || settings.only.includes(part);
+      process.stdout.write(`run ${run}/${settings.runs}:`);
+      if (wanted('publish')) {
+        process.stdout.write(' publish and consume');
+        await bench.publishAndConsume(run, figures);
+      }
+      if (wanted('trip')) {
+        process.stdout.write(', round trips and latency');
+        await bench.roundTrips(run, figures);
+      }
+      if (poolRow && wanted('pool')) {
         process.stdout.write(', pools');
         poolRow = await bench.pools(figures);
       }
-      if (run === settings.runs && settings.growth) {
+      if (run === settings.runs && settings.growth && wanted('growth')) {
         process.stdout.write(', growth');
         await bench.growth(figures);
       }
