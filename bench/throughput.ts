@@ -25,7 +25,7 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
@@ -519,8 +519,9 @@ class Reports {
 
 /** A `warren worker` process over the bench tasks. */
 class WarrenWorker {
+  private static started = 0;
   readonly child: ChildProcess;
-  private logs = '';
+  private readonly logFile: string;
   readonly exited: Promise<number | null>;
 
   constructor(bench: Bench, queue: string, extraArgs: readonly string[] = []) {
@@ -529,16 +530,15 @@ class WarrenWorker {
       CLI, 'worker', '-A', TASKS, '--definitions', bench.definitions, '-Q', queue,
       '-c', String(bench.settings.concurrency), '--without-mingle', '-l', bench.settings.logLevel, ...extraArgs,
     ];
+    // Its output goes to a file, as `warren worker 2>worker.log` would: a pipe that this busy
+    // process drains late would block the worker's writes and measure the bench, not the worker.
+    this.logFile = join(bench.dir, `worker-${++WarrenWorker.started}.log`);
+    const out = openSync(this.logFile, 'w');
     this.child = spawn(process.execPath, args, {
       env: { ...process.env, BENCH_REPORT_PORT: String(bench.reports.port), WARREN_LOG_FORMAT: 'json' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', out, out],
     });
-    // Drained, as a terminal or a log collector would; the last 64 KiB are kept for errors.
-    const keep = (chunk: Buffer): void => {
-      this.logs = (this.logs + chunk.toString()).slice(-65_536);
-    };
-    this.child.stdout!.on('data', keep);
-    this.child.stderr!.on('data', keep);
+    closeSync(out);
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
   }
 
@@ -554,6 +554,11 @@ class WarrenWorker {
       await sleep(20);
     }
     throw new Error(`the worker did not consume ${queue} within 30 s:\n${this.logs}`);
+  }
+
+  /** The end of what it wrote. */
+  get logs(): string {
+    return readFileSync(this.logFile, 'utf8').slice(-65_536);
   }
 
   get rss(): number {
