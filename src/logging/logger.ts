@@ -1,6 +1,7 @@
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { UsageError } from '../errors';
 import { formatLogRecord } from './pretty-format';
+import { TurnBufferedOutput } from './turn-buffered-output';
 
 export type { Logger };
 
@@ -44,19 +45,31 @@ export function defaultLogFormat(): LogFormat {
   return fromEnv('WARREN_LOG_FORMAT', LOG_FORMATS) ?? (process.stderr.isTTY ? 'pretty' : 'json');
 }
 
+/** The process's stderr for logs, shared by every root logger, written at exit too. */
+let stderrOutput: TurnBufferedOutput | undefined;
+
+function stderr(): TurnBufferedOutput {
+  if (!stderrOutput) {
+    const fd2 = pino.destination({ fd: 2, sync: true });
+    const output = new TurnBufferedOutput((text) => void fd2.write(text));
+    process.once('exit', () => output.flush());
+    stderrOutput = output;
+  }
+  return stderrOutput;
+}
+
 /**
  * The one root logger of a process. `cli/` or `createApp` makes it; everything below
  * receives a child with bindings (`component`, `queue`, `task`, `taskId`).
- * Writes to stderr, so a command's own output on stdout stays clean, synchronously, so the last
- * lines before an exit are not lost.
+ * Writes to stderr, so a command's own output on stdout stays clean: `warn` and worse at once and
+ * synchronously, so the last lines before an exit or a crash are not lost; lower levels at the
+ * end of the event loop's turn, together (see `TurnBufferedOutput`).
  * @throws UsageError when `WARREN_LOG_LEVEL` or `WARREN_LOG_FORMAT` holds an unknown value.
  */
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const level = options.level ?? defaultLogLevel();
   const format = options.format ?? defaultLogFormat();
-  const stderr = pino.destination({ fd: 2, sync: true });
   const colors = process.stderr.isTTY === true && process.env.NO_COLOR === undefined;
-  const destination: DestinationStream =
-    format === 'pretty' ? { write: (line: string) => void stderr.write(formatLogRecord(line, { colors })) } : stderr;
+  const destination: DestinationStream = stderr().destination(format === 'pretty' ? (line) => formatLogRecord(line, { colors }) : undefined);
   return pino({ name: options.name ?? 'warren', level, base: options.base }, destination);
 }

@@ -140,10 +140,13 @@ export class Producer {
     // The delay counts from the publish, which comes after `now`: never early.
     const delayMs = eta === null ? 0 : eta.getTime() - Date.now();
     await this.publisher.publish({ exchange: route.exchange, routingKey: route.routingKey, body, properties }, delayMs);
-    this.logger.debug(
-      { task: task.taskName, taskId: task.taskId, exchange: route.exchange, routingKey: route.routingKey, queue: route.queue, eta },
-      delayMs > 0 ? 'task sent with a delay' : 'task sent',
-    );
+    // Guarded: the fields object would be built for every task even with debug off.
+    if (this.logger.isLevelEnabled('debug')) {
+      this.logger.debug(
+        { task: task.taskName, taskId: task.taskId, exchange: route.exchange, routingKey: route.routingKey, queue: route.queue, eta },
+        delayMs > 0 ? 'task sent with a delay' : 'task sent',
+      );
+    }
     return { taskId: task.taskId, route, eta, expires };
   }
 

@@ -83,6 +83,14 @@ export interface EncodedTaskMessage {
   properties: TaskMessageProperties;
 }
 
+let origin: string | undefined;
+
+/** `gen<pid>@<hostname>`, as Celery: read once (os.hostname() is a system call). */
+function defaultOrigin(): string {
+  origin ??= `gen${process.pid}@${hostname()}`;
+  return origin;
+}
+
 /** Celery cuts `argsrepr` and `kwargsrepr` to this many characters. */
 const REPR_MAX_LENGTH = 1024;
 
@@ -111,7 +119,7 @@ export function encodeTaskMessage(input: EncodeTaskMessageInput): EncodedTaskMes
   const [hard, soft] = timeLimit(problems, 'timelimit', input.timelimit);
   const ignoreResult = optionalBoolean(problems, 'ignoreResult', input.ignoreResult);
   const shadow = optionalString(problems, 'shadow', input.shadow);
-  const origin = optionalString(problems, 'origin', input.origin) ?? `gen${process.pid}@${hostname()}`;
+  const origin = optionalString(problems, 'origin', input.origin) ?? defaultOrigin();
   const lang = optionalString(problems, 'lang', input.lang) ?? 'js';
   const priority = input.priority ?? 0;
   if (!Number.isInteger(priority) || priority < 0 || priority > 255) {

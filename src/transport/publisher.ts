@@ -38,8 +38,6 @@ export interface PublishRequest {
 interface Pending {
   readonly request: PublishRequest;
   readonly mandatory: boolean;
-  /** `exchange "name"`, for messages. */
-  readonly target: string;
   /** Exchange and routing key: what the broker routes by, so what a nack is about. */
   readonly route: string;
   /** Call order. */
@@ -56,8 +54,8 @@ interface Pending {
   timer: NodeJS.Timeout | undefined;
   /** The broker's nacks of this publish so far. */
   nacks: number;
-  /** The channels that nacked it, by id. */
-  readonly nackedOn: Set<number>;
+  /** The channels that nacked it, by id (made at the first nack). */
+  nackedOn: Set<number> | undefined;
   /** The node of the last nack. */
   nackNode: string | undefined;
   resolve(): void;
@@ -235,7 +233,6 @@ export class Publisher {
       const entry: Pending = {
         request,
         mandatory,
-        target: `exchange "${request.exchange || '(default)'}"`,
         route: routeKey(request.exchange, request.routingKey),
         seq: this.seq++,
         began: Date.now(),
@@ -243,7 +240,7 @@ export class Publisher {
         channel: undefined,
         timer: undefined,
         nacks: 0,
-        nackedOn: new Set(),
+        nackedOn: undefined,
         nackNode: undefined,
         resolve,
         reject,
@@ -328,7 +325,7 @@ export class Publisher {
    */
   private nacked(open: OpenChannel, entry: Pending): void {
     entry.nacks += 1;
-    entry.nackedOn.add(open.id);
+    (entry.nackedOn ??= new Set()).add(open.id);
     entry.nackNode = open.node;
     if (open.acked.has(entry.route)) {
       this.settle(entry, this.rejected(entry, 'refused'));
@@ -406,7 +403,7 @@ export class Publisher {
    */
   private rejected(entry: Pending, why: 'refused' | 'deadline'): PublishRejectedError {
     const { exchange, routingKey } = entry.request;
-    const channels = entry.nackedOn.size;
+    const channels = entry.nackedOn?.size ?? 0;
     const counts =
       `${entry.nacks === 1 ? 'once' : `${entry.nacks} times`} on ${channels === 1 ? '1 channel' : `${channels} channels`} ` +
       `over ${Date.now() - entry.began} ms`;
@@ -416,7 +413,7 @@ export class Publisher {
         : `(basic.nack; retried until publishTimeoutMs, ${this.timeoutMs} ms): a quorum queue it routes to has no reachable leader ` +
           "(the leader's node is down or an election is under way), or a queue it routes to is full (maxLength with overflow reject-publish)";
     return new PublishRejectedError(
-      `the broker at ${entry.nackNode ?? this.transport.broker} refused the message to ${entry.target} with routing key "${routingKey}" ${counts} ${reason}`,
+      `the broker at ${entry.nackNode ?? this.transport.broker} refused the message to ${targetOf(entry)} with routing key "${routingKey}" ${counts} ${reason}`,
       undefined,
       { node: entry.nackNode, exchange, routingKey, nacks: entry.nacks, channels },
     );
@@ -434,14 +431,14 @@ export class Publisher {
       return;
     }
     for (const { entry, error } of open.refused.splice(0)) {
-      this.settle(entry, new PublishRejectedError(`the message to ${entry.target} could not be published: ${describe(error)}`, error));
+      this.settle(entry, new PublishRejectedError(`the message to ${targetOf(entry)} could not be published: ${describe(error)}`, error));
     }
   }
 
   private cutOff(open: OpenChannel, entry: Pending, cause?: unknown): BrokerUnavailableError {
     const reason = open.closeReason ? `: ${open.closeReason}` : '';
     return new BrokerUnavailableError(
-      `the channel to the broker at ${open.node ?? this.transport.broker} closed before it confirmed the message to ${entry.target} ` +
+      `the channel to the broker at ${open.node ?? this.transport.broker} closed before it confirmed the message to ${targetOf(entry)} ` +
         `(waited ${Date.now() - entry.began} ms); it may or may not have it${reason}`,
       cause,
     );
@@ -462,7 +459,7 @@ export class Publisher {
       this.settle(
         entry,
         new BrokerUnavailableError(
-          `the broker at ${this.transport.connectedTo() ?? this.transport.broker} did not confirm the message to ${entry.target} within ${this.timeoutMs} ms ` +
+          `the broker at ${this.transport.connectedTo() ?? this.transport.broker} did not confirm the message to ${targetOf(entry)} within ${this.timeoutMs} ms ` +
             `(waited ${Date.now() - entry.began} ms, ${this.transport.isConnected() ? 'connected' : 'disconnected'}${nacked})`,
         ),
       );
@@ -477,6 +474,7 @@ export class Publisher {
     this.pending -= 1;
     if (error) entry.reject(error);
     else entry.resolve();
+    if (this.observers.size === 0) return;
     const ms = Date.now() - entry.began;
     for (const observer of [...this.observers]) {
       try {
@@ -594,7 +592,7 @@ export class Publisher {
 
   private dropQueued(why: string): void {
     for (const entry of [...this.queue.splice(0), ...this.takeHeld()]) {
-      this.settle(entry, new BrokerUnavailableError(`the message to ${entry.target} was not sent to the broker at ${this.transport.broker}: ${why}`));
+      this.settle(entry, new BrokerUnavailableError(`the message to ${targetOf(entry)} was not sent to the broker at ${this.transport.broker}: ${why}`));
     }
   }
 
@@ -643,6 +641,11 @@ export class Publisher {
     this.holds.clear();
     return held.sort((a, b) => a.seq - b.seq);
   }
+}
+
+/** `exchange "name"`, for messages. */
+function targetOf(entry: Pending): string {
+  return `exchange "${entry.request.exchange || '(default)'}"`;
 }
 
 function routeKey(exchange: string, routingKey: string): string {

@@ -77,7 +77,8 @@ export interface TransportChannel extends TopologyChannel {
     options?: ConsumeOptions,
   ): Promise<{ consumerTag: string }>;
   cancel(consumerTag: string): Promise<unknown>;
-  ack(message: DeliveredMessage): void;
+  /** `allUpTo`: every unacknowledged delivery of the channel up to this one's tag too (`multiple`). */
+  ack(message: DeliveredMessage, allUpTo?: boolean): void;
   nack(message: DeliveredMessage, allUpTo?: boolean, requeue?: boolean): void;
   /** False when the channel's buffer is full: wait for `drain` before publishing more. */
   publish(exchange: string, routingKey: string, content: Buffer, options?: PublishOptions): boolean;

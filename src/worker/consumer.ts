@@ -3,6 +3,7 @@ import type { Logger } from '../logging/logger';
 import { RateLimitedLog } from '../logging/rate-limited-log';
 import { UsageError } from '../errors';
 import { declareOnOwnChannel, type Topology } from '../topology';
+import { acksOf } from './ack-batch';
 import type { DeliveredMessage, Transport, TransportChannel } from '../transport';
 
 /** What the consumer hands on: deliveries, and the loss of the channel they came on. */
@@ -157,6 +158,7 @@ export class Consumer {
   async close(): Promise<void> {
     const last = this.current;
     this.current = undefined;
+    if (last) acksOf(last).flush();
     await last?.close().catch(() => undefined);
   }
 
@@ -216,6 +218,7 @@ export class Consumer {
 
   private onMessage(channel: TransportChannel, queue: string, message: DeliveredMessage | null): void {
     if (message !== null) {
+      acksOf(channel).received(message);
       this.options.hooks.onDelivery(channel, queue, message);
       return;
     }
@@ -231,6 +234,7 @@ export class Consumer {
    * the reconnect when the connection went (the connection logs that).
    */
   private onChannelClosed(channel: TransportChannel): void {
+    acksOf(channel).close();
     this.options.hooks.onChannelClosed(channel);
     if (channel !== this.current) return;
     this.current = undefined;

@@ -1,4 +1,5 @@
 import type { DeliveredMessage, TransportChannel } from '../transport';
+import { acksOf } from './ack-batch';
 
 /** One message handed to this worker, and the channel it must be settled on. */
 export interface Delivery {
@@ -11,14 +12,16 @@ export interface Delivery {
 
 /**
  * Acks, requeues or rejects on the channel the message came from, once. False when it was
- * settled before or that channel is gone (the broker has then requeued it by itself).
+ * settled before or that channel is gone (the broker has then requeued it by itself). An ack
+ * goes out at the end of the turn, with the others of that turn (see `AckBatch`).
  */
 export function settle(delivery: Delivery, how: 'ack' | 'requeue' | 'reject'): boolean {
   if (delivery.settled) return false;
   delivery.settled = true;
+  const acks = acksOf(delivery.channel);
   try {
-    if (how === 'ack') delivery.channel.ack(delivery.message);
-    else delivery.channel.nack(delivery.message, false, how === 'requeue');
+    if (how === 'ack') return acks.ack(delivery.message);
+    acks.nack(delivery.message, how === 'requeue');
     return true;
   } catch {
     return false;

@@ -179,7 +179,9 @@ export class RequestHandler {
       retries: task.retries,
       redelivered,
       eta: task.eta,
-      signal,
+      get signal() {
+        return signal();
+      },
       hostname: this.deps.options.hostname,
       queue,
       logger: log,

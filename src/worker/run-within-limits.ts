@@ -30,7 +30,7 @@ export async function runWithinLimits(
       setTimeout(() => {
         if (!task.running) return;
         log.warn({ softTimeLimit: soft }, 'soft time limit exceeded: the task is asked to stop');
-        task.abort.abort(new SoftTimeLimitExceededError(taskName, soft));
+        task.abort(new SoftTimeLimitExceededError(taskName, soft));
       }, soft * 1000),
     );
   }

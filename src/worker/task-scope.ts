@@ -25,20 +25,41 @@ export type RunEnd =
  * the run with {@link runningTask}, and the run ends with it.
  */
 export class RunningTask {
-  readonly abort = new AbortController();
   readonly context: TaskContext;
   private ended: RunEnd | undefined;
   private readonly waiting: Array<(end: RunEnd) => void> = [];
+  /**
+   * Made when the task first reads its signal: most tasks never do, and an AbortController with
+   * its signal (an EventTarget) was a noticeable part of what a no-op task cost.
+   */
+  private controller: AbortController | undefined;
+  private abortReason: { reason: unknown } | undefined;
 
   /**
-   * @param contextOf - the task's context, given the run's abort signal.
+   * @param contextOf - the task's context, given a getter of the run's abort signal.
    * @param owner - who runs it (a worker's request handler), so a worker claims only its own runs.
    */
   constructor(
-    contextOf: (signal: AbortSignal) => TaskContext,
+    contextOf: (signal: () => AbortSignal) => TaskContext,
     readonly owner: object,
   ) {
-    this.context = contextOf(this.abort.signal);
+    this.context = contextOf(() => this.signal);
+  }
+
+  /** The run's abort signal: aborted at the soft time limit, and when the run ends other than by itself. */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortReason) this.controller.abort(this.abortReason.reason);
+    }
+    return this.controller.signal;
+  }
+
+  /** Aborts the run's signal with `reason`, unless it was aborted before. */
+  abort(reason: unknown): void {
+    if (this.abortReason) return;
+    this.abortReason = { reason };
+    this.controller?.abort(reason);
   }
 
   /** True until the run ended (returned, threw, timed out, escaped or was abandoned). */
@@ -50,8 +71,8 @@ export class RunningTask {
   end(end: RunEnd): boolean {
     if (this.ended) return false;
     this.ended = end;
-    if (end.kind !== 'returned' && end.kind !== 'threw' && !this.abort.signal.aborted) {
-      this.abort.abort(end.kind === 'abandoned' ? new Error('the worker let the task go (shutdown timeout)') : end.error);
+    if (end.kind !== 'returned' && end.kind !== 'threw') {
+      this.abort(end.kind === 'abandoned' ? new Error('the worker let the task go (shutdown timeout)') : end.error);
     }
     for (const resolve of this.waiting.splice(0)) resolve(end);
     return true;

@@ -592,14 +592,7 @@ export class Worker {
    * `ListenerError`), or logs it when nobody listens for `error`.
    */
   private emit<K extends keyof WorkerEvents>(event: K, payload: WorkerEvents[K]): void {
-    const counted: Partial<Record<keyof WorkerEvents, keyof WorkerSummary>> = {
-      'task-succeeded': 'succeeded',
-      'task-failed': 'failed',
-      'task-retried': 'retried',
-      'task-revoked': 'revoked',
-      'message-rejected': 'rejected',
-    };
-    const field = counted[event];
+    const field = COUNTED[event];
     if (event === 'task-started') {
       const { taskName } = payload as WorkerEvents['task-started'];
       this.startedCount += 1;
@@ -612,6 +605,15 @@ export class Worker {
     this.events.emit(event, payload);
   }
 }
+
+/** The summary's field that each outcome event counts in. */
+const COUNTED: Partial<Record<keyof WorkerEvents, keyof WorkerSummary>> = {
+  'task-succeeded': 'succeeded',
+  'task-failed': 'failed',
+  'task-retried': 'retried',
+  'task-revoked': 'revoked',
+  'message-rejected': 'rejected',
+};
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);

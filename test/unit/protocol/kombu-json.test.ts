@@ -55,6 +55,20 @@ describe('kombu JSON', () => {
     ]);
   });
 
+  it('reads a tag whose key is written with \\u escapes, and one nested deep', () => {
+    expect(loads('{"\\u005f_type__": "bytes", "__value__": "hi"}')).toEqual(Buffer.from('hi'));
+    const deep = `${'['.repeat(600)}{"__type__": "bytes", "__value__": "hi"}${']'.repeat(600)}`;
+    let value = loads(deep);
+    for (let i = 0; i < 600; i += 1) value = (value as unknown[])[0];
+    expect(value).toEqual(Buffer.from('hi'));
+  });
+
+  it('writes a tree without Dates and bytes as JSON.stringify does, and one with them nested deep in an object tagged', () => {
+    const value = { a: [1, 'two', null, { b: true }], c: -0, d: undefined, e: NaN };
+    expect(dumps(value)).toBe(JSON.stringify(value));
+    expect(dumps({ a: [{ b: [Buffer.from('hi')] }] })).toBe('{"a":[{"b":[{"__type__":"bytes","__value__":"hi"}]}]}');
+  });
+
   it('leaves objects with other keys beside the tag keys alone', () => {
     expect(loads('{"__type__": "datetime", "__value__": "x", "extra": 1}')).toEqual({ __type__: 'datetime', __value__: 'x', extra: 1 });
   });

@@ -3,7 +3,16 @@ import { RunningTask, currentTask, runAsTask, runningTask } from '../../../src/w
 import type { TaskContext } from '../../../src/worker';
 
 const owner = {};
-const task = (taskId: string): RunningTask => new RunningTask((signal) => ({ taskId, signal }) as TaskContext, owner);
+const task = (taskId: string): RunningTask => new RunningTask(
+    (signal) =>
+      ({
+        taskId,
+        get signal() {
+          return signal();
+        },
+      }) as TaskContext,
+    owner,
+  );
 const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
 
 describe('the async context of a task run', () => {
@@ -34,10 +43,26 @@ describe('the async context of a task run', () => {
     expect(run.end({ kind: 'escaped', error })).toBe(true);
     expect(run.end({ kind: 'returned', value: 1 })).toBe(false);
     await expect(run.whenEnded()).resolves.toEqual({ kind: 'escaped', error });
-    expect(run.abort.signal.reason).toBe(error);
+    expect(run.signal.reason).toBe(error);
     const abandoned = task('t4');
     abandoned.end({ kind: 'abandoned' });
-    expect(abandoned.abort.signal.aborted).toBe(true);
+    expect(abandoned.signal.aborted).toBe(true);
+  });
+
+  test('the signal is made when first read: read before the abort it hears it, read after it is aborted already', () => {
+    const early = task('t6');
+    const heard: unknown[] = [];
+    early.context.signal.addEventListener('abort', () => heard.push(early.context.signal.reason));
+    early.abort('soft limit');
+    early.abort('second');
+    expect(heard).toEqual(['soft limit']);
+    const late = task('t7');
+    late.end({ kind: 'timed-out', error: new Error('late') as never });
+    expect(late.context.signal.aborted).toBe(true);
+    expect((late.context.signal.reason as Error).message).toBe('late');
+    const done = task('t8');
+    done.end({ kind: 'returned', value: 1 });
+    expect(done.context.signal.aborted).toBe(false);
   });
 
   test("a Lazy made outside any task runs its factory outside the first caller's task", async () => {
