@@ -137,12 +137,15 @@ export class Consumer {
    * far. Acks have no reply, and a process killed right after one may never have written it to
    * the socket; but the broker handles a channel's frames in order, so the reply to a
    * synchronous method sent after them comes after them: `basic.qos` with the per-consumer
-   * prefetch the channel already has, which changes nothing. Without a channel (it closed) the
-   * broker has requeued what was unsettled, and there is nothing to wait for.
+   * prefetch the channel already has, which changes nothing. The acks the channel's batch holds
+   * for the end of this turn go out first. Without a channel (it closed) the broker has requeued
+   * what was unsettled, and there is nothing to wait for.
    */
   async flushAcks(): Promise<void> {
     const channel = this.current;
-    if (channel) await channel.prefetch(this.options.prefetch, false).catch(() => undefined);
+    if (!channel) return;
+    acksOf(channel).flush();
+    await channel.prefetch(this.options.prefetch, false).catch(() => undefined);
   }
 
   /** Stops following reconnects and cancels the consumers: no new deliveries. */

@@ -100,7 +100,9 @@ export class PoolChild {
         retries: task.retries,
         redelivered: message.redelivered,
         eta: task.eta,
-        signal,
+        get signal() {
+          return signal();
+        },
         hostname: this.options.hostname,
         queue: message.queue,
         logger: log,

@@ -33,6 +33,8 @@ describe('DeadLetters.holdCopiesUntil', () => {
   const deadLetters = () => new DeadLetters([{ name: 'jobs', type: 'quorum', deliveryLimit: 2 } as never], publisher, 'w@h', logger, () => undefined);
 
   beforeEach(() => order.splice(0));
+  /** Acks go out together at the end of the event loop's turn. */
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
   test('a copy is published only once the pause has settled, then the delivery is acked', async () => {
     const letters = deadLetters();
@@ -44,6 +46,7 @@ describe('DeadLetters.holdCopiesUntil', () => {
     order.push('paused');
     finishPause();
     await expect(sent).resolves.toBe(true);
+    await nextTurn();
     expect(order).toEqual(['paused', 'publish jobs', 'ack']);
   });
 
@@ -51,11 +54,13 @@ describe('DeadLetters.holdCopiesUntil', () => {
     const letters = deadLetters();
     letters.holdCopiesUntil(Promise.reject(new Error('channel closed')));
     await expect(letters.sendRound(delivery())).resolves.toBe(true);
+    await nextTurn();
     expect(order).toEqual(['publish jobs', 'ack']);
   });
 
   test('without a pause, copies go at once', async () => {
     await expect(deadLetters().sendRound(delivery())).resolves.toBe(true);
+    await nextTurn();
     expect(order).toEqual(['publish jobs', 'ack']);
   });
 });
