@@ -20,8 +20,9 @@ export class BrokerProbe {
     private channel: Channel,
   ) {}
 
-  static async open(): Promise<BrokerProbe> {
-    const model = await connect(testBrokerUrl());
+  /** @param url - the broker (and virtual host) to look at; the test broker's `/` by default. */
+  static async open(url = testBrokerUrl()): Promise<BrokerProbe> {
+    const model = await connect(url);
     const channel = await model.createChannel();
     channel.on('error', () => undefined);
     return new BrokerProbe(model, channel);
