@@ -144,7 +144,7 @@ export class ControlPanel {
 
   /** Celery's `Request.info()`: `args`/`kwargs` as values, or as their repr with `safe`. */
   private info(snapshot: TaskSnapshot, safe: boolean): Record<string, unknown> {
-    const { task, delivery, startedAt } = snapshot;
+    const { task, delivery, startedAt, pid } = snapshot;
     return {
       id: task.id,
       name: task.task,
@@ -160,7 +160,8 @@ export class ControlPanel {
         priority: task.priority ?? 0,
         redelivered: delivery?.redelivered ?? false,
       },
-      worker_pid: startedAt === undefined ? null : process.pid,
+      // The process running it, as Celery's prefork pool names its child; null before it started.
+      worker_pid: startedAt === undefined ? null : (pid ?? null),
     };
   }
 

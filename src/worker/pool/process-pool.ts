@@ -4,7 +4,7 @@ import { AppLoadError, TimeLimitExceededError, WorkerLostError } from '../../err
 import type { Logger } from '../../logging/logger';
 import { loads } from '../../protocol';
 import { formatBytes } from '../../util/format-bytes';
-import type { RunEnd } from '../task-scope';
+import type { RunEnd, RunningTask } from '../task-scope';
 import type { FromChild, PoolAppOverrides, RunMessage, ToChild, WireEnd } from './pool-messages';
 import type { PoolRun, TaskPool } from './task-pool';
 import { UnsendableResult } from './unsendable-result';
@@ -101,6 +101,11 @@ export class ProcessPool implements TaskPool {
 
   processes(): number[] {
     return [...this.children].flatMap((entry) => (entry.pid === undefined || entry.state === 'leaving' ? [] : [entry.pid]));
+  }
+
+  processOf(run: RunningTask): number | undefined {
+    for (const entry of this.children) if (entry.run?.request.running === run) return entry.pid;
+    return undefined;
   }
 
   async run(request: PoolRun): Promise<RunEnd> {
