@@ -4,6 +4,7 @@ import type { Logger } from '../logging/logger';
 import { describeValue } from '../protocol/describe-value';
 import { formatIsoDatetime, pythonRepr } from '../protocol';
 import { queueArguments, type Topology } from '../topology';
+import { signalName } from '../util/signals';
 import type { TaskSnapshot, Worker } from '../worker';
 import { softwareInfo } from './celery-events';
 import type { EventDispatcher } from './event-dispatcher';
@@ -267,13 +268,15 @@ export class ControlPanel {
   /**
    * Celery's `revoke`: the ids are remembered (and kept in the state file); a prefetched task with
    * one of them is REVOKED at once, one still to arrive when it arrives. With `terminate`, a
-   * running one is ended: JavaScript cannot kill a function, so its signal is aborted and it is
-   * recorded REVOKED (`terminated`), its outcome ignored.
+   * running one is ended and recorded REVOKED (`terminated`), its outcome ignored: in the process
+   * pool its child is killed with `signal`; in the async pool its signal is aborted (JavaScript
+   * cannot kill a function). A signal this system does not know is refused before anything is
+   * revoked, where it would otherwise have become SIGTERM unsaid.
    */
   private revoke(taskId: unknown, terminate: boolean, signal: unknown): unknown {
     const ids = [...new Set(idList(taskId, 'task_id'))];
-    if (signal !== undefined && signal !== null && typeof signal !== 'string' && typeof signal !== 'number') {
-      throw new ControlArgumentError(`signal must be a signal name such as SIGTERM (got ${describeValue(signal)})`);
+    if (signal !== undefined && signal !== null && ((typeof signal !== 'string' && typeof signal !== 'number') || signalName(signal) === undefined)) {
+      throw new ControlArgumentError(`signal must be a signal name such as SIGTERM or KILL, or its number (got ${describeValue(signal)})`);
     }
     const { revoked, worker, logger } = this.context;
     for (const id of ids) revoked.add(id);

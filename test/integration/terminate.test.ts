@@ -180,11 +180,21 @@ describe('revoke --terminate on real worker processes (a vhost of its own)', () 
       expect(revokedEvent(victim.id)).toMatchObject({ terminated: true, signum: 9 });
     }, 20_000);
 
-    test('a terminate of a task the worker is not running: "tasks unknown", and no process is killed', async () => {
+    test('a terminate of a task the worker is not running: "tasks unknown"; a signal this system does not know: refused; no process killed', async () => {
       const before = await poolProcesses();
       const revoke = await warren('control', 'revoke', `${prefix}-not-running`, '--terminate', '-d', nodes.process, '-t', '2');
       expect(revoke.stdout).toBe(`${nodes.process}: OK terminate: tasks unknown\n`);
+      const running = await send('sleep', ['mistyped', 60_000], queues.process);
+      await waitFor('the task to start', () => pidsOf('mistyped').length === 1);
+      const mistyped = await warren('control', 'revoke', running.id, '--terminate', '--signal', 'SIGKIL', '-d', nodes.process, '-t', '2');
+      expect(mistyped.stdout).toBe(`${nodes.process}: ERROR signal must be a signal name such as SIGTERM or KILL, or its number (got string "SIGKIL")\n`);
+      expect(await inspect<string[]>('revoked', nodes.process)).not.toContain(running.id);
+      expect(processAlive(pidsOf('mistyped')[0])).toBe(true);
       expect(await poolProcesses()).toEqual(before);
+      const revoke9 = await warren('control', 'revoke', running.id, '--terminate', '--signal', '9', '-d', nodes.process, '-t', '2');
+      expect(revoke9.stdout).toBe(`${nodes.process}: OK terminate: ${running.id}\n`);
+      await revokedError(running);
+      await waitFor('the process to be gone', () => !processAlive(pidsOf('mistyped')[0]), 5000);
     });
   });
 
