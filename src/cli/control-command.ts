@@ -30,7 +30,7 @@ const ACTIONS: readonly ControlAction[] = [
     command: 'revoke <ids..>',
     describe:
       'revoke tasks by id on every worker: one that gets a revoked task later discards it (REVOKED); --terminate also ends a running one ' +
-      '(a Python worker signals its process; a warren worker aborts the task\'s signal and records it REVOKED)',
+      '(a Python worker, and a warren worker with --pool process, signals the process running it; with --pool async, the task\'s signal is aborted) and records it REVOKED',
     arguments: (args) => ({ task_id: args.ids ?? [], terminate: args.terminate ?? false, signal: args.signal ?? 'SIGTERM' }),
   },
   { name: 'shutdown', command: 'shutdown', describe: 'stop workers: running tasks finish (warm shutdown)', arguments: () => ({}) },
@@ -56,7 +56,7 @@ function actionCommand(action: ControlAction): CommandModule<object, ControlArgs
         y = y
           .positional('ids', { type: 'string', array: true, describe: 'task ids' })
           .option('terminate', { type: 'boolean', default: false, describe: 'also end the task if it is running' })
-          .option('signal', { requiresArg: true, type: 'string', describe: 'signal for --terminate (Python workers)', default: 'SIGTERM' }) as Argv<ControlArgs>;
+          .option('signal', { requiresArg: true, type: 'string', describe: 'signal for --terminate: SIGTERM, KILL, 9... (Python workers, warren --pool process)', default: 'SIGTERM' }) as Argv<ControlArgs>;
       }
       if (action.name === 'add_consumer') {
         y = y

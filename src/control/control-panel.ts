@@ -4,6 +4,7 @@ import type { Logger } from '../logging/logger';
 import { describeValue } from '../protocol/describe-value';
 import { formatIsoDatetime, pythonRepr } from '../protocol';
 import { queueArguments, type Topology } from '../topology';
+import { signalName } from '../util/signals';
 import type { TaskSnapshot, Worker } from '../worker';
 import { softwareInfo } from './celery-events';
 import type { EventDispatcher } from './event-dispatcher';
@@ -144,7 +145,7 @@ export class ControlPanel {
 
   /** Celery's `Request.info()`: `args`/`kwargs` as values, or as their repr with `safe`. */
   private info(snapshot: TaskSnapshot, safe: boolean): Record<string, unknown> {
-    const { task, delivery, startedAt } = snapshot;
+    const { task, delivery, startedAt, pid } = snapshot;
     return {
       id: task.id,
       name: task.task,
@@ -160,7 +161,8 @@ export class ControlPanel {
         priority: task.priority ?? 0,
         redelivered: delivery?.redelivered ?? false,
       },
-      worker_pid: startedAt === undefined ? null : process.pid,
+      // The process running it, as Celery's prefork pool names its child; null before it started.
+      worker_pid: startedAt === undefined ? null : (pid ?? null),
     };
   }
 
@@ -266,13 +268,15 @@ export class ControlPanel {
   /**
    * Celery's `revoke`: the ids are remembered (and kept in the state file); a prefetched task with
    * one of them is REVOKED at once, one still to arrive when it arrives. With `terminate`, a
-   * running one is ended: JavaScript cannot kill a function, so its signal is aborted and it is
-   * recorded REVOKED (`terminated`), its outcome ignored.
+   * running one is ended and recorded REVOKED (`terminated`), its outcome ignored: in the process
+   * pool its child is killed with `signal`; in the async pool its signal is aborted (JavaScript
+   * cannot kill a function). A signal this system does not know is refused before anything is
+   * revoked, where it would otherwise have become SIGTERM unsaid.
    */
   private revoke(taskId: unknown, terminate: boolean, signal: unknown): unknown {
     const ids = [...new Set(idList(taskId, 'task_id'))];
-    if (signal !== undefined && signal !== null && typeof signal !== 'string' && typeof signal !== 'number') {
-      throw new ControlArgumentError(`signal must be a signal name such as SIGTERM (got ${describeValue(signal)})`);
+    if (signal !== undefined && signal !== null && ((typeof signal !== 'string' && typeof signal !== 'number') || signalName(signal) === undefined)) {
+      throw new ControlArgumentError(`signal must be a signal name such as SIGTERM or KILL, or its number (got ${describeValue(signal)})`);
     }
     const { revoked, worker, logger } = this.context;
     for (const id of ids) revoked.add(id);

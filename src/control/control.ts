@@ -122,9 +122,10 @@ export class Control {
 
   /**
    * Revokes tasks by id on every worker: a worker that gets one later discards it (REVOKED), one
-   * that holds it prefetched discards it now. With `terminate`, a running one is ended too: a
-   * Python worker signals its process; a warren worker aborts the task's signal and records it
-   * REVOKED (JavaScript cannot kill a running function).
+   * that holds it prefetched discards it now. With `terminate`, a running one is ended too and
+   * recorded REVOKED: a Python worker and a warren worker with `--pool process` send `signal`
+   * (`SIGTERM`, `KILL`, `9`) to the process running it; a warren worker with `--pool async`
+   * aborts the task's signal (JavaScript cannot kill a running function).
    */
   revoke(taskIds: string | readonly string[], options: ControlCommandOptions & { terminate?: boolean; signal?: string } = {}): Promise<NodeReply[]> {
     const { terminate = false, signal = 'SIGTERM', ...rest } = options;

@@ -1,5 +1,6 @@
-import { constants, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { encodeError, formatTraceback, pythonRepr } from '../protocol';
+import { signalNumber } from '../util/signals';
 import type { Worker, WorkerEvents } from '../worker';
 import { softwareInfo } from './celery-events';
 import type { EventDispatcher } from './event-dispatcher';
@@ -52,7 +53,7 @@ export class WorkerEventReporter {
       this.task('task-revoked', {
         uuid: e.taskId,
         terminated: e.reason === 'terminated',
-        signum: e.reason === 'terminated' ? signalNumber(e.signal) : null,
+        signum: e.reason === 'terminated' && e.signal !== undefined ? (signalNumber(e.signal) ?? null) : null,
         expired: e.reason === 'expired',
       }),
     );
@@ -119,13 +120,4 @@ function repr(value: unknown): string {
 export function exceptionRepr(error: unknown): string {
   const { exc_type, exc_message } = encodeError(error);
   return `${exc_type}(${exc_message.map((part) => repr(part)).join(', ')})`;
-}
-
-/** `SIGTERM` -> 15, as Celery's `signum`; a number stays; null when unknown. */
-function signalNumber(signal: string | undefined): number | null {
-  if (signal === undefined) return null;
-  const name = signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
-  const numeric = Number(signal);
-  if (Number.isInteger(numeric)) return numeric;
-  return (constants.signals as Record<string, number | undefined>)[name] ?? null;
 }

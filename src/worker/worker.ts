@@ -54,6 +54,8 @@ export interface TaskSnapshot {
   delivery?: { exchange: string; routingKey: string; redelivered: boolean };
   /** When its run started (ms since the epoch): active tasks only. */
   startedAt?: number;
+  /** The pid of the process running it (a pool process's in the process pool): active tasks only. */
+  pid?: number;
   /** When it is due: scheduled tasks only. */
   eta?: Date;
 }
@@ -260,7 +262,7 @@ export class Worker {
       const task = slot.request ?? decoded(delivery);
       if (!task) continue;
       const snapshot: TaskSnapshot = { task, queue: delivery.queue, delivery: deliveryInfo(delivery) };
-      if (slot.task) active.push({ ...snapshot, startedAt: slot.startedAt });
+      if (slot.task) active.push({ ...snapshot, startedAt: slot.startedAt, pid: this.pool.processOf(slot.task) });
       else if (slot.heldUntil) scheduled.push({ ...snapshot, eta: slot.heldUntil });
       else reserved.push(snapshot);
     }

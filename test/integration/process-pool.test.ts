@@ -1,21 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GetMessage } from 'amqplib';
 import { TaskFailedError, type AsyncResult } from '../../src';
 import { waitFor } from '../support/broker';
 import { testBrokerUrl } from '../support/broker-url';
 import { brokerSuite } from '../support/example-suite';
+import { markedPids, processAlive as alive } from '../support/processes';
 import { POOL_TASKS, type WorkerProcess } from '../support/worker-process';
-
-/** Whether a process still runs: a zombie waiting for its new parent to reap it counts as gone. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 async function failureOf(result: AsyncResult<unknown>, timeout = 15_000): Promise<TaskFailedError> {
   const error = await result.get({ timeout }).catch((e: unknown) => e);
@@ -53,8 +43,7 @@ describe('the process pool', () => {
   const { queues } = names(prefix);
   const marks = join(suite.defs.dir, 'marks.txt');
   /** The pids that started runs labelled `label`, in order. */
-  const pidsOf = (label: string): number[] =>
-    (existsSync(marks) ? readFileSync(marks, 'utf8').trim().split('\n') : []).filter((line) => line.startsWith(`${label} `)).map((line) => Number(line.split(' ')[1]));
+  const pidsOf = (label: string): number[] => markedPids(marks, label);
   const send = <T = unknown>(task: string, args: unknown[], queue = queues.work): Promise<AsyncResult<T>> => suite.client.sendTask<T>(`${prefix}.${task}`, args, {}, { queue });
 
   /** A worker over the pool tasks; `-c` is taken out of `args` (2 unless they say). */

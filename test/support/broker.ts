@@ -20,7 +20,7 @@ export class BrokerProbe {
     private channel: Channel,
   ) {}
 
-  /** On the test broker, or at `url` (a test's own vhost). */
+  /** @param url - the broker (and virtual host) to look at; the test broker's `/` by default. */
   static async open(url = testBrokerUrl()): Promise<BrokerProbe> {
     const model = await connect(url);
     const channel = await model.createChannel();

@@ -1,10 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { constants } from 'node:os';
 import { AppLoadError, TimeLimitExceededError, WorkerLostError } from '../../errors';
 import type { Logger } from '../../logging/logger';
 import { loads } from '../../protocol';
 import { formatBytes } from '../../util/format-bytes';
-import type { RunEnd } from '../task-scope';
+import { signalName } from '../../util/signals';
+import type { RunEnd, RunningTask } from '../task-scope';
 import type { FromChild, PoolAppOverrides, RunMessage, ToChild, WireEnd } from './pool-messages';
 import type { PoolRun, TaskPool } from './task-pool';
 import { UnsendableResult } from './unsendable-result';
@@ -103,6 +103,11 @@ export class ProcessPool implements TaskPool {
     return [...this.children].flatMap((entry) => (entry.pid === undefined || entry.state === 'leaving' ? [] : [entry.pid]));
   }
 
+  processOf(run: RunningTask): number | undefined {
+    for (const entry of this.children) if (entry.run?.request.running === run) return entry.pid;
+    return undefined;
+  }
+
   async run(request: PoolRun): Promise<RunEnd> {
     const { running, task, limits, log } = request;
     const child = await this.acquire(request);
@@ -135,7 +140,8 @@ export class ProcessPool implements TaskPool {
     if (child.run?.id === id) {
       // Ended here, not by the child (time limit, terminate, shutdown): the child may still be running it.
       child.run = undefined;
-      const signal = end.kind === 'terminated' ? signalOf(end.signal) : 'SIGTERM';
+      // The remote control checked the signal's name; SIGTERM should a caller of terminate() name none this system knows.
+      const signal = end.kind === 'terminated' ? (signalName(end.signal) ?? 'SIGTERM') : 'SIGTERM';
       this.kill(child, signal, `its task ${end.kind === 'timed-out' ? 'ran past its time limit' : end.kind === 'terminated' ? 'was terminated by a revoke' : 'was let go at shutdown'}`);
     } else if (child.state === 'busy') {
       this.release(child);
@@ -336,15 +342,4 @@ function runEnd(end: WireEnd, request: PoolRun): RunEnd {
     case 'escaped':
       return { kind: end.kind, error: fromWireError(end.error) };
   }
-}
-
-/** The signal a `revoke` names (`SIGKILL`, `KILL`, `9`), SIGTERM when it names none this system knows. */
-function signalOf(name: string): NodeJS.Signals {
-  const upper = name.trim().toUpperCase();
-  const candidate = /^\d+$/.test(upper)
-    ? Object.entries(constants.signals).find(([, number]) => number === Number(upper))?.[0]
-    : upper.startsWith('SIG')
-      ? upper
-      : `SIG${upper}`;
-  return candidate !== undefined && candidate in constants.signals ? (candidate as NodeJS.Signals) : 'SIGTERM';
 }

@@ -35,6 +35,12 @@ export interface TaskPool {
   close(): Promise<void>;
   /** The pids of the pool's processes now (none for the async pool). */
   processes(): number[];
+  /**
+   * The pid of the process running `run`, as `inspect active` names it (`worker_pid`): the
+   * worker's own in the async pool, its child's in the process pool; undefined while the run
+   * waits for a child.
+   */
+  processOf(run: RunningTask): number | undefined;
 }
 
 /**
@@ -58,5 +64,9 @@ export class AsyncPool implements TaskPool {
 
   processes(): number[] {
     return [];
+  }
+
+  processOf(): number {
+    return process.pid;
   }
 }

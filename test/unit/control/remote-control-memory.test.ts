@@ -174,6 +174,25 @@ describe('remote control of a warren worker (memory://)', () => {
     expect(await env.app.control.terminate('not-running', W1)).toEqual([{ 'w1@test': { ok: 'terminate: tasks unknown' } }]);
   });
 
+  test('revoke with terminate and a signal this system does not know: an error reply, nothing revoked or ended', async () => {
+    env = memoryApp();
+    const release = gate();
+    env.app.task('held', async () => {
+      await release.wait;
+      return 'finished';
+    });
+    const worker = await env.app.startWorker({ queues: ['jobs'], concurrency: 1, hostname: 'w1@test' });
+    const held = await env.app.sendTask('held');
+    await until(() => worker.active === 1, 'the run');
+    expect(await env.app.control.terminate(held.id, { ...W1, signal: 'SIGKIL' })).toEqual([
+      { 'w1@test': { error: 'signal must be a signal name such as SIGTERM or KILL, or its number (got string "SIGKIL")' } },
+    ]);
+    expect((await env.app.control.inspect(W1).revoked())['w1@test']).toEqual([]);
+    release.open();
+    expect(await held.get({ timeout: 2000 })).toBe('finished');
+    expect(await env.app.control.terminate('not-running', { ...W1, signal: 'kill' })).toEqual([{ 'w1@test': { ok: 'terminate: tasks unknown' } }]);
+  });
+
   test('a worker that starts later learns revoked ids from the others (mingle)', async () => {
     env = memoryApp();
     let runs = 0;
