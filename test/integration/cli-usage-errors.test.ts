@@ -40,7 +40,7 @@ describe('warren command line: usage errors', () => {
     [['worker', '-Q', topology.queues.task1, '-A'], '-A needs a value (see warren worker --help)'],
     [['worker', '-A', TEST_TASKS, '--concurency', '2'], 'unknown argument: concurency (see warren worker --help)'],
     [['topology', 'aply'], 'unknown action: aply (expected apply or export) (see warren topology --help)'],
-    [['frob'], 'unknown command: frob (expected worker, send, topology, beat, schedule, inspect, control, status, queues, purge or events) (see warren --help)'],
+    [['frob'], 'unknown command: frob (expected worker, send, topology, beat, schedule, inspect, control, status, queues, purge, events or dashboard) (see warren --help)'],
     [['worker', '-A', TEST_TASKS, '--metrics-port', '70000'], '--metrics-port must be a port number from 0 to 65535 (got 70000) (see warren worker --help)'],
     [['inspect', 'pingg'], 'unknown action: pingg (expected ping, stats, active, reserved, scheduled, registered, active_queues, query_task, revoked, clock or report) (see warren inspect --help)'],
     [['inspect', 'ping', '-t', 'soon'], '--timeout: "soon" is not a duration (expected a number of seconds or a string like 250ms, 10s, 1.5m, 2h) (see warren inspect ping --help)'],
