@@ -135,7 +135,9 @@ export class App {
   private closed = false;
   private closing: Promise<void> | undefined;
   /** Calls under way; close() waits for them and releases what they made. */
-  private readonly inFlight = new Set<Promise<unknown>>();
+  private callsUnderWay = 0;
+  /** Wakes close() when the last call under way ended. */
+  private callsEnded: (() => void) | undefined;
   /** The app's logical clock (Celery's `app.clock`): events and control messages carry it. */
   private readonly clock = new LamportClock();
   /** What makes each worker visible and steerable (events, remote control, revokes, metrics); closed after it. */
@@ -175,19 +177,35 @@ export class App {
    */
   private run<T>(what: string, work: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new ClosedError(`${what} refused: the app is closed`));
-    const call = work().catch((error: unknown) => {
-      if (!this.closed) throw error;
-      // Why it stopped matters where it was not the close itself: a publish cut off before its confirm may have reached the broker.
-      const reason = error instanceof ClosedError ? '' : ` (${error instanceof Error ? error.message : String(error)})`;
-      throw new ClosedError(`${what} interrupted: the app was closed meanwhile${reason}`, error);
-    });
-    const tracked = call.then(
-      () => undefined,
-      () => undefined,
+    // A count, not a set of promises: one promise per call (sendTask runs this once per task).
+    let call: Promise<T>;
+    try {
+      call = work();
+    } catch (error) {
+      call = Promise.reject(error);
+    }
+    this.callsUnderWay += 1;
+    return call.then(
+      (value) => {
+        this.callEnded();
+        return value;
+      },
+      (error: unknown) => {
+        this.callEnded();
+        if (!this.closed) throw error;
+        // Why it stopped matters where it was not the close itself: a publish cut off before its confirm may have reached the broker.
+        const reason = error instanceof ClosedError ? '' : ` (${error instanceof Error ? error.message : String(error)})`;
+        throw new ClosedError(`${what} interrupted: the app was closed meanwhile${reason}`, error);
+      },
     );
-    this.inFlight.add(tracked);
-    void tracked.finally(() => this.inFlight.delete(tracked));
-    return call;
+  }
+
+  private callEnded(): void {
+    this.callsUnderWay -= 1;
+    if (this.callsUnderWay > 0 || this.callsEnded === undefined) return;
+    const wake = this.callsEnded;
+    this.callsEnded = undefined;
+    wake();
   }
 
   /**
@@ -821,8 +839,8 @@ export class App {
   private async shutDown(): Promise<void> {
     await this.release();
     // Calls under way end now that their connection is gone; what they made is released too.
-    while (this.inFlight.size > 0) {
-      await Promise.all([...this.inFlight]);
+    while (this.callsUnderWay > 0) {
+      await new Promise<void>((resolve) => (this.callsEnded = resolve));
       await this.release();
     }
   }
