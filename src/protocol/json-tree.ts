@@ -96,7 +96,10 @@ function walk(value: unknown, path: string, ancestors: Set<object>): JsonTree | 
   ancestors.add(object);
   try {
     if (Array.isArray(object)) {
-      return object.map((item: unknown, index) => walk(item, `${path}[${index}]`, ancestors) ?? null);
+      // Not map(), which skips holes: JSON carries a hole as null.
+      const items: JsonTree[] = [];
+      for (let index = 0; index < object.length; index += 1) items.push(walk(object[index], `${path}[${index}]`, ancestors) ?? null);
+      return items;
     }
     const toJSON: unknown = (object as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === 'function') return walk(toJSON.call(object, ''), path, ancestors);
