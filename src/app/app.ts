@@ -298,8 +298,12 @@ export class App {
     const definitions = await this.loadedDefinitions();
     await this.declareAll();
     await this.publisher!.start();
-    return new Producer(createRouter(definitions), this.delays!, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'), this.jsonDates(definitions));
+    const producer = new Producer(createRouter(definitions), this.delays!, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'), this.jsonDates(definitions));
+    this.readyProducer = producer;
+    return producer;
   });
+  /** The producer once made: sendTask takes it without waiting a turn for the Lazy. */
+  private readyProducer: Producer | undefined;
 
   /** The result backend this app uses: the option, else the definitions' (which read `WARREN_RESULT_BACKEND`). */
   private async resultBackendUrl(): Promise<ResultBackendUrl> {
@@ -351,6 +355,13 @@ export class App {
     return results;
   }
 
+  /** The follower when nothing is left to wait for (the reply queue consumed, or Redis made): most sendTasks. */
+  private readyFollower(): RpcResultBackend | RedisResultBackend | undefined {
+    const kind = this.backendUrl?.kind;
+    if (kind === 'redis') return this.redis;
+    return kind === 'rpc' && this.resultBackend?.consuming ? this.resultBackend : undefined;
+  }
+
   /** The rpc reply queue, made only when a task that wants its result is sent. */
   private readonly results = new Lazy(async () => {
     const results = new RpcResultBackend(await this.connect(), this.logger, this.replyTo, {
@@ -385,13 +396,13 @@ export class App {
     kwargs: Readonly<Record<string, unknown>>,
     options: SendTaskOptions,
   ): Promise<AsyncResult<T>> {
-    const producer = await this.producer.get();
+    const producer = this.readyProducer ?? (await this.producer.get());
     const taskId = options.taskId ?? Producer.newTaskId();
     if (options.ignoreResult) {
       this.taskSent(await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: '', options }), name, args, kwargs);
       return AsyncResult.ignored<T>(taskId);
     }
-    const results = await this.follower();
+    const results = this.readyFollower() ?? (await this.follower());
     // Follow the id before publishing: a fast worker's result must find its listener.
     const result = results.track<T>(taskId);
     try {
@@ -882,6 +893,7 @@ export class App {
     if (store) await this.quietly('closing the schedule store', () => store.close());
     this.results.reset();
     this.producer.reset();
+    this.readyProducer = undefined;
     const results = this.resultBackend;
     this.resultBackend = undefined;
     if (results) await this.quietly('closing the result backend', () => results.close());
