@@ -277,8 +277,8 @@ export class Publisher {
   /**
    * Times out every publish whose deadline passed, then waits for the next deadline. Every
    * publish has the same timeout, so deadlines come in call order: one timer, due at the oldest
-   * unsettled publish's deadline, serves them all (a timer per publish was a fifth of the
-   * publisher's own work). It stops when nothing is left to settle.
+   * unsettled publish's deadline, serves them all, where a timer per publish was an object
+   * and a timer-list entry kept alive until its confirm. It stops when nothing is left to settle.
    */
   private sweep(): void {
     this.deadlineTimer = undefined;
