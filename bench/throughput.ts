@@ -294,16 +294,29 @@ async function warrenClient(job: Job): Promise<unknown> {
     return result.get({ timeout: 60_000 });
   };
   await call();
-  const start = nowMs();
-  await windowed(job.settings.roundTrips, job.settings.inFlight, call);
-  const roundTripMs = nowMs() - start;
+  const { roundTripMs, cpuMs } = await roundTripPhase(job, call);
   const latency = await steady(job.settings, async () => {
     const sent = nowMs();
     const started = await call();
     return { toStart: started - sent, toResult: nowMs() - sent };
   });
   await app.close();
-  return { roundTripMs, latency };
+  return { roundTripMs, cpuMs, latency };
+}
+
+/**
+ * Run 3's round trips, timed, with this process's CPU time; the orchestrator is told when they
+ * begin and end, to read the worker's CPU time around them.
+ */
+async function roundTripPhase(job: Job, call: () => Promise<unknown>): Promise<{ roundTripMs: number; cpuMs: number }> {
+  await new Promise<void>((resolve) => process.send!({ phase: 'trips' }, () => resolve()));
+  const start = nowMs();
+  const cpu = ownCpuMs();
+  await windowed(job.settings.roundTrips, job.settings.inFlight, call);
+  const roundTripMs = nowMs() - start;
+  const cpuMs = ownCpuMs() - cpu;
+  process.send!({ phase: 'trips done' });
+  return { roundTripMs, cpuMs };
 }
 
 /** Runs 3 and 4, raw: publish with reply_to and a correlation id, consume the reply queue. */
@@ -333,16 +346,14 @@ async function rawClient(job: Job): Promise<unknown> {
       });
     });
   await call();
-  const start = nowMs();
-  await windowed(job.settings.roundTrips, job.settings.inFlight, call);
-  const roundTripMs = nowMs() - start;
+  const { roundTripMs, cpuMs } = await roundTripPhase(job, call);
   const latency = await steady(job.settings, async () => {
     const sent = nowMs();
     const started = await call();
     return { toStart: started - sent, toResult: nowMs() - sent };
   });
   await model.close();
-  return { roundTripMs, latency };
+  return { roundTripMs, cpuMs, latency };
 }
 
 /** Runs 3 and 4, raw worker: parse, publish the reply and wait for its confirm, then ack (late ack). */
@@ -434,11 +445,17 @@ async function runRole(): Promise<void> {
 // The orchestrator
 
 /** A role in a forked process: resolves with its result. */
-function role<T>(name: string, job: Omit<Job, 'role'>, onReady?: (child: ChildProcess) => void): { child: ChildProcess; result: Promise<T> } {
+function role<T>(
+  name: string,
+  job: Omit<Job, 'role'>,
+  onReady?: (child: ChildProcess) => void,
+  onPhase?: (phase: string) => void,
+): { child: ChildProcess; result: Promise<T> } {
   const child = fork(__filename, ['--role'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: nodeArgs('BENCH_CLIENT_NODE_ARGS') });
   const result = new Promise<T>((resolve, reject) => {
-    child.on('message', (message: { ready?: boolean; result?: T; error?: string }) => {
+    child.on('message', (message: { ready?: boolean; phase?: string; result?: T; error?: string }) => {
       if (message.ready) onReady?.(child);
+      else if (message.phase !== undefined) onPhase?.(message.phase);
       else if (message.error !== undefined) reject(new Error(`${name}: ${message.error}`));
       else resolve(message.result as T);
     });
@@ -697,24 +714,34 @@ class Bench {
   /** Runs 3 and 4, and the idle worker's RSS. */
   async roundTrips(run: number, figures: RunFigures): Promise<void> {
     const { roundTrips } = this.settings;
-    const warren = async (): Promise<{ ms: number; latency: Latency; idleRss: number }> => {
+    type Trips = { ms: number; latency: Latency; clientCpuMs: number; workerCpuMs: number };
+    /** The client's figures, and the worker's CPU time over the client's round trips. */
+    const client = async (name: string, queue: string, workerPid: number): Promise<Trips> => {
+      let before = NaN;
+      let workerCpuMs = NaN;
+      const onPhase = (phase: string): void => {
+        if (phase === 'trips') before = cpuMsOf(workerPid);
+        else if (phase === 'trips done') workerCpuMs = cpuMsOf(workerPid) - before;
+      };
+      const result = await role<{ roundTripMs: number; cpuMs: number; latency: Latency }>(name, this.job(queue, roundTrips), undefined, onPhase).result;
+      return { ms: result.roundTripMs, latency: result.latency, clientCpuMs: result.cpuMs, workerCpuMs };
+    };
+    const warren = async (): Promise<Trips & { idleRss: number }> => {
       this.reports.reset();
       const worker = new WarrenWorker(this, this.queues.trip);
       try {
         await worker.ready(() => this.channel(), this.queues.trip);
         await sleep(1000);
         const idleRss = worker.rss;
-        const result = await role<{ roundTripMs: number; latency: Latency }>('warren-client', this.job(this.queues.trip, roundTrips)).result;
-        return { ms: result.roundTripMs, latency: result.latency, idleRss };
+        return { ...(await client('warren-client', this.queues.trip, worker.child.pid!)), idleRss };
       } finally {
         await worker.stop();
       }
     };
-    const raw = async (): Promise<{ ms: number; latency: Latency }> => {
+    const raw = async (): Promise<Trips> => {
       const worker = await serve('raw-worker', this.job(this.queues.tripR, roundTrips));
       try {
-        const result = await role<{ roundTripMs: number; latency: Latency }>('raw-client', this.job(this.queues.tripR, roundTrips)).result;
-        return { ms: result.roundTripMs, latency: result.latency };
+        return await client('raw-client', this.queues.tripR, worker.pid!);
       } finally {
         worker.disconnect();
         await new Promise((resolve) => (worker.exitCode === null ? worker.once('exit', resolve) : resolve(undefined)));
@@ -722,6 +749,8 @@ class Bench {
     };
     const [w, r] = await pair(run % 2 === 1, warren, raw);
     figures['3. round trip, tasks/s'] = { warren: (roundTrips / w.ms) * 1000, raw: (roundTrips / r.ms) * 1000, unit: '/s', better: 'higher' };
+    figures['3. client CPU per round trip, µs'] = { warren: (w.clientCpuMs / roundTrips) * 1000, raw: (r.clientCpuMs / roundTrips) * 1000, unit: 'µs', better: 'lower' };
+    figures['3. worker CPU per round trip, µs'] = { warren: (w.workerCpuMs / roundTrips) * 1000, raw: (r.workerCpuMs / roundTrips) * 1000, unit: 'µs', better: 'lower' };
     const rate = this.settings.rate;
     figures[`4. enqueue to start p50 at ${rate}/s, ms`] = { warren: w.latency.startP50, raw: r.latency.startP50, unit: 'ms', better: 'lower' };
     figures[`4. enqueue to start p99 at ${rate}/s, ms`] = { warren: w.latency.startP99, raw: r.latency.startP99, unit: 'ms', better: 'lower' };

@@ -135,7 +135,9 @@ export class App {
   private closed = false;
   private closing: Promise<void> | undefined;
   /** Calls under way; close() waits for them and releases what they made. */
-  private readonly inFlight = new Set<Promise<unknown>>();
+  private callsUnderWay = 0;
+  /** Wakes close() when the last call under way ended. */
+  private callsEnded: (() => void) | undefined;
   /** The app's logical clock (Celery's `app.clock`): events and control messages carry it. */
   private readonly clock = new LamportClock();
   /** What makes each worker visible and steerable (events, remote control, revokes, metrics); closed after it. */
@@ -175,19 +177,35 @@ export class App {
    */
   private run<T>(what: string, work: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new ClosedError(`${what} refused: the app is closed`));
-    const call = work().catch((error: unknown) => {
-      if (!this.closed) throw error;
-      // Why it stopped matters where it was not the close itself: a publish cut off before its confirm may have reached the broker.
-      const reason = error instanceof ClosedError ? '' : ` (${error instanceof Error ? error.message : String(error)})`;
-      throw new ClosedError(`${what} interrupted: the app was closed meanwhile${reason}`, error);
-    });
-    const tracked = call.then(
-      () => undefined,
-      () => undefined,
+    // A count, not a set of promises: one promise per call (sendTask runs this once per task).
+    let call: Promise<T>;
+    try {
+      call = work();
+    } catch (error) {
+      call = Promise.reject(error);
+    }
+    this.callsUnderWay += 1;
+    return call.then(
+      (value) => {
+        this.callEnded();
+        return value;
+      },
+      (error: unknown) => {
+        this.callEnded();
+        if (!this.closed) throw error;
+        // Why it stopped matters where it was not the close itself: a publish cut off before its confirm may have reached the broker.
+        const reason = error instanceof ClosedError ? '' : ` (${error instanceof Error ? error.message : String(error)})`;
+        throw new ClosedError(`${what} interrupted: the app was closed meanwhile${reason}`, error);
+      },
     );
-    this.inFlight.add(tracked);
-    void tracked.finally(() => this.inFlight.delete(tracked));
-    return call;
+  }
+
+  private callEnded(): void {
+    this.callsUnderWay -= 1;
+    if (this.callsUnderWay > 0 || this.callsEnded === undefined) return;
+    const wake = this.callsEnded;
+    this.callsEnded = undefined;
+    wake();
   }
 
   /**
@@ -280,8 +298,12 @@ export class App {
     const definitions = await this.loadedDefinitions();
     await this.declareAll();
     await this.publisher!.start();
-    return new Producer(createRouter(definitions), this.delays!, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'), this.jsonDates(definitions));
+    const producer = new Producer(createRouter(definitions), this.delays!, this.logger, maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes'), this.jsonDates(definitions));
+    this.readyProducer = producer;
+    return producer;
   });
+  /** The producer once made: sendTask takes it without waiting a turn for the Lazy. */
+  private readyProducer: Producer | undefined;
 
   /** The result backend this app uses: the option, else the definitions' (which read `WARREN_RESULT_BACKEND`). */
   private async resultBackendUrl(): Promise<ResultBackendUrl> {
@@ -333,6 +355,13 @@ export class App {
     return results;
   }
 
+  /** The follower when nothing is left to wait for (the reply queue consumed, or Redis made): most sendTasks. */
+  private readyFollower(): RpcResultBackend | RedisResultBackend | undefined {
+    const kind = this.backendUrl?.kind;
+    if (kind === 'redis') return this.redis;
+    return kind === 'rpc' && this.resultBackend?.consuming ? this.resultBackend : undefined;
+  }
+
   /** The rpc reply queue, made only when a task that wants its result is sent. */
   private readonly results = new Lazy(async () => {
     const results = new RpcResultBackend(await this.connect(), this.logger, this.replyTo, {
@@ -367,13 +396,13 @@ export class App {
     kwargs: Readonly<Record<string, unknown>>,
     options: SendTaskOptions,
   ): Promise<AsyncResult<T>> {
-    const producer = await this.producer.get();
+    const producer = this.readyProducer ?? (await this.producer.get());
     const taskId = options.taskId ?? Producer.newTaskId();
     if (options.ignoreResult) {
       this.taskSent(await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: '', options }), name, args, kwargs);
       return AsyncResult.ignored<T>(taskId);
     }
-    const results = await this.follower();
+    const results = this.readyFollower() ?? (await this.follower());
     // Follow the id before publishing: a fast worker's result must find its listener.
     const result = results.track<T>(taskId);
     try {
@@ -821,8 +850,8 @@ export class App {
   private async shutDown(): Promise<void> {
     await this.release();
     // Calls under way end now that their connection is gone; what they made is released too.
-    while (this.inFlight.size > 0) {
-      await Promise.all([...this.inFlight]);
+    while (this.callsUnderWay > 0) {
+      await new Promise<void>((resolve) => (this.callsEnded = resolve));
       await this.release();
     }
   }
@@ -864,6 +893,7 @@ export class App {
     if (store) await this.quietly('closing the schedule store', () => store.close());
     this.results.reset();
     this.producer.reset();
+    this.readyProducer = undefined;
     const results = this.resultBackend;
     this.resultBackend = undefined;
     if (results) await this.quietly('closing the result backend', () => results.close());

@@ -51,11 +51,12 @@ export class DelayedDelivery {
    * Broker headers (`x-death`, ...) and old delay headers are dropped, and so is `expiration`:
    * a per-message TTL would let the message out of a delay level early.
    */
-  async publish(request: PublishRequest, delayMs: number): Promise<void> {
-    if (delayMs <= 0) {
-      await this.publisher.publish(request);
-      return;
-    }
+  publish(request: PublishRequest, delayMs: number): Promise<void> {
+    // Not async: a task sent now is the publisher's promise, nothing around it.
+    return delayMs <= 0 ? this.publisher.publish(request) : this.publishDelayed(request, delayMs);
+  }
+
+  private async publishDelayed(request: PublishRequest, delayMs: number): Promise<void> {
     const target: DelayTarget = { exchange: request.exchange, routingKey: request.routingKey };
     await this.prepare([target]);
     const route = delayedRoute(target, delayMs, this.options);

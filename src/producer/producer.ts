@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { MessageTooLargeError, UnknownQueueError, UsageError } from '../errors';
 import type { Logger } from '../logging/logger';
-import { DEFAULT_MAX_MESSAGE_BYTES, encodeTaskMessage, type JsonDates, type TaskEmbed } from '../protocol';
+import { DEFAULT_MAX_MESSAGE_BYTES, encodeTaskMessage, isPlainObject, type JsonDates, type TaskEmbed } from '../protocol';
 import type { Route, Router } from '../router';
+import type { PublishRequest } from '../transport';
 import type { DelayedDelivery } from './delayed-delivery';
 
 /** Options of `sendTask`, named as a Celery user knows them from `apply_async`. */
@@ -97,10 +98,35 @@ export class Producer {
     return randomUUID();
   }
 
-  async publish(task: TaskPublication): Promise<PublishedTask> {
+  publish(task: TaskPublication): Promise<PublishedTask> {
+    let published: PublishedTask;
+    let request: PublishRequest;
+    let delayMs: number;
+    try {
+      ({ published, request, delayMs } = this.encode(task));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // Not async, and nothing but `published` waits for the confirm: what an async function
+    // would keep until then (the task, its options, the encoded message) is garbage at once.
+    return this.publisher.publish(request, delayMs).then(() => {
+      // Guarded: the fields object would be built for every task even with debug off.
+      if (this.logger.isLevelEnabled('debug')) {
+        const { taskId, route, eta } = published;
+        this.logger.debug(
+          { task: task.taskName, taskId, exchange: route.exchange, routingKey: route.routingKey, queue: route.queue, eta },
+          delayMs > 0 ? 'task sent with a delay' : 'task sent',
+        );
+      }
+      return published;
+    });
+  }
+
+  /** Routes and encodes `task`; the delay counts from now, which comes after the message's `now`. */
+  private encode(task: TaskPublication): { published: PublishedTask; request: PublishRequest; delayMs: number } {
     const { options } = task;
-    const workflow = task.workflow ?? {};
-    const route = this.routeOf(task.taskName, options, workflow.queueByName ?? false);
+    const workflow = task.workflow;
+    const route = this.routeOf(task.taskName, options, workflow?.queueByName ?? false);
     const now = new Date();
     const expires =
       options.expires === undefined
@@ -109,11 +135,12 @@ export class Producer {
           ? options.expires
           : new Date(now.getTime() + options.expires * 1000);
     const eta = etaOf(options, now);
-    const { body, properties: encoded } = encodeTaskMessage({
+    const { body, properties } = encodeTaskMessage({
       id: task.taskId,
       task: task.taskName,
-      args: [...task.args],
-      kwargs: { ...task.kwargs },
+      // Copies only where the copy changes something: another iterable, a class instance.
+      args: Array.isArray(task.args) ? task.args : [...task.args],
+      kwargs: isPlainObject(task.kwargs) ? task.kwargs : { ...(task.kwargs as object) },
       eta,
       expires,
       timelimit: [limitOf(options.timeLimit, 'timeLimit'), limitOf(options.softTimeLimit, 'softTimeLimit')],
@@ -122,32 +149,26 @@ export class Producer {
       ignoreResult: options.ignoreResult ?? false,
       headers: options.headers,
       now,
-      rootId: workflow.rootId,
-      parentId: workflow.parentId,
-      group: workflow.groupId,
-      groupIndex: workflow.groupIndex,
-      shadow: workflow.shadow,
-      embed: workflow.embed,
+      rootId: workflow?.rootId,
+      parentId: workflow?.parentId,
+      group: workflow?.groupId,
+      groupIndex: workflow?.groupIndex,
+      shadow: workflow?.shadow,
+      embed: workflow?.embed,
       jsonDates: this.jsonDates,
     });
     // Celery also sets `expiration`, so the broker drops an expired task unseen and its caller
     // waits for nothing. warren leaves it out: a worker sees the expired task, reports REVOKED
-    // and acks it (the `expires` header says when).
-    const { expiration: _expiration, ...properties } = encoded;
+    // and acks it (the `expires` header says when). The properties are the encoder's own copy.
+    if (properties.expiration !== undefined) delete properties.expiration;
     if (body.length > this.maxMessageBytes) {
       throw new MessageTooLargeError(`task ${task.taskName}[${task.taskId}]`, body.length, this.maxMessageBytes);
     }
-    // The delay counts from the publish, which comes after `now`: never early.
-    const delayMs = eta === null ? 0 : eta.getTime() - Date.now();
-    await this.publisher.publish({ exchange: route.exchange, routingKey: route.routingKey, body, properties }, delayMs);
-    // Guarded: the fields object would be built for every task even with debug off.
-    if (this.logger.isLevelEnabled('debug')) {
-      this.logger.debug(
-        { task: task.taskName, taskId: task.taskId, exchange: route.exchange, routingKey: route.routingKey, queue: route.queue, eta },
-        delayMs > 0 ? 'task sent with a delay' : 'task sent',
-      );
-    }
-    return { taskId: task.taskId, route, eta, expires };
+    return {
+      published: { taskId: task.taskId, route, eta, expires },
+      request: { exchange: route.exchange, routingKey: route.routingKey, body, properties },
+      delayMs: eta === null ? 0 : eta.getTime() - Date.now(),
+    };
   }
 
   /** The route; with `queueByName`, a queue that is not declared is that queue through the default exchange. */

@@ -18,7 +18,50 @@ export type JsonTree = null | boolean | number | string | Date | Buffer | JsonTr
  * a circular structure, an invalid Date or one outside Python's years.
  */
 export function toJsonTree(value: unknown, path: string): JsonTree {
+  // Most task arguments are JSON already: then the value is its own tree, and checking that
+  // allocates nothing, where the walk below copies every array and object (and builds a path
+  // string for each item) on every sendTask. The tree is only read, never kept or changed.
+  if (isJsonAlready(value, 0)) return value;
   return walk(value, path, new Set()) ?? null;
+}
+
+/** How deep `isJsonAlready` looks before it leaves the value to the walk (which finds cycles). */
+const MAX_PLAIN_DEPTH = 64;
+
+/**
+ * Whether the walk would give back an equal value: strings, booleans, null, finite numbers other
+ * than -0, and arrays (plain ones, without holes) and plain objects (without `toJSON`) of these.
+ * Dates and byte arrays are left to the walk, which copies and checks them.
+ */
+function isJsonAlready(value: unknown, depth: number): value is JsonTree {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth >= MAX_PLAIN_DEPTH) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto === Array.prototype) {
+    const array = value as unknown[];
+    for (let i = 0; i < array.length; i += 1) {
+      if (!(i in array) || !isJsonAlready(array[i], depth + 1)) return false;
+    }
+    return true;
+  }
+  if (proto !== Object.prototype && proto !== null) return false;
+  const object = value as Record<string, unknown>;
+  if (typeof object.toJSON === 'function') return false;
+  for (const key in object) {
+    if (!isJsonAlready(object[key], depth + 1)) return false;
+  }
+  return true;
 }
 
 function walk(value: unknown, path: string, ancestors: Set<object>): JsonTree | undefined {
@@ -53,7 +96,10 @@ function walk(value: unknown, path: string, ancestors: Set<object>): JsonTree | 
   ancestors.add(object);
   try {
     if (Array.isArray(object)) {
-      return object.map((item: unknown, index) => walk(item, `${path}[${index}]`, ancestors) ?? null);
+      // Not map(), which skips holes: JSON carries a hole as null.
+      const items: JsonTree[] = [];
+      for (let index = 0; index < object.length; index += 1) items.push(walk(object[index], `${path}[${index}]`, ancestors) ?? null);
+      return items;
     }
     const toJSON: unknown = (object as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === 'function') return walk(toJSON.call(object, ''), path, ancestors);

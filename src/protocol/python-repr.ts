@@ -77,7 +77,13 @@ function pickQuote(hasSingle: boolean, hasDouble: boolean): string {
   return hasSingle && !hasDouble ? '"' : "'";
 }
 
+/** Printable ASCII but `'` and `\\`: between single quotes as it is, which is what most arguments are. */
+const PLAIN_ASCII = /^[\x20-\x26\x28-\x5b\x5d-\x7e]*$/;
+
 function reprString(text: string): string {
+  // The loop below adds a string per character: several kilobytes of garbage for an argument
+  // of a few hundred characters, on every sendTask.
+  if (PLAIN_ASCII.test(text)) return `'${text}'`;
   const quote = pickQuote(text.includes("'"), text.includes('"'));
   let out = quote;
   for (const char of text) {

@@ -138,21 +138,17 @@ export function readResultMeta(body: unknown, context: string, fallbackTaskId = 
   if (kwargs !== undefined && !isPlainObject(kwargs)) problems.push(`kwargs must be an object or null (found ${describeValue(kwargs)})`);
   if (problems.length > 0) throw new InvalidMessageError(`${context}: ${problems.join('; ')}`);
 
-  return {
-    taskId,
-    status: status as string,
-    result: body.result ?? null,
-    traceback,
-    children: children as unknown[],
-    dateDone,
-    ...defined({ groupId, parentId, name, worker, queue, retries }),
-    ...(args !== undefined ? { args: args as unknown[] } : {}),
-    ...(kwargs !== undefined ? { kwargs: kwargs as Record<string, unknown> } : {}),
-  };
-}
-
-function defined<T extends object>(fields: T): Partial<T> {
-  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Partial<T>;
+  // Field by field, only those present (a client reads one of these per result).
+  const meta: ResultMeta = { taskId, status: status as string, result: body.result ?? null, traceback, children: children as unknown[], dateDone };
+  if (groupId !== undefined) meta.groupId = groupId;
+  if (parentId !== undefined) meta.parentId = parentId;
+  if (name !== undefined) meta.name = name;
+  if (worker !== undefined) meta.worker = worker;
+  if (queue !== undefined) meta.queue = queue;
+  if (retries !== undefined) meta.retries = retries;
+  if (args !== undefined) meta.args = args as unknown[];
+  if (kwargs !== undefined) meta.kwargs = kwargs as Record<string, unknown>;
+  return meta;
 }
 
 /**

@@ -13,6 +13,9 @@ const READY: ReadonlySet<ResultState> = new Set(['SUCCESS', 'FAILURE', 'REVOKED'
 /** How long `get()` waits when the app sets no `resultTimeoutMs` and the call no `timeout`. */
 export const DEFAULT_RESULT_TIMEOUT_MS = 60_000;
 
+/** Every result's state until its first message: shared, never changed (an update replaces it). */
+const PENDING: ResultUpdate = Object.freeze({ state: 'PENDING', result: null, traceback: null, dateDone: null });
+
 /** The longest delay one Node timer takes (about 24.8 days); longer waits are chained. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -86,14 +89,15 @@ export interface ResultFollower {
  * that arrive on the caller's reply queue; `get()` waits for SUCCESS, FAILURE or REVOKED.
  */
 export class AsyncResult<T = unknown> {
-  private current: ResultUpdate = { state: 'PENDING', result: null, traceback: null, dateDone: null };
-  private readonly waiters = new Set<{ wake: () => void; fail: (error: Error) => void }>();
+  private current: ResultUpdate = PENDING;
+  // The waiters and listeners are made when first needed: a client makes an AsyncResult per task.
+  private waiters: Set<{ wake: () => void; fail: (error: Error) => void }> | undefined;
   private readonly seen: ResultState[] = ['PENDING'];
   /** Set once no result can arrive any more (forgotten, dropped, closed): what `get()` rejects with. */
   private detachedBy: Error | undefined;
   /** When the reply queue was lost while this result was pending: its result may have been dropped. */
   private replyQueueLostAt: Date | undefined;
-  private readonly events = new TypedEvents<AsyncResultEvents>();
+  private events: TypedEvents<AsyncResultEvents> | undefined;
 
   /** @internal Results come from the app: `sendTask` and task handles return them. */
   constructor(
@@ -169,12 +173,12 @@ export class AsyncResult<T = unknown> {
    * listener that throws changes nothing (it is logged as a process warning).
    */
   on<K extends keyof AsyncResultEvents>(event: K, listener: (payload: AsyncResultEvents[K]) => void): this {
-    this.events.on(event, listener);
+    (this.events ??= new TypedEvents<AsyncResultEvents>()).on(event, listener);
     return this;
   }
 
   off<K extends keyof AsyncResultEvents>(event: K, listener: (payload: AsyncResultEvents[K]) => void): this {
-    this.events.off(event, listener);
+    this.events?.off(event, listener);
     return this;
   }
 
@@ -184,19 +188,19 @@ export class AsyncResult<T = unknown> {
     const repeated = this.current.state === update.state && this.current.result === update.result;
     this.current = update;
     if (this.seen.at(-1) !== update.state) this.seen.push(update.state);
-    if (!repeated) {
+    if (!repeated && this.events) {
       this.events.emit('state', { state: update.state, info: update.result });
       const progress = progressOf(update);
       if (progress) this.events.emit('progress', progress);
     }
-    if (this.ready) for (const waiter of [...this.waiters]) waiter.wake();
+    if (this.ready && this.waiters) for (const waiter of [...this.waiters]) waiter.wake();
   }
 
   /** @internal No result will arrive any more: pending and later `get()`s reject with `error`. */
   detach(error: Error): void {
     if (this.ready || this.detachedBy) return;
     this.detachedBy = error;
-    for (const waiter of [...this.waiters]) waiter.fail(error);
+    if (this.waiters) for (const waiter of [...this.waiters]) waiter.fail(error);
   }
 
   /** @internal The reply queue was lost (and declared again) while this result was pending. */
@@ -245,8 +249,9 @@ export class AsyncResult<T = unknown> {
     follower.waiting(this);
     return new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      const waiters = (this.waiters ??= new Set());
       const done = (): void => {
-        this.waiters.delete(waiter);
+        waiters.delete(waiter);
         if (timer) clearTimeout(timer);
       };
       const waiter = {
@@ -259,7 +264,7 @@ export class AsyncResult<T = unknown> {
           reject(error);
         },
       };
-      this.waiters.add(waiter);
+      waiters.add(waiter);
       if (limit === Infinity) return;
       const deadline = Date.now() + limit;
       const arm = (ms: number): void => {
@@ -267,7 +272,7 @@ export class AsyncResult<T = unknown> {
           const left = deadline - Date.now();
           if (left > 0) return arm(Math.min(left, MAX_TIMER_MS));
           done();
-          if (this.waiters.size === 0) follower.timedOut(this);
+          if (waiters.size === 0) follower.timedOut(this);
           reject(new ResultTimeoutError(this.id, limit, this.timeoutDetail(timeout === undefined)));
         }, ms);
       };

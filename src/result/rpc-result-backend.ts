@@ -140,6 +140,11 @@ export class RpcResultBackend extends ResultTracker {
     });
   }
 
+  /** The reply queue is there and consumed now: {@link whenReady} would resolve at once. */
+  get consuming(): boolean {
+    return !this.closed && this.channel !== undefined;
+  }
+
   /**
    * Resolves once the reply queue is there and consumed: at once while connected, else after
    * the reconnect declared it again. A task sent before would have its result published to a

@@ -43,6 +43,11 @@ interface Pending {
   /** Call order. */
   readonly seq: number;
   readonly began: number;
+  /** When it times out, on the monotonic clock (`performance.now()`). */
+  readonly deadline: number;
+  /** The unsettled publishes in call order, a list through the entries themselves: see `sweep`. */
+  older: Pending | undefined;
+  newer: Pending | undefined;
   /**
    * `queued`: not written yet; `held`: not written yet, waiting for its route's backoff after a
    * nack; `sent`: written, waiting for its confirm; `refused`: the channel would not write it,
@@ -51,7 +56,6 @@ interface Pending {
   state: 'queued' | 'held' | 'sent' | 'refused' | 'settled';
   /** The channel it was written to (or refused by). */
   channel: OpenChannel | undefined;
-  timer: NodeJS.Timeout | undefined;
   /** The broker's nacks of this publish so far. */
   nacks: number;
   /** The channels that nacked it, by id (made at the first nack). */
@@ -160,6 +164,11 @@ export class Publisher {
   private closed = false;
   /** Not yet written, in call order (save retried ones, which go first). */
   private readonly queue: Pending[] = [];
+  /** The oldest and newest unsettled publishes: their deadlines come in the same order. */
+  private oldest: Pending | undefined;
+  private newest: Pending | undefined;
+  /** One timer for every deadline, due at the oldest one's: see `sweep`. */
+  private deadlineTimer: NodeJS.Timeout | undefined;
   /** Routes waiting out their backoff after a nack, with their held publishes. */
   private readonly holds = new Map<string, Hold>();
   private pending = 0;
@@ -215,39 +224,46 @@ export class Publisher {
    * retried within the same `publishTimeoutMs`; one that stays nacked rejects with
    * PublishRejectedError at the deadline.
    */
-  async publish(request: PublishRequest): Promise<void> {
-    if (this.closed) throw new ClosedError('the publisher is closed');
-    if (!this.started) throw new BrokerUnavailableError('the publisher is not started');
+  publish(request: PublishRequest): Promise<void> {
+    // Not async: the promise below is the only one a publish makes (this runs once per task).
+    if (this.closed) return Promise.reject(new ClosedError('the publisher is closed'));
+    if (!this.started) return Promise.reject(new BrokerUnavailableError('the publisher is not started'));
     const broker = this.transport.broker;
     if (this.pending >= this.maxPending) {
-      throw new BrokerUnavailableError(
-        `${this.pending} publishes are already waiting for the broker at ${broker} (limit ${this.maxPending}); ` +
-          (this.transport.isConnected() ? 'it is slow to confirm' : 'it is not connected'),
+      return Promise.reject(
+        new BrokerUnavailableError(
+          `${this.pending} publishes are already waiting for the broker at ${broker} (limit ${this.maxPending}); ` +
+            (this.transport.isConnected() ? 'it is slow to confirm' : 'it is not connected'),
+        ),
       );
     }
     if (!this.survivesReconnect && !this.transport.isConnected()) {
-      throw new BrokerUnavailableError(`not connected to the broker at ${broker}`);
+      return Promise.reject(new BrokerUnavailableError(`not connected to the broker at ${broker}`));
     }
-    const mandatory = request.mandatory ?? true;
-    await new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       const entry: Pending = {
         request,
-        mandatory,
+        mandatory: request.mandatory ?? true,
         route: routeKey(request.exchange, request.routingKey),
         seq: this.seq++,
         began: Date.now(),
+        deadline: performance.now() + this.timeoutMs,
+        older: this.newest,
+        newer: undefined,
         state: 'queued',
         channel: undefined,
-        timer: undefined,
         nacks: 0,
         nackedOn: undefined,
         nackNode: undefined,
         resolve,
         reject,
       };
-      entry.timer = setTimeout(() => this.timedOut(entry), this.timeoutMs);
+      if (this.newest) this.newest.newer = entry;
+      else this.oldest = entry;
+      this.newest = entry;
+      this.deadlineTimer ??= setTimeout(() => this.sweep(), this.timeoutMs);
       this.pending += 1;
-      const hold = this.holds.get(entry.route);
+      const hold = this.holds.size > 0 ? this.holds.get(entry.route) : undefined;
       if (hold?.timer !== undefined) {
         entry.state = 'held';
         hold.entries.push(entry);
@@ -256,10 +272,19 @@ export class Publisher {
       this.queue.push(entry);
       this.flush();
     });
-    if (mandatory) {
-      const reply = this.takeReturn(returnKey(request.exchange, request.routingKey, request.properties.correlationId));
-      if (reply !== undefined) throw new UnroutableError(request.exchange, request.routingKey, reply);
-    }
+  }
+
+  /**
+   * Times out every publish whose deadline passed, then waits for the next deadline. Every
+   * publish has the same timeout, so deadlines come in call order: one timer, due at the oldest
+   * unsettled publish's deadline, serves them all, where a timer per publish was an object
+   * and a timer-list entry kept alive until its confirm. It stops when nothing is left to settle.
+   */
+  private sweep(): void {
+    this.deadlineTimer = undefined;
+    const now = performance.now();
+    while (this.oldest !== undefined && this.oldest.deadline <= now) this.timedOut(this.oldest);
+    if (this.oldest !== undefined) this.deadlineTimer = setTimeout(() => this.sweep(), Math.max(1, this.oldest.deadline - now));
   }
 
   /** Writes queued publishes, in order, while the channel is open and its buffers have room. */
@@ -302,7 +327,11 @@ export class Publisher {
       if (open.acked.size >= MAX_ACKED_ROUTES) open.acked.clear();
       open.acked.add(entry.route);
       this.routeWorks(entry.route);
-      this.settle(entry);
+      // The broker sends basic.return before the basic.ack of the same message: a return of
+      // this one has been recorded by now. Confirmed all the same, for the observers.
+      const reply = entry.mandatory && this.returned.size > 0 ? this.takeReturn(returnKey(entry.request)) : undefined;
+      if (reply === undefined) this.settle(entry);
+      else this.settle(entry, new UnroutableError(entry.request.exchange, entry.request.routingKey, reply), true);
       this.closeIfDone(open);
       return;
     }
@@ -467,10 +496,11 @@ export class Publisher {
     if (channel) this.closeIfDone(channel);
   }
 
-  private settle(entry: Pending, error?: Error): void {
+  /** Resolves or rejects `entry`; `confirmed`: the broker confirmed it (an unroutable message is). */
+  private settle(entry: Pending, error?: Error, confirmed = error === undefined): void {
     if (entry.state === 'settled') return;
     entry.state = 'settled';
-    clearTimeout(entry.timer);
+    this.unlink(entry);
     this.pending -= 1;
     if (error) entry.reject(error);
     else entry.resolve();
@@ -478,10 +508,25 @@ export class Publisher {
     const ms = Date.now() - entry.began;
     for (const observer of [...this.observers]) {
       try {
-        observer(ms, error === undefined);
+        observer(ms, confirmed);
       } catch {
         // An observer (metrics) changes nothing about a publish.
       }
+    }
+  }
+
+  /** Takes a settled publish out of the deadline list; the timer stops when the list is empty. */
+  private unlink(entry: Pending): void {
+    const { older, newer } = entry;
+    if (older) older.newer = newer;
+    else this.oldest = newer;
+    if (newer) newer.older = older;
+    else this.newest = older;
+    entry.older = undefined;
+    entry.newer = undefined;
+    if (this.oldest === undefined && this.deadlineTimer !== undefined) {
+      clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = undefined;
     }
   }
 
@@ -597,7 +642,8 @@ export class Publisher {
   }
 
   private recordReturn(message: ReturnedMessage): void {
-    const key = returnKey(message.fields.exchange, message.fields.routingKey, message.properties.correlationId);
+    const { exchange, routingKey } = message.fields;
+    const key = returnKey({ exchange, routingKey, properties: message.properties });
     const entry = this.returned.get(key);
     const { fields } = message;
     const reply = `${fields.replyCode ?? 312} ${fields.replyText ?? 'NO_ROUTE'}`;
@@ -657,7 +703,9 @@ function removeFrom<T>(list: T[] | undefined, item: T): void {
   if (index >= 0) list!.splice(index, 1);
 }
 
-function returnKey(exchange: string, routingKey: string, correlationId: unknown): string {
+/** What matches a returned message to its publish: exchange, routing key and correlation id. */
+function returnKey({ exchange, routingKey, properties }: { exchange: string; routingKey: string; properties: { correlationId?: unknown } }): string {
+  const { correlationId } = properties;
   return `${exchange}\u0000${routingKey}\u0000${typeof correlationId === 'string' ? correlationId : ''}`;
 }
 

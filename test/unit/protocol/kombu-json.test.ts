@@ -77,6 +77,33 @@ describe('kombu JSON', () => {
     expect(dumps({ a: undefined, b: [undefined, Number.NaN], c: { toJSON: () => 'custom' } })).toBe('{"b":[null,null],"c":"custom"}');
   });
 
+  it('writes plain JSON values, and the values around them that JSON.stringify changes, as JSON.stringify does', () => {
+    class Point {
+      constructor(
+        readonly x: number,
+        readonly y: number,
+      ) {}
+    }
+    const values: unknown[] = [
+      ['text', 42, 1.5, true, null, { nested: [{ deep: 'x'.repeat(200) }] }],
+      Object.assign(Object.create(null) as object, { a: 1 }),
+      [1, , 3], // a hole
+      [new Point(1, 2)],
+      { inner: { toJSON: () => 'custom' } },
+      { zero: -0, list: [-0] },
+    ];
+    for (const value of values) expect(dumps(value)).toBe(JSON.stringify(value));
+  });
+
+  it('refuses a circular structure however deep its plain part goes', () => {
+    const shallow: Record<string, unknown> = { a: 1 };
+    shallow.self = shallow;
+    let deep: Record<string, unknown> = { end: shallow };
+    for (let i = 0; i < 100; i += 1) deep = { next: deep };
+    expect(() => dumps(shallow)).toThrow('value.self cannot be sent as JSON (found a reference to an enclosing value (circular structure))');
+    expect(() => dumps(deep)).toThrow(/cannot be sent as JSON \(found a reference to an enclosing value \(circular structure\)\)$/);
+  });
+
   it('refuses an unknown tag and a malformed value', () => {
     expect(() => loads('{"__type__": "set", "__value__": [1]}')).toThrow(
       new InvalidMessageError('kombu JSON type "set" is not supported (known types: datetime, date, time, decimal, uuid, bytes, base64)'),

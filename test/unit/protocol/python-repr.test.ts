@@ -6,6 +6,7 @@ describe('pythonRepr', () => {
     ['a list of ints', [2, 3], '[2, 3]'],
     ['a dict', { k: 1 }, "{'k': 1}"],
     ['a plain string', 'text', "'text'"],
+    ['a string with double quotes only, as it is', 'say "hi" ~ {ok}', `'say "hi" ~ {ok}'`],
     ['a string with a single quote, in double quotes', "it's", `"it's"`],
     ['a string with both quotes, escaping the single one', `both ' and "`, `'both \\' and "'`],
     ['control characters and backslashes', 'tab\there\nnew\\', "'tab\\there\\nnew\\\\'"],

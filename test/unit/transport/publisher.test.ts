@@ -247,6 +247,34 @@ describe('Publisher: what a failure is comes from what happened, never from an e
       /^the broker at amqp:\/\/guest:\*\*\*@broker:5672\/ did not confirm the message to exchange "jobs" within 30 ms \(waited \d+ ms, connected\)$/,
     );
   });
+
+  test('each publish times out publishTimeoutMs after its own call, whatever settled before it', async () => {
+    const { transport, publisher } = await started({ publishTimeoutMs: 300 });
+    const began = Date.now();
+    const first = outcome(publisher.publish(request('first')));
+    const confirmed = outcome(publisher.publish(request('confirmed')));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const later = outcome(publisher.publish(request('later')));
+    transport.channel.writes[1].confirm(null);
+    expect(await confirmed).toBe('ok');
+    expect(await first).toBeInstanceOf(BrokerUnavailableError);
+    const firstAt = Date.now() - began;
+    expect(await later).toBeInstanceOf(BrokerUnavailableError);
+    const laterAt = Date.now() - began;
+    expect(firstAt).toBeGreaterThanOrEqual(295);
+    expect(laterAt).toBeGreaterThanOrEqual(445);
+  });
+
+  test('leaves no timer behind once every publish is settled, so an idle process can exit', async () => {
+    const timers = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+    const before = timers();
+    const { transport, publisher } = await started({ publishTimeoutMs: 60_000 });
+    const results = ['a', 'b', 'c'].map((key) => outcome(publisher.publish(request(key))));
+    expect(timers()).toBe(before + 1);
+    transport.channel.writes.forEach((w) => w.confirm(null));
+    expect(await Promise.all(results)).toEqual(['ok', 'ok', 'ok']);
+    expect(timers()).toBe(before);
+  });
 });
 
 describe('Publisher: channel and connection loss', () => {
