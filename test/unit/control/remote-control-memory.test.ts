@@ -369,6 +369,8 @@ describe('Celery events of a warren worker (memory://)', () => {
       publishTask(env.broker, 'jobs', { task: 'no.such.task', id: 'unknown-1' });
       await until(() => events.types().includes('task-rejected'), 'task-rejected');
       await until(() => events.types().includes('task-revoked'), 'task-revoked');
+      // Events go out on a channel of their own, fire and forget: in no set order with the others.
+      await until(() => events.types().includes('task-sent'), 'task-sent');
       expect(events.events.find((e) => e.type === 'task-revoked')).toMatchObject({ uuid: 'gone-1', terminated: false, signum: null, expired: false });
       expect(events.events.find((e) => e.type === 'task-rejected')).toMatchObject({ uuid: 'unknown-1', requeue: false });
       const sent = events.events.find((e) => e.type === 'task-sent')!;
