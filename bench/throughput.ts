@@ -293,6 +293,16 @@ async function warrenClient(job: Job): Promise<unknown> {
     const result: AsyncResult<number> = await app.sendTask<number>('bench.stamp', args, {}, { queue: job.queue });
     return result.get({ timeout: 60_000 });
   };
+  const { roundTripMs, cpuMs, latency } = await tripsAndLatency(job, call);
+  await app.close();
+  return { roundTripMs, cpuMs, latency };
+}
+
+/**
+ * Runs 3 and 4 over one client's `call` (a round trip resolving with the time its task started):
+ * a warm-up call, the timed round trips, then the steady rate.
+ */
+async function tripsAndLatency(job: Job, call: () => Promise<number>): Promise<{ roundTripMs: number; cpuMs: number; latency: unknown }> {
   await call();
   const { roundTripMs, cpuMs } = await roundTripPhase(job, call);
   const latency = await steady(job.settings, async () => {
@@ -300,7 +310,6 @@ async function warrenClient(job: Job): Promise<unknown> {
     const started = await call();
     return { toStart: started - sent, toResult: nowMs() - sent };
   });
-  await app.close();
   return { roundTripMs, cpuMs, latency };
 }
 
@@ -345,13 +354,7 @@ async function rawClient(job: Job): Promise<unknown> {
         if (err) reject(err);
       });
     });
-  await call();
-  const { roundTripMs, cpuMs } = await roundTripPhase(job, call);
-  const latency = await steady(job.settings, async () => {
-    const sent = nowMs();
-    const started = await call();
-    return { toStart: started - sent, toResult: nowMs() - sent };
-  });
+  const { roundTripMs, cpuMs, latency } = await tripsAndLatency(job, call);
   await model.close();
   return { roundTripMs, cpuMs, latency };
 }
