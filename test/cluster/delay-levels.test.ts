@@ -111,10 +111,6 @@ test('SIGKILL of the node leading the quorum delay levels while 200 delayed task
     latestRunAfterEtaMs: latestLateMs,
     levels: DELAY_LEVELS,
   });
-  if (figures.lost > 0) {
-    // Where they are: `messages` counts a level's dead letters that wait for their next hop, `messages_ready` does not.
-    process.stdout.write(`${await cluster.ctl(2, ['list_queues', '-p', vhost, 'name', 'messages', 'messages_ready', 'leader'])}\n`);
-  }
   expect(figures.confirmed).toBe(TOTAL);
   expect(figures.lost).toBe(0);
   expect(figures.processed).toBe(TOTAL);

@@ -412,13 +412,7 @@ function writeNodeFiles(node: ClusterNode, joinNode: string | undefined): void {
   }
   writeFileSync(join(node.dir, 'rabbitmq.conf'), `${lines.join('\n')}\n`);
   writeFileSync(join(node.dir, 'enabled_plugins'), '[].\n');
-  // As the README advises for a cluster with quorum delay levels: a hop from one level to the
-  // next that a node's loss cut off is sent again after this, not after RabbitMQ's 180 s.
-  writeFileSync(join(node.dir, 'advanced.config'), `[{rabbit, [{dead_letter_worker_publisher_confirm_timeout, ${DEAD_LETTER_CONFIRM_TIMEOUT_MS}}]}].\n`);
 }
-
-/** The nodes' `dead_letter_worker_publisher_confirm_timeout` (see the README's cluster section). */
-export const DEAD_LETTER_CONFIRM_TIMEOUT_MS = 5000;
 
 function nodeEnvironment(node: ClusterNode): Record<string, string> {
   return {
@@ -429,7 +423,6 @@ function nodeEnvironment(node: ClusterNode): Record<string, string> {
     RABBITMQ_LOG_BASE: join(node.dir, 'log'),
     RABBITMQ_PID_FILE: pidFile(node),
     RABBITMQ_ENABLED_PLUGINS_FILE: join(node.dir, 'enabled_plugins'),
-    RABBITMQ_ADVANCED_CONFIG_FILE: join(node.dir, 'advanced.config'),
     // Otherwise a node that fails to boot drops erl_crash.dump into /var/lib/rabbitmq.
     ERL_CRASH_DUMP: join(node.dir, 'erl_crash.dump'),
   };
