@@ -21,7 +21,7 @@ export async function runWithinLimits(
   taskName: string,
   limits: TimeLimits,
   task: RunningTask,
-  log: Logger,
+  log: { readonly logger: Logger },
 ): Promise<RunEnd> {
   const timers: NodeJS.Timeout[] = [];
   if (limits.soft !== undefined) {
@@ -29,7 +29,7 @@ export async function runWithinLimits(
     timers.push(
       setTimeout(() => {
         if (!task.running) return;
-        log.warn({ softTimeLimit: soft }, 'soft time limit exceeded: the task is asked to stop');
+        log.logger.warn({ softTimeLimit: soft }, 'soft time limit exceeded: the task is asked to stop');
         task.abort(new SoftTimeLimitExceededError(taskName, soft));
       }, soft * 1000),
     );
@@ -39,7 +39,7 @@ export async function runWithinLimits(
     timers.push(
       setTimeout(() => {
         if (task.end({ kind: 'timed-out', error: new TimeLimitExceededError(taskName, hard) })) {
-          log.error({ timeLimit: hard }, 'time limit exceeded: the worker stopped waiting for the task, which is recorded as failed');
+          log.logger.error({ timeLimit: hard }, 'time limit exceeded: the worker stopped waiting for the task, which is recorded as failed');
         }
       }, hard * 1000),
     );
