@@ -139,7 +139,10 @@ export class RequestHandler {
       await this.carryOut(delivery, slot, task, undefined, this.decide({ kind: 'not-registered', taskName: task.task }, task), log);
       return;
     }
-    if (await this.revokeIfRevokedOrExpired(delivery, slot, task, registered, log)) return;
+    if (this.revokedOrExpired(task)) {
+      await this.revoke(delivery, slot, task, registered, log);
+      return;
+    }
     if (task.eta) {
       const earlyMs = task.eta.getTime() - Date.now();
       if (earlyMs > HOLD_LIMIT_MS) {
@@ -150,7 +153,11 @@ export class RequestHandler {
         slot.heldUntil = task.eta;
         await new Promise((resolve) => setTimeout(resolve, earlyMs));
         slot.heldUntil = undefined;
-        if (slot.abandoned || (await this.revokeIfRevokedOrExpired(delivery, slot, task, registered, log))) return;
+        if (slot.abandoned) return;
+        if (this.revokedOrExpired(task)) {
+          await this.revoke(delivery, slot, task, registered, log);
+          return;
+        }
       }
     }
     const done = await this.run(delivery, slot, task, registered, log);
@@ -168,10 +175,19 @@ export class RequestHandler {
       await this.sendResult(task, queue, 'STARTED', { pid: process.pid, hostname: this.deps.options.hostname }, null, log, slot, registered);
     }
     if (slot.abandoned) return false;
-    const progress = new ProgressReporter(
-      (meta) => this.updateState(task, queue, PROGRESS_STATE, meta, log, slot, registered),
-      (err) => log.logger.warn({ err: describe(err) }, 'could not report progress'),
-    );
+    // Made when the task first reports progress: most never do.
+    let progress: ProgressReporter | undefined;
+    let runOver = false;
+    const reporter = (): ProgressReporter => {
+      if (!progress) {
+        progress = new ProgressReporter(
+          (meta) => this.updateState(task, queue, PROGRESS_STATE, meta, log, slot, registered),
+          (err) => log.logger.warn({ err: describe(err) }, 'could not report progress'),
+        );
+        if (runOver) progress.end();
+      }
+      return progress;
+    };
     const running = new RunningTask((signal): TaskContext => ({
       taskId: task.id,
       taskName: task.task,
@@ -194,7 +210,7 @@ export class RequestHandler {
         throw new Retry(options);
       },
       updateState: (state, meta = null) => this.updateState(task, queue, state, meta, log, slot, registered),
-      progress: (current, total, meta) => progress.report(current, total, meta),
+      progress: (current, total, meta) => reporter().report(current, total, meta),
     }), this);
     slot.task = running;
     slot.startedAt = Date.now();
@@ -202,7 +218,8 @@ export class RequestHandler {
     this.deps.emit('task-started', { taskId: task.id, taskName: task.task, queue });
     const started = performance.now();
     const end = await this.deps.pool.run({ task, delivery, registered, running, limits: this.timeLimits(task, registered), redelivered, log });
-    progress.end();
+    runOver = true;
+    progress?.end();
     const runtimeMs = Math.round((performance.now() - started) * 10) / 10;
     let outcome: Outcome = end;
     let success: EncodedResult | undefined;
@@ -315,16 +332,15 @@ export class RequestHandler {
     };
   }
 
-  /**
-   * A task whose id was revoked, or that is past its `expires`, is not run: REVOKED, acked,
-   * logged. True when it was.
-   */
-  private async revokeIfRevokedOrExpired(delivery: Delivery, slot: Slot, task: TaskMessage, registered: RegisteredTask, log: TaskLog): Promise<boolean> {
-    const expired = task.expires !== null && task.expires.getTime() <= Date.now();
-    const outcome: Outcome | undefined = this.deps.isRevoked?.(task.id) ? { kind: 'revoked' } : expired ? { kind: 'expired' } : undefined;
-    if (!outcome) return false;
+  /** Whether a task is not to run: its id was revoked, or it is past its `expires`. */
+  private revokedOrExpired(task: TaskMessage): boolean {
+    return (task.expires !== null && task.expires.getTime() <= Date.now()) || this.deps.isRevoked?.(task.id) === true;
+  }
+
+  /** A task whose id was revoked, or that is past its `expires`, is not run: REVOKED, acked, logged. */
+  private async revoke(delivery: Delivery, slot: Slot, task: TaskMessage, registered: RegisteredTask, log: TaskLog): Promise<void> {
+    const outcome: Outcome = this.deps.isRevoked?.(task.id) ? { kind: 'revoked' } : { kind: 'expired' };
     await this.carryOut(delivery, slot, task, registered, this.decide(outcome, task, registered), log);
-    return true;
   }
 
   /**
