@@ -214,7 +214,7 @@ export class RequestHandler {
     }), this);
     slot.task = running;
     slot.startedAt = Date.now();
-    log.logger.debug('task started');
+    log.debug('task started');
     this.deps.emit('task-started', { taskId: task.id, taskName: task.task, queue });
     const started = performance.now();
     const end = await this.deps.pool.run({ task, delivery, registered, running, limits: this.timeLimits(task, registered), redelivered, log });
@@ -395,7 +395,7 @@ export class RequestHandler {
       settle(delivery, 'requeue');
       return;
     }
-    log.logger.debug({ eta: task.eta, delayMs }, 'task not due yet: moved into the delay levels');
+    log.debug('task not due yet: moved into the delay levels', { eta: task.eta, delayMs });
     this.ack(delivery, log);
     if (task.eta) this.deps.scheduled?.add(task, delivery.queue, task.eta);
   }

@@ -27,6 +27,13 @@ export class TaskLog {
     return this.child;
   }
 
+  /** A `debug` line: below the level, nothing is made (a worker at `info` says `task started` per task to no one). */
+  debug(msg: string, fields?: object): void {
+    if (!this.child && !this.parent.isLevelEnabled('debug')) return;
+    if (fields) this.logger.debug(fields, msg);
+    else this.logger.debug(msg);
+  }
+
   /** `task succeeded` at `info`, the same line the task's logger would write. */
   succeeded(runtimeMs: number | undefined): void {
     if (this.child) {

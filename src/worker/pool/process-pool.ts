@@ -124,7 +124,7 @@ export class ProcessPool implements TaskPool {
       redelivered: request.redelivered,
       softTimeLimit: limits.soft,
     };
-    log.logger.debug({ pid: child.pid }, 'task handed to a pool process');
+    log.debug('task handed to a pool process', { pid: child.pid });
     this.send(child, message);
     let timer: NodeJS.Timeout | undefined;
     if (limits.hard !== undefined) {

@@ -38,3 +38,16 @@ describe('TaskLog', () => {
     expect(lines).toEqual([]);
   });
 });
+
+describe('TaskLog.debug', () => {
+  it('makes no task logger below debug, and writes the line with the task fields at debug', () => {
+    const quiet = capture('info');
+    const child = jest.spyOn(quiet.logger, 'child');
+    new TaskLog(quiet.logger, fields).debug('task started');
+    expect(child).not.toHaveBeenCalled();
+    expect(quiet.lines).toEqual([]);
+    const loud = capture('debug');
+    new TaskLog(loud.logger, fields).debug('task handed to a pool process', { pid: 7 });
+    expect(loud.lines[0]).toMatchObject({ queue: 'q1', task: 'x.add', taskId: 'id-1', pid: 7, msg: 'task handed to a pool process' });
+  });
+});
