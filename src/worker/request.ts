@@ -276,7 +276,10 @@ export class RequestHandler {
           : [];
         if (children === undefined) return false;
         if (children.length > 0) success = undefined;
-        const delivered = await this.sendResult(task, queue, 'SUCCESS', decision.value, null, log, slot, registered, success, children);
+        // No await for a task whose result goes nowhere (ignoreResult, no reply queue): a promise and a turn less.
+        const delivered = this.wantsResult(task, registered)
+          ? await this.sendResult(task, queue, 'SUCCESS', decision.value, null, log, slot, registered, success, children)
+          : true;
         if (delivered && hasWorkflow(task) && !(await this.finishWorkflow(delivery, slot, task, { status: 'SUCCESS', result: decision.value ?? null, traceback: null }, log))) return false;
         if (!this.finish(delivery, slot, delivered, log)) return false;
         log.succeeded(runtimeMs);
@@ -564,19 +567,29 @@ function finishedKey(delivery: Delivery): string | undefined {
   return `${delivery.queue}\u0000${id}\u0000${retries}`;
 }
 
-/** A set of the last `size` keys added. */
+/**
+ * The keys of the last `size` additions: a ring of keys, and where each key last went in it. (A
+ * `Set` trimmed through its iterator made an iterator and its result per task once full.)
+ */
 class RecentKeys {
-  private readonly keys = new Set<string>();
+  private readonly ring: Array<string | undefined>;
+  private readonly slots = new Map<string, number>();
+  private next = 0;
 
-  constructor(private readonly size: number) {}
+  constructor(size: number) {
+    this.ring = new Array<string | undefined>(size).fill(undefined);
+  }
 
   add(key: string): void {
-    this.keys.delete(key);
-    this.keys.add(key);
-    if (this.keys.size > this.size) this.keys.delete(this.keys.values().next().value as string);
+    const old = this.ring[this.next];
+    // A key added again since it went into this slot lives on in its newer one.
+    if (old !== undefined && this.slots.get(old) === this.next) this.slots.delete(old);
+    this.ring[this.next] = key;
+    this.slots.set(key, this.next);
+    this.next = (this.next + 1) % this.ring.length;
   }
 
   has(key: string): boolean {
-    return this.keys.has(key);
+    return this.slots.has(key);
   }
 }
