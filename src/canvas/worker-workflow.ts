@@ -138,7 +138,7 @@ export class WorkerWorkflow implements Workflow {
       groupId: typeof options.group_id === 'string' ? options.group_id : null,
       extended: { name: step.task, args: Array.isArray(step.args) ? step.args : [], kwargs: isPlainObject(step.kwargs) ? step.kwargs : {}, worker: this.deps.hostname },
     });
-    await store.store(encoded, log).catch((err: unknown) => store.recover(err, encoded, log));
+    await store.store(encoded).catch((err: unknown) => store.recover(err, encoded, log));
   }
 
   /**

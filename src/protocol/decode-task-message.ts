@@ -33,7 +33,8 @@ import type { TaskMessage } from './task-message';
 export function decodeTaskMessage(message: IncomingMessage): TaskMessage {
   const properties = message.properties;
   const headers = isPlainObject(properties.headers) ? properties.headers : {};
-  const headerContext = context(headers.task, headers.id);
+  // The start of an error message, made only for a message that is refused.
+  const headerContext = (): string => context(headers.task, headers.id);
   const body = readJsonBody(message.content, properties, headerContext);
 
   let fields: Record<string, unknown>;
@@ -57,7 +58,7 @@ export function decodeTaskMessage(message: IncomingMessage): TaskMessage {
     throw shapeError(headerContext, body);
   } else {
     throw new InvalidMessageError(
-      `${headerContext}: no task name: neither a "task" header (protocol 2) nor a body dict with "task" (protocol 1) (found body ${describeValue(body)})`,
+      `${headerContext()}: no task name: neither a "task" header (protocol 2) nor a body dict with "task" (protocol 1) (found body ${describeValue(body)})`,
     );
   }
 
@@ -66,7 +67,9 @@ export function decodeTaskMessage(message: IncomingMessage): TaskMessage {
   const task = requiredString(problems, 'task', fields.task);
   if (!Array.isArray(args)) problems.push(`args must be a list (found ${describeValue(args)})`);
   if (!isPlainObject(kwargs)) problems.push(`kwargs must be an object (found ${describeValue(kwargs)})`);
-  const decoded = {
+  const { replyTo, correlationId, priority } = properties;
+  // Built as the one object returned (a spread into a second one was a copy per task).
+  const decoded: TaskMessage = {
     id,
     task,
     args: args as unknown[],
@@ -83,18 +86,14 @@ export function decodeTaskMessage(message: IncomingMessage): TaskMessage {
     origin: optionalString(problems, 'origin', fields.origin),
     ignoreResult: optionalBoolean(problems, 'ignore_result', fields.ignore_result),
     shadow: optionalString(problems, 'shadow', fields.shadow),
-  };
-  if (problems.length > 0) throw new InvalidMessageError(`${context(fields.task, fields.id)}: ${listProblems(problems)}`);
-
-  const { replyTo, correlationId, priority } = properties;
-  return {
-    ...decoded,
     replyTo: typeof replyTo === 'string' && replyTo !== '' ? replyTo : null,
     correlationId: typeof correlationId === 'string' && correlationId !== '' ? correlationId : id,
     priority: typeof priority === 'number' ? priority : null,
     protocol,
     headers,
   };
+  if (problems.length > 0) throw new InvalidMessageError(`${context(fields.task, fields.id)}: ${listProblems(problems)}`);
+  return decoded;
 }
 
 /** At most this many problems are spelled out, so a hostile message cannot make a huge reason. */
@@ -110,6 +109,6 @@ function context(task: unknown, id: unknown): string {
   return `invalid task message${label ? ` ${label}` : ''}`;
 }
 
-function shapeError(messageContext: string, body: unknown): InvalidMessageError {
-  return new InvalidMessageError(`${messageContext}: body must be [args, kwargs, embed] (found ${describeValue(body)})`);
+function shapeError(messageContext: () => string, body: unknown): InvalidMessageError {
+  return new InvalidMessageError(`${messageContext()}: body must be [args, kwargs, embed] (found ${describeValue(body)})`);
 }

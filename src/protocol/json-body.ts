@@ -4,29 +4,34 @@ import { loads } from './kombu-json';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** The content encodings read as UTF-8 (lower case). */
+const UTF8_NAMES: ReadonlySet<string> = new Set(['utf-8', 'utf8']);
+
 /**
  * The decoded kombu-JSON body of a message, after checking what the properties say it is.
  * Accepts `application/json` in `utf-8` (`utf8` too, any case); a compressed body is refused
  * rather than misread.
  *
- * @param context - the start of the error message: `invalid task message x.add[<id>]`.
+ * @param context - the start of the error message: `invalid task message x.add[<id>]`, or a
+ * function that makes it (called only for a message that is refused).
  * @throws InvalidMessageError `<context>: <reason>`.
  */
-export function readJsonBody(content: Buffer, properties: AmqpProperties, context: string): unknown {
-  const fail = (reason: string, cause?: unknown): InvalidMessageError => new InvalidMessageError(`${context}: ${reason}`, cause);
+export function readJsonBody(content: Buffer, properties: AmqpProperties, context: string | (() => string)): unknown {
+  const fail = (reason: string, cause?: unknown): InvalidMessageError =>
+    new InvalidMessageError(`${typeof context === 'string' ? context : context()}: ${reason}`, cause);
 
   const contentType: unknown = properties.contentType;
   if (contentType === undefined || contentType === null || contentType === '') {
     throw fail('content type is missing (expected application/json)');
   }
-  if (typeof contentType !== 'string' || contentType.toLowerCase() !== 'application/json') {
+  if (contentType !== 'application/json' && (typeof contentType !== 'string' || contentType.toLowerCase() !== 'application/json')) {
     throw fail(`content type ${JSON.stringify(contentType)} is not supported (expected application/json)`);
   }
   const encoding: unknown = properties.contentEncoding;
   if (encoding === undefined || encoding === null || encoding === '') {
     throw fail('content encoding is missing (expected utf-8)');
   }
-  if (typeof encoding !== 'string' || !['utf-8', 'utf8'].includes(encoding.toLowerCase())) {
+  if (encoding !== 'utf-8' && (typeof encoding !== 'string' || !UTF8_NAMES.has(encoding.toLowerCase()))) {
     throw fail(`content encoding ${JSON.stringify(encoding)} is not supported (expected utf-8)`);
   }
   const compression = properties.headers?.compression;

@@ -22,6 +22,7 @@ import type { TaskPool } from './pool/task-pool';
 import { PROGRESS_STATE, ProgressReporter } from './progress';
 import type { TimeLimits } from './run-within-limits';
 import type { ScheduledTasks } from './scheduled-tasks';
+import { TaskLog } from './task-log';
 import { RunningTask } from './task-scope';
 import type { RegisteredTask, TaskContext, TaskLookup } from './task-types';
 import type { ResolvedWorkerOptions } from './worker-options';
@@ -132,13 +133,16 @@ export class RequestHandler {
     }
     slot.request = task;
     this.deps.scheduled?.remove(task.id);
-    const log = logger.child({ queue, task: task.task, taskId: task.id });
+    const log = new TaskLog(logger, { queue, task: task.task, taskId: task.id });
     const registered = this.deps.tasks.get(task.task);
     if (!registered) {
       await this.carryOut(delivery, slot, task, undefined, this.decide({ kind: 'not-registered', taskName: task.task }, task), log);
       return;
     }
-    if (await this.revokeIfRevokedOrExpired(delivery, slot, task, registered, log)) return;
+    if (this.revokedOrExpired(task)) {
+      await this.revoke(delivery, slot, task, registered, log);
+      return;
+    }
     if (task.eta) {
       const earlyMs = task.eta.getTime() - Date.now();
       if (earlyMs > HOLD_LIMIT_MS) {
@@ -149,7 +153,11 @@ export class RequestHandler {
         slot.heldUntil = task.eta;
         await new Promise((resolve) => setTimeout(resolve, earlyMs));
         slot.heldUntil = undefined;
-        if (slot.abandoned || (await this.revokeIfRevokedOrExpired(delivery, slot, task, registered, log))) return;
+        if (slot.abandoned) return;
+        if (this.revokedOrExpired(task)) {
+          await this.revoke(delivery, slot, task, registered, log);
+          return;
+        }
       }
     }
     const done = await this.run(delivery, slot, task, registered, log);
@@ -157,20 +165,29 @@ export class RequestHandler {
   }
 
   /** Runs the task and carries out its fate; true when that was published and settled here. */
-  private async run(delivery: Delivery, slot: Slot, task: TaskMessage, registered: RegisteredTask, log: Logger): Promise<boolean> {
+  private async run(delivery: Delivery, slot: Slot, task: TaskMessage, registered: RegisteredTask, log: TaskLog): Promise<boolean> {
     const { message, queue } = delivery;
     // Delivered before: flagged by the broker, or a copy that warren's own count sent round.
     const before = previousDeliveries(message.properties.headers) || recordedDeliveries(message.properties.headers);
     const redelivered = message.fields.redelivered || before > 0;
-    if (redelivered) log.warn(before > 0 ? { delivery: before + 1 } : {}, 'task redelivered');
+    if (redelivered) log.logger.warn(before > 0 ? { delivery: before + 1 } : {}, 'task redelivered');
     if (registered.options.trackStarted) {
       await this.sendResult(task, queue, 'STARTED', { pid: process.pid, hostname: this.deps.options.hostname }, null, log, slot, registered);
     }
     if (slot.abandoned) return false;
-    const progress = new ProgressReporter(
-      (meta) => this.updateState(task, queue, PROGRESS_STATE, meta, log, slot, registered),
-      (err) => log.warn({ err: describe(err) }, 'could not report progress'),
-    );
+    // Made when the task first reports progress: most never do.
+    let progress: ProgressReporter | undefined;
+    let runOver = false;
+    const reporter = (): ProgressReporter => {
+      if (!progress) {
+        progress = new ProgressReporter(
+          (meta) => this.updateState(task, queue, PROGRESS_STATE, meta, log, slot, registered),
+          (err) => log.logger.warn({ err: describe(err) }, 'could not report progress'),
+        );
+        if (runOver) progress.end();
+      }
+      return progress;
+    };
     const running = new RunningTask((signal): TaskContext => ({
       taskId: task.id,
       taskName: task.task,
@@ -184,14 +201,16 @@ export class RequestHandler {
       },
       hostname: this.deps.options.hostname,
       queue,
-      logger: log,
+      get logger() {
+        return log.logger;
+      },
       retry: (options = {}) => {
         const problems = retryOptionProblems(options);
         if (problems.length > 0) throw new UsageError(`task ${task.task}[${task.id}]: ctx.retry(): ${problems.join('; ')}`);
         throw new Retry(options);
       },
       updateState: (state, meta = null) => this.updateState(task, queue, state, meta, log, slot, registered),
-      progress: (current, total, meta) => progress.report(current, total, meta),
+      progress: (current, total, meta) => reporter().report(current, total, meta),
     }), this);
     slot.task = running;
     slot.startedAt = Date.now();
@@ -199,7 +218,8 @@ export class RequestHandler {
     this.deps.emit('task-started', { taskId: task.id, taskName: task.task, queue });
     const started = performance.now();
     const end = await this.deps.pool.run({ task, delivery, registered, running, limits: this.timeLimits(task, registered), redelivered, log });
-    progress.end();
+    runOver = true;
+    progress?.end();
     const runtimeMs = Math.round((performance.now() - started) * 10) / 10;
     let outcome: Outcome = end;
     let success: EncodedResult | undefined;
@@ -215,7 +235,7 @@ export class RequestHandler {
       if (encoded instanceof Error) outcome = { kind: 'result-rejected', error: encoded };
       else success = encoded;
     }
-    if (end.kind === 'escaped') log.error({ err: describe(end.error) }, 'an error escaped the task (a throw in a callback, an unhandled rejection, process.exit): the task failed, the worker goes on');
+    if (end.kind === 'escaped') log.logger.error({ err: describe(end.error) }, 'an error escaped the task (a throw in a callback, an unhandled rejection, process.exit): the task failed, the worker goes on');
     return this.carryOut(delivery, slot, task, registered, this.decide(outcome, task, registered), log, runtimeMs, success);
   }
 
@@ -233,7 +253,7 @@ export class RequestHandler {
     task: TaskMessage,
     registered: RegisteredTask | undefined,
     decision: Decision,
-    log: Logger,
+    log: TaskLog,
     runtimeMs?: number,
     success?: EncodedResult,
   ): Promise<boolean> {
@@ -247,19 +267,22 @@ export class RequestHandler {
         if (slot.abandoned) return false;
         // Delivered again, flagged redelivered: the queue's deliveryLimit bounds how often (see DeadLetters).
         settle(delivery, 'requeue');
-        log.warn({ reason: decision.reason }, 'task handed back to the broker (rejectOnWorkerLost): its pool process died');
+        log.logger.warn({ reason: decision.reason }, 'task handed back to the broker (rejectOnWorkerLost): its pool process died');
         return false;
       case 'succeed': {
         // As Celery: the callbacks and the next step of the chain go out first, so the result names them as children.
         const children = hasWorkflow(task)
-          ? await this.workflowStep(delivery, slot, log, 'the callbacks or the next step of the chain', () => this.deps.workflow.succeeded(task, decision.value, log))
+          ? await this.workflowStep(delivery, slot, log, 'the callbacks or the next step of the chain', () => this.deps.workflow.succeeded(task, decision.value, log.logger))
           : [];
         if (children === undefined) return false;
         if (children.length > 0) success = undefined;
-        const delivered = await this.sendResult(task, queue, 'SUCCESS', decision.value, null, log, slot, registered, success, children);
+        // No await for a task whose result goes nowhere (ignoreResult, no reply queue): a promise and a turn less.
+        const delivered = this.wantsResult(task, registered)
+          ? await this.sendResult(task, queue, 'SUCCESS', decision.value, null, log, slot, registered, success, children)
+          : true;
         if (delivered && hasWorkflow(task) && !(await this.finishWorkflow(delivery, slot, task, { status: 'SUCCESS', result: decision.value ?? null, traceback: null }, log))) return false;
         if (!this.finish(delivery, slot, delivered, log)) return false;
-        log.info({ state: 'SUCCESS', runtimeMs }, 'task succeeded');
+        log.succeeded(runtimeMs);
         emit('task-succeeded', { ...ids, runtimeMs: runtimeMs ?? 0, result: decision.value });
         return true;
       }
@@ -270,7 +293,7 @@ export class RequestHandler {
         const delivered = await this.sendResult(task, queue, 'FAILURE', encoded, traceback, log, slot, registered);
         if (delivered && hasWorkflow(task) && !(await this.finishWorkflow(delivery, slot, task, { status: 'FAILURE', result: encoded, traceback }, log))) return false;
         if (!this.finish(delivery, slot, delivered, log)) return false;
-        log.warn({ state: 'FAILURE', runtimeMs, err: describe(error) }, 'task failed');
+        log.logger.warn({ state: 'FAILURE', runtimeMs, err: describe(error) }, 'task failed');
         emit('task-failed', { ...ids, error, runtimeMs: runtimeMs ?? 0 });
         return true;
       }
@@ -282,9 +305,9 @@ export class RequestHandler {
         if (hasWorkflow(task) && !(await this.finishWorkflow(delivery, slot, task, { status: 'REVOKED', result: revoked, traceback: null }, log))) return false;
         if (slot.abandoned) return false;
         this.ack(delivery, log);
-        if (reason === 'expired') log.warn({ state: 'REVOKED', expires: task.expires?.toISOString(), eta: task.eta }, 'task expired before it ran; revoked');
-        else if (reason === 'revoked') log.warn({ state: 'REVOKED' }, 'task revoked before it ran; discarded');
-        else log.warn({ state: 'REVOKED', runtimeMs, signal }, 'task terminated by a revoke: its signal was aborted and it is recorded as revoked; what it does from now on is ignored');
+        if (reason === 'expired') log.logger.warn({ state: 'REVOKED', expires: task.expires?.toISOString(), eta: task.eta }, 'task expired before it ran; revoked');
+        else if (reason === 'revoked') log.logger.warn({ state: 'REVOKED' }, 'task revoked before it ran; discarded');
+        else log.logger.warn({ state: 'REVOKED', runtimeMs, signal }, 'task terminated by a revoke: its signal was aborted and it is recorded as revoked; what it does from now on is ignored');
         emit('task-revoked', { ...ids, reason, ...(signal === undefined ? {} : { signal }) });
         return true;
       }
@@ -312,16 +335,15 @@ export class RequestHandler {
     };
   }
 
-  /**
-   * A task whose id was revoked, or that is past its `expires`, is not run: REVOKED, acked,
-   * logged. True when it was.
-   */
-  private async revokeIfRevokedOrExpired(delivery: Delivery, slot: Slot, task: TaskMessage, registered: RegisteredTask, log: Logger): Promise<boolean> {
-    const expired = task.expires !== null && task.expires.getTime() <= Date.now();
-    const outcome: Outcome | undefined = this.deps.isRevoked?.(task.id) ? { kind: 'revoked' } : expired ? { kind: 'expired' } : undefined;
-    if (!outcome) return false;
+  /** Whether a task is not to run: its id was revoked, or it is past its `expires`. */
+  private revokedOrExpired(task: TaskMessage): boolean {
+    return (task.expires !== null && task.expires.getTime() <= Date.now()) || this.deps.isRevoked?.(task.id) === true;
+  }
+
+  /** A task whose id was revoked, or that is past its `expires`, is not run: REVOKED, acked, logged. */
+  private async revoke(delivery: Delivery, slot: Slot, task: TaskMessage, registered: RegisteredTask, log: TaskLog): Promise<void> {
+    const outcome: Outcome = this.deps.isRevoked?.(task.id) ? { kind: 'revoked' } : { kind: 'expired' };
     await this.carryOut(delivery, slot, task, registered, this.decide(outcome, task, registered), log);
-    return true;
   }
 
   /**
@@ -336,7 +358,7 @@ export class RequestHandler {
     task: TaskMessage,
     registered: RegisteredTask | undefined,
     next: { delayMs: number; retries: number; reported: unknown },
-    log: Logger,
+    log: TaskLog,
     runtimeMs: number | undefined,
   ): Promise<boolean> {
     if (slot.abandoned) return false;
@@ -346,7 +368,7 @@ export class RequestHandler {
     try {
       await this.deps.republisher.publish({ exchange: '', routingKey: delivery.queue, body, properties }, delayMs);
     } catch (err) {
-      log.error({ err: (err as Error).message }, 'could not publish the retry; the task goes back to the queue');
+      log.logger.error({ err: (err as Error).message }, 'could not publish the retry; the task goes back to the queue');
       await pause();
       settle(delivery, 'requeue');
       return false;
@@ -356,7 +378,7 @@ export class RequestHandler {
     if (slot.abandoned) return true;
     this.ack(delivery, log);
     if (eta) this.deps.scheduled?.add({ ...task, retries: next.retries, eta }, delivery.queue, eta);
-    log.warn({ state: 'RETRY', runtimeMs, retries: next.retries, delayMs, eta, err: describe(reported) }, 'task will be retried');
+    log.logger.warn({ state: 'RETRY', runtimeMs, retries: next.retries, delayMs, eta, err: describe(reported) }, 'task will be retried');
     this.deps.emit('task-retried', { taskId: task.id, taskName: task.task, retries: next.retries, delayMs, error: reported });
     return true;
   }
@@ -366,17 +388,17 @@ export class RequestHandler {
    * Celery, or early by clock skew): the same message goes back into the delay levels, bound
    * for this queue, and only once the broker confirmed that copy is this delivery acked.
    */
-  private async delayAgain(delivery: Delivery, task: TaskMessage, delayMs: number, log: Logger): Promise<void> {
+  private async delayAgain(delivery: Delivery, task: TaskMessage, delayMs: number, log: TaskLog): Promise<void> {
     const { body, properties } = republishTaskMessage(delivery.message, task, { dropHeader: transportHeader });
     try {
       await this.deps.republisher.publish({ exchange: '', routingKey: delivery.queue, body, properties }, delayMs);
     } catch (err) {
-      log.error({ err: (err as Error).message, eta: task.eta }, 'could not move an early task into the delay levels; it goes back to the queue');
+      log.logger.error({ err: (err as Error).message, eta: task.eta }, 'could not move an early task into the delay levels; it goes back to the queue');
       await pause();
       settle(delivery, 'requeue');
       return;
     }
-    log.debug({ eta: task.eta, delayMs }, 'task not due yet: moved into the delay levels');
+    log.debug('task not due yet: moved into the delay levels', { eta: task.eta, delayMs });
     this.ack(delivery, log);
     if (task.eta) this.deps.scheduled?.add(task, delivery.queue, task.eta);
   }
@@ -430,7 +452,7 @@ export class RequestHandler {
     status: TaskStatus,
     result: unknown,
     traceback: string | null,
-    log: Logger,
+    log: TaskLog,
     slot: Slot,
     registered?: RegisteredTask,
     encoded?: EncodedResult,
@@ -441,17 +463,17 @@ export class RequestHandler {
     let message = encoded ?? this.encodeResult(task, queue, status, result, traceback, children);
     if (message instanceof Error) {
       // An exception state whose own error cannot be sent (a huge message or traceback): say so instead.
-      log.warn({ status, err: message.message }, 'the result cannot be sent as it is; sending why instead');
+      log.logger.warn({ status, err: message.message }, 'the result cannot be sent as it is; sending why instead');
       const fallback = this.encodeResult(task, queue, status === 'SUCCESS' ? 'FAILURE' : status, encodeError(message), null);
       if (fallback instanceof Error) return true;
       message = fallback;
     }
     try {
-      await this.deps.results.store(message, log);
+      await this.deps.results.store(message);
       return true;
     } catch (failed) {
       try {
-        await this.deps.results.recover(failed, message, log);
+        await this.deps.results.recover(failed, message, log.logger);
         return true;
       } catch (err) {
         return this.storeFailed(err, status, log);
@@ -460,8 +482,8 @@ export class RequestHandler {
   }
 
   /** A state the backend did not take: logged, and after a pause the message goes back (false). */
-  private async storeFailed(err: unknown, status: TaskStatus, log: Logger): Promise<false> {
-    log.error({ err: (err as Error).message, status, backend: this.deps.results.display }, 'could not store the result; the message goes back to the queue');
+  private async storeFailed(err: unknown, status: TaskStatus, log: TaskLog): Promise<false> {
+    log.logger.error({ err: (err as Error).message, status, backend: this.deps.results.display }, 'could not store the result; the message goes back to the queue');
     // A backend that refuses at once (too few replicas for waitReplicas) must not spin the message round.
     await pause();
     return false;
@@ -471,12 +493,12 @@ export class RequestHandler {
    * `ctx.updateState(state, meta)`: a custom state (`PROGRESS`) stored as Celery's
    * `update_state` stores it, for whoever follows the task.
    */
-  private async updateState(task: TaskMessage, queue: string, state: string, meta: unknown, log: Logger, slot: Slot, registered: RegisteredTask): Promise<void> {
+  private async updateState(task: TaskMessage, queue: string, state: string, meta: unknown, log: TaskLog, slot: Slot, registered: RegisteredTask): Promise<void> {
     if (typeof state !== 'string' || state === '') throw new UsageError(`task ${task.task}[${task.id}]: ctx.updateState(): the state must be a non-empty string (got ${String(state)})`);
     if (!this.wantsResult(task, registered) || slot.abandoned) return;
     const encoded = this.encodeResult(task, queue, state, meta ?? null, null);
     if (encoded instanceof Error) throw encoded;
-    await this.deps.results.store(encoded, log).catch((err: unknown) => this.deps.results.recover(err, encoded, log));
+    await this.deps.results.store(encoded).catch((err: unknown) => this.deps.results.recover(err, encoded, log.logger));
   }
 
   private wantsResult(task: TaskMessage, registered: RegisteredTask | undefined): boolean {
@@ -487,12 +509,12 @@ export class RequestHandler {
    * Runs a workflow step; on failure (the broker or the result backend did not take what it
    * sends) hands the delivery back after a pause and resolves undefined.
    */
-  private async workflowStep<T>(delivery: Delivery, slot: Slot, log: Logger, what: string, step: () => Promise<T>): Promise<T | undefined> {
+  private async workflowStep<T>(delivery: Delivery, slot: Slot, log: TaskLog, what: string, step: () => Promise<T>): Promise<T | undefined> {
     if (slot.abandoned) return undefined;
     try {
       return await step();
     } catch (err) {
-      log.error({ err: (err as Error).message }, `could not send ${what}; the message goes back to the queue`);
+      log.logger.error({ err: (err as Error).message }, `could not send ${what}; the message goes back to the queue`);
       await pause();
       if (!slot.abandoned) settle(delivery, 'requeue');
       return undefined;
@@ -504,25 +526,25 @@ export class RequestHandler {
    * delivery was handed back. Called only for a message with a workflow: one without is settled
    * in the same turn its result is confirmed, as before.
    */
-  private async finishWorkflow(delivery: Delivery, slot: Slot, task: TaskMessage, end: TaskEnd, log: Logger): Promise<boolean> {
+  private async finishWorkflow(delivery: Delivery, slot: Slot, task: TaskMessage, end: TaskEnd, log: TaskLog): Promise<boolean> {
     const done = await this.workflowStep(delivery, slot, log, 'what the workflow needs after the task (its chord part, errbacks)', async () => {
-      await this.deps.workflow.finished(task, end, log);
+      await this.deps.workflow.finished(task, end, log.logger);
       return true;
     });
     return done === true;
   }
 
   /** Acks once the result is out, else hands the delivery back. False when the worker had let it go. */
-  private finish(delivery: Delivery, slot: Slot, resultDelivered: boolean, log: Logger): boolean {
+  private finish(delivery: Delivery, slot: Slot, resultDelivered: boolean, log: TaskLog): boolean {
     if (slot.abandoned) return false;
     if (resultDelivered) this.ack(delivery, log);
     else settle(delivery, 'requeue');
     return resultDelivered;
   }
 
-  private ack(delivery: Delivery, log: Logger): void {
+  private ack(delivery: Delivery, log: TaskLog): void {
     if (!settle(delivery, 'ack')) {
-      log.warn('could not ack: the channel closed meanwhile, so the broker will redeliver the message');
+      log.logger.warn('could not ack: the channel closed meanwhile, so the broker will redeliver the message');
     }
   }
 }
@@ -545,19 +567,29 @@ function finishedKey(delivery: Delivery): string | undefined {
   return `${delivery.queue}\u0000${id}\u0000${retries}`;
 }
 
-/** A set of the last `size` keys added. */
+/**
+ * The keys of the last `size` additions: a ring of keys, and where each key last went in it. (A
+ * `Set` trimmed through its iterator made an iterator and its result per task once full.)
+ */
 class RecentKeys {
-  private readonly keys = new Set<string>();
+  private readonly ring: Array<string | undefined>;
+  private readonly slots = new Map<string, number>();
+  private next = 0;
 
-  constructor(private readonly size: number) {}
+  constructor(size: number) {
+    this.ring = new Array<string | undefined>(size).fill(undefined);
+  }
 
   add(key: string): void {
-    this.keys.delete(key);
-    this.keys.add(key);
-    if (this.keys.size > this.size) this.keys.delete(this.keys.values().next().value as string);
+    const old = this.ring[this.next];
+    // A key added again since it went into this slot lives on in its newer one.
+    if (old !== undefined && this.slots.get(old) === this.next) this.slots.delete(old);
+    this.ring[this.next] = key;
+    this.slots.set(key, this.next);
+    this.next = (this.next + 1) % this.ring.length;
   }
 
   has(key: string): boolean {
-    return this.keys.has(key);
+    return this.slots.has(key);
   }
 }

@@ -47,7 +47,7 @@ export interface ResultStore {
    * (Kept to the store itself, so a worker settles its message in the turn the broker or Redis
    * confirmed the state, as a worker without workflows always did.)
    */
-  store(encoded: EncodedResult, log: Logger): Promise<unknown>;
+  store(encoded: EncodedResult): Promise<unknown>;
   /**
    * What a failed store comes to: resolves `stored` (tried again, and it took), or `dropped` when
    * the backend has nowhere to put it and never will (the caller's reply queue is gone); rejects

@@ -16,45 +16,59 @@ export interface TimeLimits {
  * ignored, its signal is aborted, and its slot is given to the next task. The run also ends
  * when an error escapes it or the worker abandons it (`task.end()`).
  */
-export async function runWithinLimits(
+export function runWithinLimits(
   body: () => unknown,
   taskName: string,
   limits: TimeLimits,
   task: RunningTask,
-  log: Logger,
+  log: { readonly logger: Logger },
 ): Promise<RunEnd> {
-  const timers: NodeJS.Timeout[] = [];
+  let soft: NodeJS.Timeout | undefined;
+  let hard: NodeJS.Timeout | undefined;
   if (limits.soft !== undefined) {
-    const soft = limits.soft;
-    timers.push(
-      setTimeout(() => {
-        if (!task.running) return;
-        log.warn({ softTimeLimit: soft }, 'soft time limit exceeded: the task is asked to stop');
-        task.abort(new SoftTimeLimitExceededError(taskName, soft));
-      }, soft * 1000),
-    );
+    const seconds = limits.soft;
+    soft = setTimeout(() => {
+      if (!task.running) return;
+      log.logger.warn({ softTimeLimit: seconds }, 'soft time limit exceeded: the task is asked to stop');
+      task.abort(new SoftTimeLimitExceededError(taskName, seconds));
+    }, seconds * 1000);
   }
   if (limits.hard !== undefined) {
-    const hard = limits.hard;
-    timers.push(
-      setTimeout(() => {
-        if (task.end({ kind: 'timed-out', error: new TimeLimitExceededError(taskName, hard) })) {
-          log.error({ timeLimit: hard }, 'time limit exceeded: the worker stopped waiting for the task, which is recorded as failed');
-        }
-      }, hard * 1000),
-    );
+    const seconds = limits.hard;
+    hard = setTimeout(() => {
+      if (task.end({ kind: 'timed-out', error: new TimeLimitExceededError(taskName, seconds) })) {
+        log.logger.error({ timeLimit: seconds }, 'time limit exceeded: the worker stopped waiting for the task, which is recorded as failed');
+      }
+    }, seconds * 1000);
   }
-  try {
-    runAsTask(task, () => {
-      Promise.resolve()
-        .then(body)
-        .then(
-          (value) => task.end({ kind: 'returned', value }),
-          (error: unknown) => task.end({ kind: 'threw', error }),
-        );
-    });
-    return await task.whenEnded();
-  } finally {
-    for (const timer of timers) clearTimeout(timer);
-  }
+  runAsTask(task, () => {
+    // The body starts in this turn; a promise it returns ends the run as it settles (one promise
+    // more, not three: each is seen by the promise hooks of the async context).
+    let returned: unknown;
+    try {
+      returned = body();
+    } catch (error) {
+      task.end({ kind: 'threw', error });
+      return;
+    }
+    if (isThenable(returned)) {
+      Promise.resolve(returned).then(
+        (value) => task.end({ kind: 'returned', value }),
+        (error: unknown) => task.end({ kind: 'threw', error }),
+      );
+    } else {
+      task.end({ kind: 'returned', value: returned });
+    }
+  });
+  const ended = task.whenEnded();
+  if (soft === undefined && hard === undefined) return ended;
+  return ended.then((end) => {
+    clearTimeout(soft);
+    clearTimeout(hard);
+    return end;
+  });
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }

@@ -27,7 +27,8 @@ export type RunEnd =
 export class RunningTask {
   readonly context: TaskContext;
   private ended: RunEnd | undefined;
-  private readonly waiting: Array<(end: RunEnd) => void> = [];
+  /** Who waits for the end (the pool, once): made when first needed. */
+  private waiting: Array<(end: RunEnd) => void> | undefined;
   /**
    * Made when the task first reads its signal: most tasks never do, and an AbortController with
    * its signal (an EventTarget) was a noticeable part of what a no-op task cost.
@@ -74,13 +75,15 @@ export class RunningTask {
     if (end.kind !== 'returned' && end.kind !== 'threw') {
       this.abort(end.kind === 'abandoned' ? new Error('the worker let the task go (shutdown timeout)') : end.error);
     }
-    for (const resolve of this.waiting.splice(0)) resolve(end);
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    if (waiting) for (const resolve of waiting) resolve(end);
     return true;
   }
 
   /** Resolves with the end of the run. */
   whenEnded(): Promise<RunEnd> {
-    return this.ended ? Promise.resolve(this.ended) : new Promise((resolve) => this.waiting.push(resolve));
+    return this.ended ? Promise.resolve(this.ended) : new Promise((resolve) => (this.waiting ??= []).push(resolve));
   }
 }
 

@@ -394,14 +394,24 @@ export class Worker {
     const slot: Slot = { task: undefined, abandoned: false };
     this.running.set(delivery, slot);
     this.recentRuns.add(slot);
-    return this.requests
-      .handle(delivery, slot)
-      .catch((err: unknown) => this.unexpected(delivery, err))
-      .finally(() => {
-        this.running.delete(delivery);
-        if (this.running.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
-        this.pump();
-      });
+    // One promise after the handler's, not a catch and a finally each.
+    return this.requests.handle(delivery, slot).then(
+      () => this.ended(delivery),
+      (err: unknown) => {
+        try {
+          this.unexpected(delivery, err);
+        } finally {
+          this.ended(delivery);
+        }
+      },
+    );
+  }
+
+  /** A delivery's handling is over: its slot goes to the next one. */
+  private ended(delivery: Delivery): void {
+    this.running.delete(delivery);
+    if (this.running.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    this.pump();
   }
 
   /**

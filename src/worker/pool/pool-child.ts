@@ -127,7 +127,7 @@ export class PoolChild {
       task.task,
       { soft: message.softTimeLimit, hard: undefined },
       running,
-      log,
+      { logger: log },
     );
     progress.end();
     this.current = undefined;

@@ -124,14 +124,14 @@ export class ProcessPool implements TaskPool {
       redelivered: request.redelivered,
       softTimeLimit: limits.soft,
     };
-    log.debug({ pid: child.pid }, 'task handed to a pool process');
+    log.debug('task handed to a pool process', { pid: child.pid });
     this.send(child, message);
     let timer: NodeJS.Timeout | undefined;
     if (limits.hard !== undefined) {
       const hard = limits.hard;
       timer = setTimeout(() => {
         if (running.end({ kind: 'timed-out', error: new TimeLimitExceededError(task.task, hard) })) {
-          log.error({ timeLimit: hard, pid: child.pid }, 'time limit exceeded: the pool process running the task is killed, and the task is recorded as failed');
+          log.logger.error({ timeLimit: hard, pid: child.pid }, 'time limit exceeded: the pool process running the task is killed, and the task is recorded as failed');
         }
       }, hard * 1000);
     }
@@ -238,7 +238,7 @@ export class ProcessPool implements TaskPool {
     if (run) {
       const { task, running, log } = run.request;
       const error = new WorkerLostError(task.task, entry.pid, code, signal);
-      if (running.end({ kind: 'lost', error })) log.error({ pid: entry.pid, code, signal }, 'the pool process running the task died');
+      if (running.end({ kind: 'lost', error })) log.logger.error({ pid: entry.pid, code, signal }, 'the pool process running the task died');
     } else if (!wasLeaving && !wasStarting) {
       this.logger.warn({ pid: entry.pid, code, signal }, 'an idle pool process died');
     }

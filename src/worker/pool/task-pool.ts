@@ -1,8 +1,8 @@
-import type { Logger } from '../../logging/logger';
 import type { TaskMessage } from '../../protocol';
 import type { Delivery } from '../delivery';
 import { handlerArguments } from '../handler-arguments';
 import { runWithinLimits, type TimeLimits } from '../run-within-limits';
+import type { TaskLog } from '../task-log';
 import type { RunEnd, RunningTask } from '../task-scope';
 import type { RegisteredTask } from '../task-types';
 
@@ -19,7 +19,8 @@ export interface PoolRun {
   running: RunningTask;
   limits: TimeLimits;
   redelivered: boolean;
-  log: Logger;
+  /** The task's log; its child logger is made only when a line is written. */
+  log: TaskLog;
 }
 
 /**
