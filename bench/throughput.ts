@@ -202,15 +202,9 @@ async function warrenPublish(job: Job): Promise<unknown> {
   const app = createApp({ definitions: job.definitions, logger: createLogger({ level: 'warn' }) });
   const args = taskArgs(job.settings);
   const send = (): Promise<unknown> => app.sendTask('bench.noop', args, {}, { queue: job.queue, ignoreResult: true });
-  await send(); // connects and declares; the worker counts this one too
-  const start = nowMs();
-  const cpu = ownCpuMs();
-  await windowed(job.count, job.settings.window, send);
-  const ms = nowMs() - start;
-  const cpuMs = ownCpuMs() - cpu;
-  const rss = process.memoryUsage.rss();
+  const figures = await timedPublishes(job, send); // the first connects and declares; the worker counts it too
   await app.close();
-  return { ms, rss, cpuMs };
+  return figures;
 }
 
 /** Run 1, raw: ConfirmChannel.publish of the same bytes, at most `window` waiting for confirms. */
@@ -223,15 +217,20 @@ async function rawPublish(job: Job): Promise<unknown> {
       const { body, options } = rawMessage(template, '');
       channel.publish('', job.queue, body, options, (err) => (err ? reject(err) : resolve()));
     });
+  const figures = await timedPublishes(job, send);
+  await model.close();
+  return figures;
+}
+
+/** Run 1 over one publisher's `send`: one untimed, then `count` in the confirm window, timed, with this process's CPU time and RSS. */
+async function timedPublishes(job: Job, send: () => Promise<unknown>): Promise<{ ms: number; rss: number; cpuMs: number }> {
   await send();
   const start = nowMs();
   const cpu = ownCpuMs();
   await windowed(job.count, job.settings.window, send);
   const ms = nowMs() - start;
   const cpuMs = ownCpuMs() - cpu;
-  const rss = process.memoryUsage.rss();
-  await model.close();
-  return { ms, rss, cpuMs };
+  return { ms, rss: process.memoryUsage.rss(), cpuMs };
 }
 
 /** Calls `send` `count` times, with at most `window` unsettled at once (a sliding window). */
