@@ -1,4 +1,4 @@
-import { EncodeError, InvalidMessageError, MessageTooLargeError, Retry, UsageError } from '../errors';
+import { EncodeError, InvalidMessageError, MessageTooLargeError } from '../errors';
 import type { Logger } from '../logging/logger';
 import {
   clip,
@@ -16,15 +16,15 @@ import type { DeadLetters } from './dead-letters';
 import { settle, type Delivery } from './delivery';
 import { decideOutcome, type Decision, type Outcome } from './outcome';
 import type { EncodedResult, ResultStore } from './result-store';
-import { retryOptionProblems } from './retry-policy';
 import { UnsendableResult } from './pool/unsendable-result';
 import type { TaskPool } from './pool/task-pool';
 import { PROGRESS_STATE, ProgressReporter } from './progress';
 import type { TimeLimits } from './run-within-limits';
 import type { ScheduledTasks } from './scheduled-tasks';
 import { TaskLog } from './task-log';
+import { taskContext } from './task-context';
 import { RunningTask } from './task-scope';
-import type { RegisteredTask, TaskContext, TaskLookup } from './task-types';
+import type { RegisteredTask, TaskLookup } from './task-types';
 import type { ResolvedWorkerOptions } from './worker-options';
 import type { WorkerEvents } from './worker-events';
 import { hasWorkflow, type TaskEnd, type Workflow } from './workflow';
@@ -188,30 +188,18 @@ export class RequestHandler {
       }
       return progress;
     };
-    const running = new RunningTask((signal): TaskContext => ({
-      taskId: task.id,
-      taskName: task.task,
-      args: task.args,
-      kwargs: task.kwargs,
-      retries: task.retries,
-      redelivered,
-      eta: task.eta,
-      get signal() {
-        return signal();
-      },
-      hostname: this.deps.options.hostname,
-      queue,
-      get logger() {
-        return log.logger;
-      },
-      retry: (options = {}) => {
-        const problems = retryOptionProblems(options);
-        if (problems.length > 0) throw new UsageError(`task ${task.task}[${task.id}]: ctx.retry(): ${problems.join('; ')}`);
-        throw new Retry(options);
-      },
-      updateState: (state, meta = null) => this.updateState(task, queue, state, meta, log, slot, registered),
-      progress: (current, total, meta) => reporter().report(current, total, meta),
-    }), this);
+    const running = new RunningTask(
+      (signal) =>
+        taskContext(task, signal, {
+          redelivered,
+          hostname: this.deps.options.hostname,
+          queue,
+          logger: () => log.logger,
+          storeState: (state, meta) => this.updateState(task, queue, state, meta, log, slot, registered),
+          progress: (current, total, meta) => reporter().report(current, total, meta),
+        }),
+      this,
+    );
     slot.task = running;
     slot.startedAt = Date.now();
     log.debug('task started');
@@ -494,7 +482,6 @@ export class RequestHandler {
    * `update_state` stores it, for whoever follows the task.
    */
   private async updateState(task: TaskMessage, queue: string, state: string, meta: unknown, log: TaskLog, slot: Slot, registered: RegisteredTask): Promise<void> {
-    if (typeof state !== 'string' || state === '') throw new UsageError(`task ${task.task}[${task.id}]: ctx.updateState(): the state must be a non-empty string (got ${String(state)})`);
     if (!this.wantsResult(task, registered) || slot.abandoned) return;
     const encoded = this.encodeResult(task, queue, state, meta ?? null, null);
     if (encoded instanceof Error) throw encoded;

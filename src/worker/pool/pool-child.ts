@@ -1,12 +1,12 @@
-import { Retry, TaskNotRegisteredError, UsageError } from '../../errors';
+import { TaskNotRegisteredError } from '../../errors';
 import type { Logger } from '../../logging/logger';
 import { decodeTaskMessage, dumps, type TaskMessage } from '../../protocol';
 import { handlerArguments } from '../handler-arguments';
 import { PROGRESS_STATE, ProgressReporter } from '../progress';
-import { retryOptionProblems } from '../retry-policy';
 import { runWithinLimits } from '../run-within-limits';
+import { taskContext } from '../task-context';
 import { RunningTask, runningTask, type RunEnd } from '../task-scope';
-import type { TaskContext, TaskLookup } from '../task-types';
+import type { TaskLookup } from '../task-types';
 import type { FromChild, RunMessage, ToChild, WireEnd } from './pool-messages';
 import { toWireError } from './wire-error';
 
@@ -92,33 +92,15 @@ export class PoolChild {
       (err) => log.warn({ err: describe(err) }, 'could not report progress'),
     );
     const running = new RunningTask(
-      (signal): TaskContext => ({
-        taskId: task.id,
-        taskName: task.task,
-        args: task.args,
-        kwargs: task.kwargs,
-        retries: task.retries,
-        redelivered: message.redelivered,
-        eta: task.eta,
-        get signal() {
-          return signal();
-        },
-        hostname: this.options.hostname,
-        queue: message.queue,
-        logger: log,
-        retry: (options = {}) => {
-          const problems = retryOptionProblems(options);
-          if (problems.length > 0) throw new UsageError(`task ${task.task}[${task.id}]: ctx.retry(): ${problems.join('; ')}`);
-          throw new Retry(options);
-        },
-        updateState: (state, meta = null) => {
-          if (typeof state !== 'string' || state === '') {
-            return Promise.reject(new UsageError(`task ${task.task}[${task.id}]: ctx.updateState(): the state must be a non-empty string (got ${String(state)})`));
-          }
-          return this.storeState(runId, state, meta);
-        },
-        progress: (current, total, meta) => progress.report(current, total, meta),
-      }),
+      (signal) =>
+        taskContext(task, signal, {
+          redelivered: message.redelivered,
+          hostname: this.options.hostname,
+          queue: message.queue,
+          logger: () => log,
+          storeState: (state, meta) => this.storeState(runId, state, meta),
+          progress: (current, total, meta) => progress.report(current, total, meta),
+        }),
       this,
     );
     this.current = running;
