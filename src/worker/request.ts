@@ -12,6 +12,7 @@ import {
 } from '../protocol';
 import { isBrokerHeader, isDelayHeader, isDeliveryCountHeader, previousDeliveries, recordedDeliveries } from '../topology';
 import type { Publisher, PublishRequest } from '../transport';
+import { errorSummary } from '../util/error-summary';
 import type { DeadLetters } from './dead-letters';
 import { settle, type Delivery } from './delivery';
 import { decideOutcome, type Decision, type Outcome } from './outcome';
@@ -182,7 +183,7 @@ export class RequestHandler {
       if (!progress) {
         progress = new ProgressReporter(
           (meta) => this.updateState(task, queue, PROGRESS_STATE, meta, log, slot, registered),
-          (err) => log.logger.warn({ err: describe(err) }, 'could not report progress'),
+          (err) => log.logger.warn({ err: errorSummary(err) }, 'could not report progress'),
         );
         if (runOver) progress.end();
       }
@@ -223,7 +224,7 @@ export class RequestHandler {
       if (encoded instanceof Error) outcome = { kind: 'result-rejected', error: encoded };
       else success = encoded;
     }
-    if (end.kind === 'escaped') log.logger.error({ err: describe(end.error) }, 'an error escaped the task (a throw in a callback, an unhandled rejection, process.exit): the task failed, the worker goes on');
+    if (end.kind === 'escaped') log.logger.error({ err: errorSummary(end.error) }, 'an error escaped the task (a throw in a callback, an unhandled rejection, process.exit): the task failed, the worker goes on');
     return this.carryOut(delivery, slot, task, registered, this.decide(outcome, task, registered), log, runtimeMs, success);
   }
 
@@ -281,7 +282,7 @@ export class RequestHandler {
         const delivered = await this.sendResult(task, queue, 'FAILURE', encoded, traceback, log, slot, registered);
         if (delivered && hasWorkflow(task) && !(await this.finishWorkflow(delivery, slot, task, { status: 'FAILURE', result: encoded, traceback }, log))) return false;
         if (!this.finish(delivery, slot, delivered, log)) return false;
-        log.logger.warn({ state: 'FAILURE', runtimeMs, err: describe(error) }, 'task failed');
+        log.logger.warn({ state: 'FAILURE', runtimeMs, err: errorSummary(error) }, 'task failed');
         emit('task-failed', { ...ids, error, runtimeMs: runtimeMs ?? 0 });
         return true;
       }
@@ -366,7 +367,7 @@ export class RequestHandler {
     if (slot.abandoned) return true;
     this.ack(delivery, log);
     if (eta) this.deps.scheduled?.add({ ...task, retries: next.retries, eta }, delivery.queue, eta);
-    log.logger.warn({ state: 'RETRY', runtimeMs, retries: next.retries, delayMs, eta, err: describe(reported) }, 'task will be retried');
+    log.logger.warn({ state: 'RETRY', runtimeMs, retries: next.retries, delayMs, eta, err: errorSummary(reported) }, 'task will be retried');
     this.deps.emit('task-retried', { taskId: task.id, taskName: task.task, retries: next.retries, delayMs, error: reported });
     return true;
   }
@@ -420,7 +421,7 @@ export class RequestHandler {
     } catch (err) {
       // `cannot encode result of task <id>: meta.result.o cannot be sent as JSON (found Map)`: say where, and what.
       const detail = err instanceof InvalidMessageError ? /(?:body|meta)\.(.*) cannot be sent as JSON \((found .*)\)$/.exec(err.message) : null;
-      const what = detail ? `${detail[2]} at ${detail[1]}` : describe(err);
+      const what = detail ? `${detail[2]} at ${detail[1]}` : errorSummary(err);
       return new EncodeError(`the ${status} result of task ${task.task}[${task.id}] cannot be sent as JSON: ${what}`, err);
     }
     const limit = this.deps.options.maxMessageBytes;
@@ -541,9 +542,6 @@ function pause(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, HOLD_LIMIT_MS));
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
 
 /** The identity of a task run for the recently-finished memo: queue, id and retries, from the v2 headers. */
 function finishedKey(delivery: Delivery): string | undefined {

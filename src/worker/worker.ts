@@ -4,6 +4,7 @@ import type { Logger } from '../logging/logger';
 import { clip, decodeTaskMessage, type TaskMessage } from '../protocol';
 import type { Topology } from '../topology';
 import type { DeliveredMessage, Publisher, Transport, TransportChannel } from '../transport';
+import { errorSummary } from '../util/error-summary';
 import { TypedEvents } from '../util/typed-events';
 import { Consumer } from './consumer';
 import { DeadLetters } from './dead-letters';
@@ -505,7 +506,7 @@ export class Worker {
     }
     if (task) {
       const { taskName, taskId } = task.context;
-      this.logger.error({ task: taskName, taskId, err: describe(error) }, 'an error escaped a task that had already finished (a timer or callback it left behind); ignored');
+      this.logger.error({ task: taskName, taskId, err: errorSummary(error) }, 'an error escaped a task that had already finished (a timer or callback it left behind); ignored');
       return true;
     }
     this.emit('error', error instanceof Error ? error : new Error(String(error)));
@@ -627,9 +628,6 @@ const COUNTED: Partial<Record<keyof WorkerEvents, keyof WorkerSummary>> = {
   'message-rejected': 'rejected',
 };
 
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
 
 /** A delivery's task, decoded for inspection; undefined for one that is no task. */
 function decoded(delivery: Delivery): TaskMessage | undefined {

@@ -1,6 +1,7 @@
 import { TaskNotRegisteredError } from '../../errors';
 import type { Logger } from '../../logging/logger';
 import { decodeTaskMessage, dumps, type TaskMessage } from '../../protocol';
+import { errorSummary } from '../../util/error-summary';
 import { handlerArguments } from '../handler-arguments';
 import { PROGRESS_STATE, ProgressReporter } from '../progress';
 import { runWithinLimits } from '../run-within-limits';
@@ -66,7 +67,7 @@ export class PoolChild {
       return true;
     }
     if (run) {
-      this.options.logger.error({ task: run.context.taskName, taskId: run.context.taskId, err: describe(error) }, 'an error escaped a task that had already finished (a timer or callback it left behind); ignored');
+      this.options.logger.error({ task: run.context.taskName, taskId: run.context.taskId, err: errorSummary(error) }, 'an error escaped a task that had already finished (a timer or callback it left behind); ignored');
       return true;
     }
     return false;
@@ -89,7 +90,7 @@ export class PoolChild {
     const log = this.options.logger.child({ queue: message.queue, task: task.task, taskId: task.id });
     const progress = new ProgressReporter(
       (meta) => this.storeState(runId, PROGRESS_STATE, meta),
-      (err) => log.warn({ err: describe(err) }, 'could not report progress'),
+      (err) => log.warn({ err: errorSummary(err) }, 'could not report progress'),
     );
     const running = new RunningTask(
       (signal) =>
@@ -149,8 +150,4 @@ function wireEnd(end: RunEnd): WireEnd {
       // No hard limit, terminate or shutdown ends a run in the child: those are the worker's.
       return { kind: 'threw', error: toWireError(new Error(`the run ended in the pool process as ${end.kind}`)) };
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
