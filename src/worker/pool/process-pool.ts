@@ -304,23 +304,25 @@ export class ProcessPool implements TaskPool {
 
   /** Asks an idle child to exit; SIGKILL after the grace period if it does not. */
   private retire(entry: PoolProcess, reason: string): void {
-    entry.state = 'leaving';
-    const index = this.idle.indexOf(entry);
-    if (index >= 0) this.idle.splice(index, 1);
     this.logger.info({ pid: entry.pid, reason }, `pool process recycled: ${reason}`);
     this.send(entry, { type: 'exit' });
-    entry.killTimer = setTimeout(() => entry.child.kill('SIGKILL'), this.killGraceMs);
+    this.leave(entry);
   }
 
   /** Kills a child (`signal`, then SIGKILL after the grace period); a fresh one takes its slot. */
   private kill(entry: PoolProcess, signal: NodeJS.Signals, why: string): void {
+    this.logger.warn({ pid: entry.pid, signal }, `killing a pool process: ${why}`);
+    entry.child.kill(signal);
+    this.leave(entry);
+    this.replace(entry);
+  }
+
+  /** A child on its way out: no longer idle, and SIGKILLed if it is still there after the grace period. */
+  private leave(entry: PoolProcess): void {
     entry.state = 'leaving';
     const index = this.idle.indexOf(entry);
     if (index >= 0) this.idle.splice(index, 1);
-    this.logger.warn({ pid: entry.pid, signal }, `killing a pool process: ${why}`);
-    entry.child.kill(signal);
     entry.killTimer = setTimeout(() => entry.child.kill('SIGKILL'), this.killGraceMs);
-    this.replace(entry);
   }
 
   private send(entry: PoolProcess, message: ToChild): void {
