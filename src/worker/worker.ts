@@ -109,8 +109,13 @@ export class Worker {
   private solo = false;
   /** Deliveries that arrived while clearing the way for a lone run, being sent back round. */
   private readonly sendingBack = new Set<Promise<void>>();
-  /** Runs that started or were running since the stall monitor's last tick. */
-  private recentRuns = new Set<Slot>();
+  /**
+   * Runs that started or were running since the stall monitor's last tick: the slot while it
+   * runs, its name (`task[id]`) once it ended. Only the name outlives the run: a tick's worth of
+   * finished runs (thousands, at full speed) holding their messages and contexts outlived the
+   * young generation, and the worker's heap swung by tens of megabytes between major collections.
+   */
+  private recentRuns = new Set<Slot | string>();
   private readonly idleWaiters: Array<() => void> = [];
   private stopping = false;
   private stopped: Promise<void> | undefined;
@@ -410,7 +415,9 @@ export class Worker {
 
   /** A delivery's handling is over: its slot goes to the next one. */
   private ended(delivery: Delivery): void {
+    const slot = this.running.get(delivery);
     this.running.delete(delivery);
+    if (slot && this.recentRuns.delete(slot) && slot.task) this.recentRuns.add(runName(slot.task.context));
     if (this.running.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     this.pump();
   }
@@ -542,9 +549,8 @@ export class Worker {
   }
 
   private onStall(blockedMs: number): void {
-    const runs = [...this.recentRuns].flatMap((slot) => (slot.task ? [slot.task.context] : []));
+    const names = [...this.recentRuns].flatMap((run) => (typeof run === 'string' ? [run] : run.task ? [runName(run.task.context)] : []));
     const seconds = Math.round(blockedMs / 100) / 10;
-    const names = runs.map((ctx) => `${ctx.taskName}[${ctx.taskId}]`);
     const who = names.length === 0 ? 'while no task was running' : names.length === 1 ? `by task ${names[0]}` : `by one of the tasks ${names.join(', ')}`;
     this.logger.warn(
       { blockedMs: Math.round(blockedMs), tasks: names },
@@ -583,7 +589,7 @@ export class Worker {
       ]);
       clearTimeout(timer);
       if (!finished) {
-        const tasks = [...this.running.values()].flatMap((slot) => (slot.task ? [`${slot.task.context.taskName}[${slot.task.context.taskId}]`] : []));
+        const tasks = [...this.running.values()].flatMap((slot) => (slot.task ? [runName(slot.task.context)] : []));
         this.logger.warn({ running: this.running.size, tasks, timeoutMs }, 'shutdown timeout: handing running tasks back to the broker; what they do from now on is ignored');
         for (const [delivery, slot] of this.running) {
           slot.abandoned = true;
@@ -641,4 +647,9 @@ function decoded(delivery: Delivery): TaskMessage | undefined {
 function deliveryInfo(delivery: Delivery): TaskSnapshot['delivery'] {
   const { fields } = delivery.message;
   return { exchange: fields.exchange, routingKey: fields.routingKey, redelivered: fields.redelivered };
+}
+
+/** How the worker's log names a run: `task[id]`. */
+function runName(context: { readonly taskName: string; readonly taskId: string }): string {
+  return `${context.taskName}[${context.taskId}]`;
 }
