@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import { App } from '../app';
 import { parseDuration } from '../config';
 import { UsageError } from '../errors';
-import { createLogger, defaultLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger, type LogLevel } from '../logging/logger';
+import { createLogger, defaultLogLevel, LOG_FORMATS, LOG_LEVELS, normalizeLogLevel, type LogFormat, type Logger, type LogLevel } from '../logging/logger';
 import { loadApp } from '../app/load-app';
 
 export interface CommonArgs {
@@ -37,9 +37,10 @@ export function withCommonOptions<T>(yargs: Argv<T>, defaultLevel: LogLevel = 'i
     })
     .option('log-level', {
       requiresArg: true,
-      alias: 'l',
+      alias: ['l', 'loglevel'],
       choices: LOG_LEVELS,
-      describe: 'log level; env WARREN_LOG_LEVEL',
+      coerce: (value: unknown) => (typeof value === 'string' ? normalizeLogLevel(value) : value),
+      describe: "log level, in any case; Celery's WARNING and CRITICAL too; env WARREN_LOG_LEVEL",
       defaultDescription: defaultLevel,
     })
     .option('log-format', {

@@ -75,13 +75,18 @@ export function workerOptionsFromArgs(args: Omit<WorkerArgs, keyof CommonArgs | 
   }
   let maxMemoryPerChild: number | undefined;
   try {
-    maxMemoryPerChild = args['max-memory-per-child'] === undefined ? undefined : parseByteSize(args['max-memory-per-child']);
-  } catch (err) {
-    throw new UsageError(`--max-memory-per-child: ${(err as Error).message}`);
+    const given = args['max-memory-per-child'];
+    // A bare number is KiB, as for `celery worker --max-memory-per-child 12000`.
+    maxMemoryPerChild = given === undefined ? undefined : /^\s*\d+\s*$/.test(String(given)) ? parseByteSize(`${given}KiB`) : parseByteSize(given);
+  } catch {
+    throw new UsageError(
+      `--max-memory-per-child: ${JSON.stringify(args['max-memory-per-child'])} is not a size (expected a whole number of KiB, as Celery takes it, or a size like 512MiB or 2GB)`,
+    );
   }
+  const { pool, concurrency } = poolFromArgs(args.pool, args.concurrency);
   const options: WorkerOptions = {
     queues: splitList(args.queues),
-    concurrency: args.concurrency,
+    concurrency,
     prefetchMultiplier: args['prefetch-multiplier'],
     hostname: args.hostname,
     shutdownTimeoutMs: durationFlag('shutdown-timeout', args['shutdown-timeout']),
@@ -96,14 +101,39 @@ export function workerOptionsFromArgs(args: Omit<WorkerArgs, keyof CommonArgs | 
     stateDb: args.statedb,
     metricsPort: args['metrics-port'],
     metricsHost: args['metrics-host'],
-    pool: args.pool as WorkerOptions['pool'],
+    pool,
     // The process pool's children load the module -A names, as this process did.
-    appModule: args.pool === 'process' ? args.app : undefined,
+    appModule: pool === 'process' ? args.app : undefined,
     maxTasksPerChild: args['max-tasks-per-child'],
     maxMemoryPerChild,
   };
   resolveWorkerOptions(options, { optionName: (key) => FLAGS[key] }); // throws UsageError
   return options;
+}
+
+/**
+ * `-P` and `-c` as the worker options take them. Celery's pool names work too: `prefork` is the
+ * process pool; `threads`, `gevent` and `eventlet` (many tasks at once in one process) are the
+ * async pool; `solo` is the async pool running one task at a time.
+ */
+function poolFromArgs(pool: string | undefined, concurrency: number | undefined): { pool: WorkerOptions['pool']; concurrency: number | undefined } {
+  switch (pool) {
+    case 'prefork':
+      return { pool: 'process', concurrency };
+    case 'threads':
+    case 'gevent':
+    case 'eventlet':
+      return { pool: 'async', concurrency };
+    case 'solo':
+      if (concurrency !== undefined && concurrency !== 1) throw new UsageError(`-P solo runs one task at a time: it takes no -c ${concurrency}`);
+      return { pool: 'async', concurrency: 1 };
+    case undefined:
+    case 'async':
+    case 'process':
+      return { pool, concurrency };
+    default:
+      throw new UsageError(`-P/--pool must be async or process, or one of Celery's prefork, threads, gevent, eventlet, solo (got ${JSON.stringify(pool)})`);
+  }
 }
 
 export const workerCommand: CommandModule<object, WorkerArgs> = {
@@ -140,10 +170,12 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
         requiresArg: true,
         alias: 'P',
         type: 'string',
-        describe: 'where tasks run: async (this process\'s event loop; default) or process (-c child processes, each loading -A once: CPU-bound tasks on every core, time limits that kill)',
+        describe:
+          'where tasks run: async (this process\'s event loop; default) or process (-c child processes, each loading -A once: CPU-bound tasks on every core, time limits that kill). ' +
+          "Celery's names work too: prefork (process), threads, gevent, eventlet (async), solo (async, one task at a time)",
       })
       .option('max-tasks-per-child', { requiresArg: true, type: 'number', describe: '--pool process: replace a child after this many tasks' })
-      .option('max-memory-per-child', { requiresArg: true, type: 'string', describe: '--pool process: replace a child whose memory (RSS) is above this after a task, e.g. 512MiB' })
+      .option('max-memory-per-child', { requiresArg: true, type: 'string', describe: '--pool process: replace a child whose memory (RSS) is above this after a task, e.g. 512MiB; a bare number is KiB, as for Celery' })
       .option('beat', { alias: 'B', type: 'boolean', describe: 'also run beat in this process (the same leader lock as warren beat: of several -B workers and beats, one fires); --store and --lock-suffix as for warren beat' })
       .option('lock-suffix', { requiresArg: true, type: 'string', describe: 'with -B: separates beats of different deployments on one broker' })
       .example('$0 worker -A ./dist/examples/tasks.js -Q for_task1 -c 8', 'consume for_task1 only')

@@ -13,6 +13,19 @@ export type LogFormat = 'json' | 'pretty';
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
 
+/** Celery's level names (`-l WARNING`, `--loglevel=CRITICAL`) that are not pino's. */
+const CELERY_LEVELS: Readonly<Record<string, LogLevel>> = { warning: 'warn', critical: 'fatal' };
+
+/**
+ * A log level as given (`-l`, `WARREN_LOG_LEVEL`): any case, and Celery's names too, so
+ * `-l INFO` and `-l WARNING` work as they do for `celery worker`. Anything else comes back
+ * lowercased, for the caller to refuse against {@link LOG_LEVELS}.
+ */
+export function normalizeLogLevel(value: string): string {
+  const lower = value.trim().toLowerCase();
+  return CELERY_LEVELS[lower] ?? lower;
+}
+
 export interface CreateLoggerOptions extends Pick<LoggerOptions, 'base'> {
   /** @defaultValue env `WARREN_LOG_LEVEL`, else 'info' */
   level?: LogLevel;
@@ -26,18 +39,19 @@ export interface CreateLoggerOptions extends Pick<LoggerOptions, 'base'> {
 }
 
 /** A value of `WARREN_LOG_LEVEL` / `WARREN_LOG_FORMAT`, checked; unset or empty is undefined. */
-function fromEnv<T extends string>(name: string, allowed: readonly T[]): T | undefined {
-  const value = process.env[name];
-  if (value === undefined || value === '') return undefined;
+function fromEnv<T extends string>(name: string, allowed: readonly T[], normalize: (value: string) => string = (value) => value): T | undefined {
+  const given = process.env[name];
+  if (given === undefined || given === '') return undefined;
+  const value = normalize(given);
   if (!(allowed as readonly string[]).includes(value)) {
-    throw new UsageError(`environment variable ${name} is ${JSON.stringify(value)} (expected one of ${allowed.join(', ')})`);
+    throw new UsageError(`environment variable ${name} is ${JSON.stringify(given)} (expected one of ${allowed.join(', ')})`);
   }
   return value as T;
 }
 
 /** The level when none is given: `WARREN_LOG_LEVEL`, else `fallback`. */
 export function defaultLogLevel(fallback: LogLevel = 'info'): LogLevel {
-  return fromEnv('WARREN_LOG_LEVEL', LOG_LEVELS) ?? fallback;
+  return fromEnv('WARREN_LOG_LEVEL', LOG_LEVELS, normalizeLogLevel) ?? fallback;
 }
 
 /** The format when none is given: `WARREN_LOG_FORMAT`, else `pretty` on a terminal, `json` elsewhere. */

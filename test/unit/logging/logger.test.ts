@@ -1,5 +1,5 @@
 import { UsageError } from '../../../src/errors';
-import { defaultLogFormat, defaultLogLevel } from '../../../src/logging/logger';
+import { defaultLogFormat, defaultLogLevel, normalizeLogLevel } from '../../../src/logging/logger';
 
 describe('the logger defaults', () => {
   const saved = { format: process.env.WARREN_LOG_FORMAT, level: process.env.WARREN_LOG_LEVEL, tty: process.stderr.isTTY };
@@ -35,6 +35,15 @@ describe('the logger defaults', () => {
     expect(defaultLogLevel('warn')).toBe('warn');
     process.env.WARREN_LOG_LEVEL = 'debug';
     expect(defaultLogLevel('warn')).toBe('debug');
+  });
+
+  test("any case, and Celery's names: INFO, WARNING, CRITICAL", () => {
+    for (const [given, level] of [['INFO', 'info'], ['WARNING', 'warn'], ['warning', 'warn'], ['CRITICAL', 'fatal'], ['Error', 'error']]) {
+      process.env.WARREN_LOG_LEVEL = given;
+      expect(defaultLogLevel()).toBe(level);
+    }
+    expect(normalizeLogLevel(' Debug ')).toBe('debug');
+    expect(normalizeLogLevel('LOUD')).toBe('loud');
   });
 
   test('an unknown value is a UsageError naming the variable and the choices', () => {
