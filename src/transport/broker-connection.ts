@@ -8,6 +8,7 @@ import { connectError, describeConnectFailure } from './connect-failure';
 import { FailoverOrder } from './failover-order';
 import type { Transport, TransportChannel, TransportConfirmChannel } from './transport';
 import { Lazy } from '../util/lazy';
+import { coalesceWrites } from './coalesced-writes';
 
 export interface BrokerConnectionOptions {
   /** Broker URLs; more than one means failover, in the order `failoverStrategy` says. */
@@ -144,6 +145,7 @@ export class BrokerConnection implements Transport {
     manager.on('connect', ({ connection, url }: { connection: ChannelModel; url: unknown }) => {
       if (!mine()) return;
       connection.once('close', () => this.lost.add(connection));
+      if (!coalesceWrites(connection)) this.logger.debug('amqplib has no muxer to cork: each frame is a socket write of its own');
       const broker = describeUrl(url);
       this.connectedUrl = typeof url === 'string' ? url : undefined;
       if (connectedOnce) {
