@@ -1,7 +1,7 @@
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { UsageError } from '../errors';
 import { formatLogRecord } from './pretty-format';
-import { TurnBufferedOutput } from './turn-buffered-output';
+import { BatchedOutput } from './batched-output';
 
 export type { Logger };
 
@@ -60,12 +60,12 @@ export function defaultLogFormat(): LogFormat {
 }
 
 /** The process's stderr for logs, shared by every root logger, written at exit too. */
-let stderrOutput: TurnBufferedOutput | undefined;
+let stderrOutput: BatchedOutput | undefined;
 
-function stderr(): TurnBufferedOutput {
+function stderr(): BatchedOutput {
   if (!stderrOutput) {
     const fd2 = pino.destination({ fd: 2, sync: true });
-    const output = new TurnBufferedOutput((text) => void fd2.write(text));
+    const output = new BatchedOutput((text) => void fd2.write(text));
     process.once('exit', () => output.flush());
     stderrOutput = output;
   }
@@ -77,7 +77,7 @@ function stderr(): TurnBufferedOutput {
  * receives a child with bindings (`component`, `queue`, `task`, `taskId`).
  * Writes to stderr, so a command's own output on stdout stays clean: `warn` and worse at once and
  * synchronously, so the last lines before an exit or a crash are not lost; lower levels at the
- * end of the event loop's turn, together (see `TurnBufferedOutput`).
+ * end of the event loop's turn, together (see `BatchedOutput`).
  * @throws UsageError when `WARREN_LOG_LEVEL` or `WARREN_LOG_FORMAT` holds an unknown value.
  */
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
