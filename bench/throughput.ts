@@ -11,8 +11,7 @@
  * 2. consume: a `warren worker` process (async pool, no-op task, ignoreResult) vs a raw consumer
  *    that parses and acks each message, at the same prefetch, over the messages run 1 left;
  * 3. round trip: `sendTask` + `result.get()` with `inFlight` at once vs a raw publish with
- *    `reply_to` and a raw worker that publishes the reply (confirmed) and then acks, timed after
- *    `warmUpTrips` untimed ones;
+ *    `reply_to` and a raw worker that publishes the reply (confirmed) and then acks;
  * 4. latency at a steady rate: enqueue to start and enqueue to result, p50 and p99;
  * 5. memory: worker RSS idle and after run 2, publisher RSS after run 1, worker RSS after 10,000
  *    and after 100,000 tasks;
@@ -51,12 +50,13 @@ interface Settings {
   roundTrips: number;
   inFlight: number;
   /**
-   * Round trips made, untimed, before run 3's, warren's and raw's alike. V8 compiles a process's
-   * hot paths over its first thousands of calls: without them run 3 timed the compiler as much
-   * as the round trips (CPU per round trip fell by a third to a half for both from 5,000 timed
-   * trips to 30,000), and a worker that runs for days lives in the steady state.
+   * Calls made untimed before each timed run of runs 1 to 3, warren's and raw's alike: publishes
+   * before run 1's (run 2 then consumes them first, untimed too), round trips before run 3's.
+   * V8 compiles a process's hot paths over its first thousands of calls: without them a run
+   * timed the compiler as much as the work (CPU per round trip fell by a third to a half for
+   * both from 5,000 timed trips to 30,000), and a worker that runs for days lives in the steady state.
    */
-  warmUpTrips: number;
+  warmUp: number;
   /** Run 4. */
   rate: number;
   latencySeconds: number;
@@ -90,7 +90,7 @@ function settingsFrom(argv: readonly string[]): { settings: Settings; jsonFile: 
     prefetch: 64,
     roundTrips: quick ? 500 : 5_000,
     inFlight: 200,
-    warmUpTrips: quick ? 100 : 2_000,
+    warmUp: quick ? 100 : 2_000,
     rate: 500,
     latencySeconds: quick ? 2 : 10,
     growth: quick ? null : [10_000, 100_000],
@@ -231,9 +231,9 @@ async function rawPublish(job: Job): Promise<unknown> {
   return figures;
 }
 
-/** Run 1 over one publisher's `send`: one untimed, then `count` in the confirm window, timed, with this process's CPU time and RSS. */
+/** Run 1 over one publisher's `send`: `warmUp` untimed, then `count` in the confirm window, timed, with this process's CPU time and RSS. */
 async function timedPublishes(job: Job, send: () => Promise<unknown>): Promise<{ ms: number; rss: number; cpuMs: number }> {
-  await send();
+  await windowed(job.settings.warmUp, job.settings.window, send);
   const start = nowMs();
   const cpu = ownCpuMs();
   await windowed(job.count, job.settings.window, send);
@@ -261,26 +261,33 @@ async function windowed(count: number, window: number, send: () => Promise<unkno
   });
 }
 
-/** Run 2, raw: parse and ack each message at the worker's prefetch. */
+/**
+ * Run 2, raw: parse and ack each message at the worker's prefetch; timed from the end of the
+ * `warmUp` messages: the count, the times of the warm-up's last message and of the last one.
+ */
 async function rawConsume(job: Job): Promise<unknown> {
   const model = await connect(BROKER, { noDelay: true });
   const channel = await model.createChannel();
   await channel.prefetch(job.settings.prefetch, false);
   await channel.prefetch(job.settings.prefetch, true);
+  const { warmUp } = job.settings;
   let count = 0;
   let first = 0;
   let last = 0;
-  const cpu = ownCpuMs();
+  let cpu = 0;
   const done = new Promise<void>((resolve) => {
     void channel.consume(
       job.queue,
       (message) => {
         if (!message) return;
         const t = Date.now();
-        if (count === 0) first = t;
         JSON.parse(message.content.toString());
         channel.ack(message);
         count += 1;
+        if (count === warmUp) {
+          first = t;
+          cpu = ownCpuMs();
+        }
         last = t;
         if (count === job.count) resolve();
       },
@@ -289,6 +296,7 @@ async function rawConsume(job: Job): Promise<unknown> {
   });
   await done;
   const cpuMs = ownCpuMs() - cpu;
+  count -= warmUp;
   await model.close();
   return { count, first, last, cpuMs };
 }
@@ -311,7 +319,7 @@ async function warrenClient(job: Job): Promise<unknown> {
  * the untimed warm-up round trips, the timed ones, then the steady rate.
  */
 async function tripsAndLatency(job: Job, call: () => Promise<number>): Promise<{ roundTripMs: number; cpuMs: number; latency: unknown }> {
-  await windowed(job.settings.warmUpTrips, job.settings.inFlight, call);
+  await windowed(job.settings.warmUp, job.settings.inFlight, call);
   const { roundTripMs, cpuMs } = await roundTripPhase(job, call);
   const latency = await steady(job.settings, async () => {
     const sent = nowMs();
@@ -695,30 +703,34 @@ class Bench {
     figures['1. publish, tasks/s'] = { warren: (tasks / w1.ms) * 1000, raw: (tasks / r1.ms) * 1000, unit: '/s', better: 'higher' };
     figures['1. publisher CPU per task, µs'] = { warren: (w1.cpuMs / tasks) * 1000, raw: (r1.cpuMs / tasks) * 1000, unit: 'µs', better: 'lower' };
     figures['5. publisher RSS after run 1, MB'] = { warren: w1.rss / 2 ** 20, raw: r1.rss / 2 ** 20, unit: 'MB', better: 'lower' };
-    // Run 2: the queues hold what run 1 published (tasks + 1 each).
-    const consumeWarren = async (): Promise<{ rate: number; rss: number; cpuMs: number }> => {
+    // Run 2: the queues hold what run 1 published (warmUp + tasks each); the first warmUp are consumed untimed.
+    const { warmUp } = this.settings;
+    const consumeWarren = async (): Promise<{ rate: number; rss: number; cpuMs: number; count: number }> => {
       this.reports.reset();
       const worker = new WarrenWorker(this, this.queues.publishW);
       try {
         await worker.ready(() => this.channel(), this.queues.publishW);
+        // Reports come every 20 ms: timed from the first one past the warm-up, with its count and time.
+        const warm = await this.reports.until(warmUp, 120_000);
         const cpu = cpuMsOf(worker.child.pid!);
-        const total = await this.reports.until(tasks + 1, 120_000);
+        const total = await this.reports.until(warmUp + tasks, 120_000);
         // The last acks go out just after the last task's report.
         await sleep(100);
         const cpuMs = cpuMsOf(worker.child.pid!) - cpu;
         const rss = worker.rss;
-        return { rate: ((tasks + 1) / (total.last - total.first)) * 1000, rss, cpuMs };
+        const count = total.count - warm.count;
+        return { rate: (count / (total.last - warm.last)) * 1000, rss, cpuMs, count };
       } finally {
         await worker.stop();
       }
     };
-    const consumeRaw = async (): Promise<{ rate: number; rss: number; cpuMs: number }> => {
-      const result = await role<{ count: number; first: number; last: number; cpuMs: number }>('raw-consume', this.job(this.queues.publishR, tasks + 1)).result;
-      return { rate: (result.count / (result.last - result.first)) * 1000, rss: NaN, cpuMs: result.cpuMs };
+    const consumeRaw = async (): Promise<{ rate: number; rss: number; cpuMs: number; count: number }> => {
+      const result = await role<{ count: number; first: number; last: number; cpuMs: number }>('raw-consume', this.job(this.queues.publishR, warmUp + tasks)).result;
+      return { rate: (result.count / (result.last - result.first)) * 1000, rss: NaN, cpuMs: result.cpuMs, count: result.count };
     };
     const [w2, r2] = await pair(warrenFirst, consumeWarren, consumeRaw);
     figures['2. consume, tasks/s'] = { warren: w2.rate, raw: r2.rate, unit: '/s', better: 'higher' };
-    figures['2. consumer CPU per task, µs'] = { warren: (w2.cpuMs / (tasks + 1)) * 1000, raw: (r2.cpuMs / (tasks + 1)) * 1000, unit: 'µs', better: 'lower' };
+    figures['2. consumer CPU per task, µs'] = { warren: (w2.cpuMs / w2.count) * 1000, raw: (r2.cpuMs / r2.count) * 1000, unit: 'µs', better: 'lower' };
     figures['5. worker RSS after run 2, MB'] = { warren: w2.rss / 2 ** 20, unit: 'MB', better: 'lower' };
   }
 
@@ -902,8 +914,8 @@ async function main(): Promise<void> {
     const { rows, summary } = table(runs);
     const settingsLine =
       `${settings.tasks.toLocaleString('en')} tasks per publish/consume run, args ${JSON.stringify(taskArgs(settings)).length} bytes of JSON, persistent, ` +
-      `confirm window ${settings.window}; worker -c ${settings.concurrency}, prefetch ${settings.prefetch}, log level ${settings.logLevel}, no-op task, ignoreResult (runs 1-2); ` +
-      `${settings.roundTrips.toLocaleString('en')} round trips after ${settings.warmUpTrips.toLocaleString('en')} untimed, ${settings.inFlight} in flight; ${settings.rate} tasks/s for ${settings.latencySeconds} s; ` +
+      `confirm window ${settings.window}; each timed run after ${settings.warmUp.toLocaleString('en')} untimed calls (runs 1-3); worker -c ${settings.concurrency}, prefetch ${settings.prefetch}, log level ${settings.logLevel}, no-op task, ignoreResult (runs 1-2); ` +
+      `${settings.roundTrips.toLocaleString('en')} round trips, ${settings.inFlight} in flight; ${settings.rate} tasks/s for ${settings.latencySeconds} s; ` +
       `median of ${settings.runs} run${settings.runs === 1 ? '' : 's'}`;
     console.log('');
     console.log(`machine: ${machine}`);
