@@ -276,7 +276,16 @@ describe('a warren worker in a Celery fleet (Python Celery 5.2 as the peer, a vh
       const mine = await app.sendTask(names.add, [4, 4], {}, { queue: queues.warren });
       const theirs = await app.sendTask(names.mul, [4, 4], {}, { queue: queues.python });
       expect([await mine.get({ timeout: 20_000 }), await theirs.get({ timeout: 20_000 })]).toEqual([8, 16]);
-      await waitFor('both tasks succeeded in the dump', () => [mine.id, theirs.id].every((id) => events().some((e) => e.uuid === id && e.type === 'task-succeeded')), 20_000);
+      const succeeded = (): boolean => [mine.id, theirs.id].every((id) => events().some((e) => e.uuid === id && e.type === 'task-succeeded'));
+      await waitFor('both tasks succeeded in the dump', succeeded, 20_000).catch((err: Error) => {
+        // Which worker's events stopped, and what the dump saw meanwhile.
+        const seen = (id: string): string => events().filter((e) => e.uuid === id).map((e) => String(e.type)).join(', ') || 'nothing';
+        const lastOf = (node: string): string => String(events().filter((e) => e.hostname === node).at(-1)?.type ?? 'nothing');
+        throw new Error(
+          `${err.message}: warren's task ${seen(mine.id)}; Python's task ${seen(theirs.id)}; ` +
+            `last events: ${warrenNode} ${lastOf(warrenNode)}, ${pythonNode} ${lastOf(pythonNode)}; ${events().length} events in all`,
+        );
+      });
       expect(events().filter((e) => e.uuid === theirs.id).map((e) => e.type)).toEqual(['task-received', 'task-started', 'task-succeeded']);
       expect(events().find((e) => e.uuid === theirs.id && e.type === 'task-succeeded')).toMatchObject({ hostname: pythonNode, result: '16' });
     } finally {
