@@ -12,6 +12,7 @@ import { dashboardCommand } from './dashboard-command';
 import { eventsCommand } from './events-command';
 import { inspectActions, inspectCommand } from './inspect-command';
 import { purgeCommand } from './purge-command';
+import { resultCommand } from './result-command';
 import { queuesCommand } from './queues-command';
 import { statusCommand } from './status-command';
 
@@ -24,6 +25,7 @@ const spec = (module: { command?: string | readonly string[] }, subcommands?: re
 const COMMANDS: readonly CommandSpec[] = [
   spec(workerCommand),
   spec(sendCommand),
+  spec(resultCommand),
   spec(topologyCommand, topologyActions),
   spec(beatCommand),
   spec(scheduleCommand, scheduleActions),
@@ -50,6 +52,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .usage('$0 <command> [options]\n\nRabbitMQ task routing for Node.js, speaking Celery\'s protocol.')
     .command(workerCommand)
     .command(sendCommand)
+    .command(resultCommand)
     .command(topologyCommand)
     .command(beatCommand)
     .command(scheduleCommand)

@@ -77,4 +77,33 @@ describe('results through the Redis backend, from the command line and across pr
     const sent = await reader.sendTask<string>(topology.tasks.deal1, ['still']);
     await expect(sent.get({ timeout: 10_000 })).resolves.toBe('still=======');
   });
+  test('warren result <id>, as celery result: waits for and prints the value of a task another process sent; a failure exits 1, --traceback prints its traceback', async () => {
+    const sender = createApp({ definitions: defs.file, logger, resultBackend: redisUrl });
+    try {
+      // Not ready yet when the command starts: it waits.
+      const slow = await sender.sendTask(`${prefix}.slow`, ['by id', 1500], {}, { queue: topology.queues.task1 });
+      const waited = await runCli(['result', slow.id, '--result-backend', redisUrl, '--definitions', defs.file]);
+      expect(waited.stderr).toBe('');
+      expect(JSON.parse(waited.stdout)).toEqual({ label: 'by id', worker: `${prefix}-w1@test` });
+      expect(waited.code).toBe(0);
+
+      const failed = await sender.sendTask(`${prefix}.fail`, ['broken on purpose'], {}, { queue: topology.queues.task1 });
+      await expect(failed.get({ timeout: 10_000 })).rejects.toThrow('broken on purpose');
+      const value = await runCli(['result', failed.id, '--result-backend', redisUrl, '--definitions', defs.file]);
+      expect(value.stdout).toBe('');
+      expect(value.stderr).toContain('broken on purpose');
+      expect(value.code).toBe(1);
+      const traceback = await runCli(['result', failed.id, '--traceback', '--result-backend', redisUrl, '--definitions', defs.file]);
+      expect(traceback.stdout).toMatch(/^Error: broken on purpose\n\s+at /);
+      expect(traceback.code).toBe(0);
+    } finally {
+      await sender.close();
+    }
+  });
+
+  test('warren result with the rpc:// backend exits 2 and says why: only the sender gets a result', async () => {
+    const run = await runCli(['result', '00000000-0000-4000-8000-000000000000', '--definitions', defs.file], { WARREN_RESULT_BACKEND: '' });
+    expect(run.stderr).toContain('the rpc:// result backend sends a result only to the process that sent the task');
+    expect(run.code).toBe(2);
+  });
 });
