@@ -25,6 +25,8 @@ const spec = (module: { command?: string | readonly string[] }, subcommands?: re
 const COMMANDS: readonly CommandSpec[] = [
   spec(workerCommand),
   spec(sendCommand),
+  // `warren call`, send's alias (Celery's `celery call`): the same positionals.
+  { command: String(sendCommand.command).replace(/^send\b/, 'call') },
   spec(resultCommand),
   spec(topologyCommand, topologyActions),
   spec(beatCommand),

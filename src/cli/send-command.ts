@@ -6,7 +6,9 @@ import { appFromArgs, durationFlag, parseArgument, routingFromArgs, withCommonOp
 
 interface SendArgs extends CommonArgs, RoutingArgs {
   task: string;
-  args: string[];
+  arguments: string[];
+  /** Celery's `celery call --args '[2, 2]'`: the positional arguments as one JSON array. */
+  args?: string;
   kwargs?: string;
   expires?: string;
   countdown?: string;
@@ -17,13 +19,16 @@ interface SendArgs extends CommonArgs, RoutingArgs {
 }
 
 export const sendCommand: CommandModule<object, SendArgs> = {
-  command: 'send <task> [args..]',
+  command: 'send <task> [arguments..]',
+  // Celery's `celery call tasks.add --args '[2, 2]'`.
+  aliases: ['call'],
   describe: 'send a task by name; prints its id (and its result with --wait)',
   builder: (yargs: Argv) =>
     withRoutingOptions(withCommonOptions(yargs, 'warn'))
       .positional('task', { type: 'string', demandOption: true, describe: 'task name, e.g. app1.tasks1.deal1' })
-      .positional('args', { type: 'string', array: true, default: [], describe: 'positional arguments, each parsed as JSON where it parses' })
-      .option('kwargs', { requiresArg: true, type: 'string', describe: 'keyword arguments as a JSON object' })
+      .positional('arguments', { type: 'string', array: true, default: [], describe: 'positional arguments, each parsed as JSON where it parses' })
+      .option('args', { requiresArg: true, alias: 'a', type: 'string', describe: "positional arguments as one JSON array, as for celery call: --args '[2, 2]'" })
+      .option('kwargs', { requiresArg: true, alias: 'k', type: 'string', describe: 'keyword arguments as a JSON object' })
       .option('expires', { requiresArg: true, type: 'string', describe: 'do not run after this long, e.g. 60s' })
       .option('countdown', { requiresArg: true, type: 'string', describe: 'run no earlier than this long from now, e.g. 90s (the broker holds it)' })
       .option('eta', { requiresArg: true, type: 'string', describe: 'run no earlier than this ISO 8601 time, e.g. 2026-12-01T08:00:00Z' })
@@ -32,6 +37,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
       .option('timeout', { requiresArg: true, type: 'string', default: '10s', describe: 'how long --wait waits' })
       .example('$0 send app1.tasks1.deal1 text0 --wait', 'prints the task id, then "text0======="') as unknown as Argv<SendArgs>,
   handler: async (args) => {
+    const taskArgs = positionalArguments(args);
     let kwargs: Record<string, unknown> = {};
     if (args.kwargs !== undefined) {
       const parsed = parseArgument(args.kwargs);
@@ -53,7 +59,7 @@ export const sendCommand: CommandModule<object, SendArgs> = {
     try {
       // A --queue or --exchange that names nothing exits 2, found before anything is declared.
       createRouter(await app.definitions()).route(args.task, routing);
-      const result = await app.sendTask(args.task, (args.args ?? []).map(parseArgument), kwargs, {
+      const result = await app.sendTask(args.task, taskArgs, kwargs, {
         ...routing,
         expires,
         countdown,
@@ -74,3 +80,13 @@ export const sendCommand: CommandModule<object, SendArgs> = {
     }
   },
 };
+
+/** The task's positional arguments: the words after its name, each JSON where it parses, or `--args` (one JSON array). */
+function positionalArguments(args: Pick<SendArgs, 'arguments' | 'args'>): unknown[] {
+  const words = args.arguments ?? [];
+  if (args.args === undefined) return words.map(parseArgument);
+  if (words.length > 0) throw new UsageError(`give the task's arguments after its name or as --args, not both (got ${words.join(' ')} and --args ${args.args})`);
+  const parsed = parseArgument(args.args);
+  if (!Array.isArray(parsed)) throw new UsageError(`--args must be a JSON array, e.g. '[2, 2]' (got ${args.args})`);
+  return parsed;
+}

@@ -5,7 +5,7 @@
 
 /** A command and its subcommands, by name (`schedule` → `add`, `list`, …). */
 export interface CommandSpec {
-  /** The yargs command string: `send <task> [args..]`. */
+  /** The yargs command string: `send <task> [arguments..]`. */
   readonly command: string;
   readonly subcommands?: readonly CommandSpec[];
 }

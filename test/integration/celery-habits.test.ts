@@ -1,6 +1,6 @@
 import { waitFor } from '../support/broker';
 import { exampleSuite } from '../support/example-suite';
-import { TEST_TASKS, WorkerProcess } from '../support/worker-process';
+import { runCli, TEST_TASKS, WorkerProcess } from '../support/worker-process';
 
 /** Flags a Celery user types, given to a real `warren worker`. */
 describe("warren worker with Celery's flags", () => {
@@ -12,7 +12,7 @@ describe("warren worker with Celery's flags", () => {
     await Promise.all(workers.splice(0).map((worker) => worker.stop()));
   });
 
-  test('--loglevel=WARNING -P solo: tasks run one at a time, and nothing below warn is logged', async () => {
+  test('--loglevel=WARNING -P solo: tasks run one at a time, and nothing below warn is logged; warren call --args sends as celery call does', async () => {
     const worker = new WorkerProcess(
       ['-A', TEST_TASKS, '-Q', topology.queues.task1, '-n', 'solo@test', '-P', 'solo', '--loglevel=WARNING', '--definitions', suite.defs.file],
       { WARREN_TEST_PREFIX: suite.prefix },
@@ -27,6 +27,11 @@ describe("warren worker with Celery's flags", () => {
 
     const inspected = await suite.client.control.inspect({ destination: ['solo@test'], timeoutMs: 2000 }).stats();
     expect(inspected['solo@test']).toMatchObject({ pool: { 'max-concurrency': 1 }, prefetch_count: 1 });
+
+    // celery call's spelling: the arguments as one JSON array (-a/--args), the keyword ones with -k.
+    const call = await runCli(['call', topology.tasks.deal1, '--args', '["by call"]', '-k', '{}', '--wait', '--definitions', suite.defs.file], { WARREN_TEST_PREFIX: suite.prefix });
+    expect(call.stdout.split('\n')[1]).toBe('"by call======="');
+    expect(call.code).toBe(0);
 
     expect(await worker.stop()).toBe(0);
     const levels = worker.output
