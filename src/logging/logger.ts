@@ -76,8 +76,8 @@ function stderr(): BatchedOutput {
  * The one root logger of a process. `cli/` or `createApp` makes it; everything below
  * receives a child with bindings (`component`, `queue`, `task`, `taskId`).
  * Writes to stderr, so a command's own output on stdout stays clean: `warn` and worse at once and
- * synchronously, so the last lines before an exit or a crash are not lost; lower levels at the
- * end of the event loop's turn, together (see `BatchedOutput`).
+ * synchronously, so the last lines before an exit or a crash are not lost; lower levels within
+ * 20 ms, together (see `BatchedOutput`).
  * @throws UsageError when `WARREN_LOG_LEVEL` or `WARREN_LOG_FORMAT` holds an unknown value.
  */
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
