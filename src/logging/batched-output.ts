@@ -18,14 +18,8 @@ export class BatchedOutput {
   private pending = '';
   private timer: NodeJS.Timeout | undefined;
 
-  /**
-   * @param sink - writes a chunk of text at once (synchronously).
-   * @param batchMs - how long a line below `warn` may wait.
-   */
-  constructor(
-    private readonly sink: (text: string) => void,
-    private readonly batchMs = LOG_BATCH_MS,
-  ) {}
+  /** @param sink - writes a chunk of text at once (synchronously). */
+  constructor(private readonly sink: (text: string) => void) {}
 
   /**
    * A pino destination that writes here: each JSON line through `format` (the `pretty` format),
@@ -35,7 +29,7 @@ export class BatchedOutput {
     return { write: (line: string) => this.write(format(line), levelOf(line) >= WARN) };
   }
 
-  /** Writes `text` within `batchMs`, or now (with what waits before it) when `urgent` or much waits. */
+  /** Writes `text` within {@link LOG_BATCH_MS}, or now (with what waits before it) when `urgent` or much waits. */
   write(text: string, urgent: boolean): void {
     this.pending += text;
     if (urgent || this.pending.length >= LOG_BATCH_CHARS) {
@@ -44,7 +38,7 @@ export class BatchedOutput {
     }
     if (this.timer) return;
     // unref: waiting lines never keep a process alive; the exit flush writes them.
-    this.timer = setTimeout(() => this.flush(), this.batchMs).unref();
+    this.timer = setTimeout(() => this.flush(), LOG_BATCH_MS).unref();
   }
 
   /** Writes what waits, now. */
