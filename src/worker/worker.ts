@@ -110,12 +110,12 @@ export class Worker {
   /** Deliveries that arrived while clearing the way for a lone run, being sent back round. */
   private readonly sendingBack = new Set<Promise<void>>();
   /**
-   * Runs that started or were running since the stall monitor's last tick: the slot while it
-   * runs, its name (`task[id]`) once it ended. Only the name outlives the run: a tick's worth of
-   * finished runs (thousands, at full speed) holding their messages and contexts outlived the
-   * young generation, and the worker's heap swung by tens of megabytes between major collections.
+   * The names (`task[id]`) of the runs that ended since the stall monitor's last tick; with the
+   * running ones, the runs a stall may have come from. Only the name outlives the run: a tick's
+   * worth of finished runs (thousands, at full speed) holding their messages and contexts outlived
+   * the young generation, and the worker's heap swung by tens of megabytes between major collections.
    */
-  private recentRuns = new Set<Slot | string>();
+  private endedSinceTick: string[] = [];
   private readonly idleWaiters: Array<() => void> = [];
   private stopping = false;
   private stopped: Promise<void> | undefined;
@@ -168,7 +168,7 @@ export class Worker {
     });
     this.monitor = new StallMonitor(
       options.stallWarningMs,
-      () => (this.recentRuns = new Set(this.running.values())),
+      () => (this.endedSinceTick = []),
       (blockedMs) => this.onStall(blockedMs),
     );
   }
@@ -399,7 +399,6 @@ export class Worker {
   private begin(delivery: Delivery): Promise<void> {
     const slot: Slot = { task: undefined, abandoned: false };
     this.running.set(delivery, slot);
-    this.recentRuns.add(slot);
     // One promise after the handler's, not a catch and a finally each.
     return this.requests.handle(delivery, slot).then(
       () => this.ended(delivery),
@@ -417,7 +416,7 @@ export class Worker {
   private ended(delivery: Delivery): void {
     const slot = this.running.get(delivery);
     this.running.delete(delivery);
-    if (slot && this.recentRuns.delete(slot) && slot.task) this.recentRuns.add(runName(slot.task.context));
+    if (slot?.task) this.endedSinceTick.push(runName(slot.task.context));
     if (this.running.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     this.pump();
   }
@@ -548,8 +547,13 @@ export class Worker {
     return this.stopping;
   }
 
+  /** The names (`task[id]`) of the runs under way (deliveries whose task code started). */
+  private runningNames(): string[] {
+    return [...this.running.values()].flatMap((slot) => (slot.task ? [runName(slot.task.context)] : []));
+  }
+
   private onStall(blockedMs: number): void {
-    const names = [...this.recentRuns].flatMap((run) => (typeof run === 'string' ? [run] : run.task ? [runName(run.task.context)] : []));
+    const names = [...this.endedSinceTick, ...this.runningNames()];
     const seconds = Math.round(blockedMs / 100) / 10;
     const who = names.length === 0 ? 'while no task was running' : names.length === 1 ? `by task ${names[0]}` : `by one of the tasks ${names.join(', ')}`;
     this.logger.warn(
@@ -589,7 +593,7 @@ export class Worker {
       ]);
       clearTimeout(timer);
       if (!finished) {
-        const tasks = [...this.running.values()].flatMap((slot) => (slot.task ? [runName(slot.task.context)] : []));
+        const tasks = this.runningNames();
         this.logger.warn({ running: this.running.size, tasks, timeoutMs }, 'shutdown timeout: handing running tasks back to the broker; what they do from now on is ignored');
         for (const [delivery, slot] of this.running) {
           slot.abandoned = true;
