@@ -300,21 +300,32 @@ describe('worker settlement on memory://', () => {
       });
       const transport = await memoryConnection(env.broker);
       const channel = await transport.openChannel();
-      // Full: one message in, room for one, and publishes beyond that are nacked.
-      await channel.assertQueue('replies', { durable: false, arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' } });
-      env.broker.publish('', 'replies', Buffer.from('filler'));
+      // Full: three messages in, room for three, and publishes beyond that are nacked. Room for
+      // three, not one: a result publish whose deadline passes between its write and its confirm
+      // rejects (the broker may or may not have it) and may still land once the queue has room,
+      // beside the next run's result, as at-least-once allows.
+      await channel.assertQueue('replies', { durable: false, arguments: { 'x-max-length': 3, 'x-overflow': 'reject-publish' } });
+      for (let i = 0; i < 3; i += 1) env.broker.publish('', 'replies', Buffer.from('filler'));
       await transport.close();
       await env.app.startWorker({ queues: ['jobs'], concurrency: 1 });
       publishTask(env.broker, 'jobs', { task: 'answer', replyTo: 'replies' });
       await until(() => trace().includes('requeue jobs (nack)'), 'the requeue');
       expect(trace().filter((line) => line === 'refused by replies (full)').length).toBeGreaterThan(1);
-      expect(retriesOnce(trace()).slice(0, 5)).toEqual(['message -> replies', 'task answer#0 -> jobs', 'result SUCCESS', 'refused by replies (full)', 'requeue jobs (nack)']);
+      expect(retriesOnce(trace()).slice(0, 7)).toEqual([
+        ...Array<string>(3).fill('message -> replies'),
+        'task answer#0 -> jobs',
+        'result SUCCESS',
+        'refused by replies (full)',
+        'requeue jobs (nack)',
+      ]);
       expect(trace()).not.toContain('ack jobs');
       // Once the reply queue has room again, the next run's result is confirmed and the delivery acked.
       env.broker.purgeQueue('replies');
       await until(() => trace().includes('ack jobs'), 'the ack');
       expect(runs).toBeGreaterThanOrEqual(2);
-      expect(env.broker.messages('replies').map((m) => JSON.parse(m.content.toString()).result)).toEqual([42]);
+      const results = env.broker.messages('replies').map((m) => JSON.parse(m.content.toString()).result);
+      expect(results.length).toBeGreaterThanOrEqual(1);
+      expect(results.every((value) => value === 42)).toBe(true);
     });
 
     test('a channel closed mid-task: the broker redelivers, the new run is acked, the old run\'s ack never reaches the new channel', async () => {
