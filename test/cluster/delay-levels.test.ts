@@ -2,9 +2,18 @@
  * Quorum delay levels on a cluster: SIGKILL the node that leads the delay-level queues while 200
  * delayed tasks (countdown 3-6 s) wait in them. Every one must arrive and run (lost 0): the levels
  * are replicated, a surviving member leads each within moments, and dead-lettering from level to
- * level is at-least-once, so a hop cut off by the kill is made again. Most run on time while the
- * node is down; those whose last hop (1 s level to the task's queue) RabbitMQ 3.10 holds until the
- * killed node is back run once it is: both counts are printed. Duplicates are counted.
+ * level is at-least-once, so a hop cut off by the kill is made again. Duplicates are counted.
+ *
+ * No hop is under way when the node dies: the first task (countdown 1 s) has run before the 200
+ * are sent, and the first of them leaves its level 2 s after. That is the case this test covers.
+ * On RabbitMQ 3.10 a hop that a level's new dead-letter worker makes while the target queue's
+ * leader is dead and not yet replaced (the first half second) stalls, with every later hop from
+ * that level into that queue, until the level's leader changes again: the worker's queue client
+ * for the target keeps no leader (the same broker bug as a channel's, see "Publishing through a
+ * node loss" in the README). Before the first task was awaited, it was still in the 1 s level at
+ * the kill in some runs, and the 100 tasks whose last hop is that level stalled behind it.
+ * So every task must run while the node is down; should one not, the node is started again and
+ * what ran once it was back is printed beside what ran while it was down.
  * The run has a vhost of its own on the cluster, so that its levels are declared (and led) where
  * it says, whatever ran on the cluster before.
  */
@@ -61,14 +70,20 @@ test('SIGKILL of the node leading the quorum delay levels while 200 delayed task
   let latest = 0;
   let latestLateMs = 0;
   const worker = newApp(prefix, 'worker', [2, 3, 1]);
+  let warmUpRan = false;
   worker.task(TASK, async (ctx: TaskContext, index: number) => {
-    if (index < 0) return;
+    if (index < 0) {
+      warmUpRan = true;
+      return;
+    }
     processed.set(index, (processed.get(index) ?? 0) + 1);
     latest = Date.now();
     latestLateMs = Math.max(latestLateMs, latest - ctx.eta!.getTime());
   }, { bind: true });
   await worker.startWorker({ concurrency: 16 });
   expect(nodeIndexOf(cluster, worker.connectedTo())).toBe(2);
+  // The first task has made its hops before the kill: see the header for why this matters.
+  await waitUntil('the first delayed task to run', () => warmUpRan, 15_000, 50);
 
   const sentAt = Date.now();
   const confirmed = new Set<number>();
@@ -92,9 +107,7 @@ test('SIGKILL of the node leading the quorum delay levels while 200 delayed task
   const newLeader = await cluster.waitForLeader('warren.delay.quorum.2s', { notOn: cluster.node(1).name, vhost });
   const leaderMs = Date.now() - killAt;
 
-  // While node 1 is down most tasks run on time; but on RabbitMQ 3.10 the hop from the 1 s level
-  // into the task's queue (at-least-once, by the level's dead-letter worker) sometimes waits for
-  // the killed node to come back. So: what ran while it was down, then what ran once it was back.
+  // What ran while node 1 was down, then (if anything was left) what ran once it was back.
   const ranBy = (): number => [...confirmed].filter((index) => processed.has(index)).length;
   await waitUntil('every confirmed delayed task to run while node 1 is down', () => ranBy() === confirmed.size, 30_000, 200).catch(() => undefined);
   const ranWhileDown = ranBy();
@@ -133,4 +146,5 @@ test('SIGKILL of the node leading the quorum delay levels while 200 delayed task
   expect(figures.confirmed).toBe(TOTAL);
   expect(figures.lost).toBe(0);
   expect(figures.processed).toBe(TOTAL);
+  expect(ranWhileDown).toBe(TOTAL);
 });
