@@ -1,8 +1,9 @@
 import type { Argv, CommandModule } from 'yargs';
 import { closeOnSignal } from './shutdown';
-import { appFromArgs, withCommonOptions, withStoreOption, type CommonArgs, type StoreArgs } from './common-options';
+import { hostFormat } from '../util/node-names';
+import { appFromArgs, applyDaemonArgs, withCommonOptions, withDaemonOptions, withStoreOption, type CommonArgs, type DaemonArgs, type StoreArgs } from './common-options';
 
-interface BeatArgs extends CommonArgs, StoreArgs {
+interface BeatArgs extends CommonArgs, StoreArgs, DaemonArgs {
   app?: string;
   'lock-suffix'?: string;
 }
@@ -11,11 +12,12 @@ export const beatCommand: CommandModule<object, BeatArgs> = {
   command: 'beat',
   describe: 'publish the periodic tasks of the schedule (one beat of many fires; the others stand by)',
   builder: (yargs: Argv) =>
-    withStoreOption(withCommonOptions(yargs))
+    withDaemonOptions(withStoreOption(withCommonOptions(yargs)))
       .option('app', { requiresArg: true, alias: 'A', type: 'string', describe: 'tasks module (optional: beat sends tasks by name and needs no task code)' })
       .option('lock-suffix', { requiresArg: true, type: 'string', describe: 'separates beats of different deployments on one broker' })
       .example('$0 beat --store postgres://localhost/warren', 'fire the schedule, keeping state in PostgreSQL') as unknown as Argv<BeatArgs>,
   handler: async (args) => {
+    applyDaemonArgs(args, hostFormat('warren@%h'));
     const { app, logger } = await appFromArgs(args);
     const beat = await app.startBeat({ lockSuffix: args['lock-suffix'] });
     await closeOnSignal(app, logger, () => ({ leader: beat.isLeader }));

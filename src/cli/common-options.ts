@@ -4,6 +4,8 @@ import { parseDuration } from '../config';
 import { UsageError } from '../errors';
 import { createLogger, defaultLogLevel, LOG_FORMATS, LOG_LEVELS, normalizeLogLevel, type LogFormat, type Logger, type LogLevel } from '../logging/logger';
 import { loadApp } from '../app/load-app';
+import { nodeFormat } from '../util/node-names';
+import { takePidfile } from './pidfile';
 
 export interface CommonArgs {
   definitions?: string;
@@ -82,8 +84,9 @@ export interface StoreArgs {
 export function withStoreOption<T>(yargs: Argv<T>): Argv<T & StoreArgs> {
   return yargs.option('store', {
     requiresArg: true,
+    alias: ['s', 'schedule'],
     type: 'string',
-    describe: 'schedule store: a file path or postgres://...; env WARREN_SCHEDULE_STORE',
+    describe: "schedule store: a file path or postgres://...; env WARREN_SCHEDULE_STORE (-s/--schedule as for Celery's beat, in warren's own format)",
     default: process.env.WARREN_SCHEDULE_STORE,
     defaultDescription: '.warren/beat-state.json',
   }) as Argv<T & StoreArgs>;
@@ -132,4 +135,43 @@ export function routingFromArgs(args: RoutingArgs): { queue?: string; exchange?:
     throw new UsageError(`--priority must be a whole number from 0 to 255 (got ${args.priority})`);
   }
   return { queue: args.queue, exchange: args.exchange, routingKey: args['routing-key'], priority: args.priority };
+}
+
+/** `--logfile` and `--pidfile`, for the long-running commands (worker, beat). */
+export interface DaemonArgs {
+  logfile?: string;
+  pidfile?: string;
+}
+
+export function withDaemonOptions<T>(yargs: Argv<T>): Argv<T & DaemonArgs> {
+  return yargs
+    .option('logfile', {
+      requiresArg: true,
+      alias: 'f',
+      type: 'string',
+      describe:
+        "append the logs to this file instead of stderr (readable lines unless --log-format json); Celery's %n, %h, %d, %p, %i and %I work, " +
+        'and the pool processes write to the same file; env WARREN_LOG_FILE',
+    })
+    .option('pidfile', {
+      requiresArg: true,
+      type: 'string',
+      describe: "write this process's pid to this file, removed on exit; refuses to start while the pid in it runs; %n, %h, %d, %p work",
+    }) as Argv<T & DaemonArgs>;
+}
+
+/**
+ * The files of `--logfile` and `--pidfile`, their placeholders filled in for `nodename`: the log
+ * file is opened (and named in `WARREN_LOG_FILE`, so that the loggers made from now on, and the
+ * pool processes', write there), then the pid file taken.
+ * @throws UsageError when the log file cannot be opened or the pid file names a running process:
+ *   nothing was started.
+ */
+export function applyDaemonArgs(args: DaemonArgs, nodename: string): void {
+  if (args.logfile !== undefined) {
+    const file = nodeFormat(args.logfile, nodename);
+    createLogger({ file, level: 'silent' }); // opens it, or throws
+    process.env.WARREN_LOG_FILE = file;
+  }
+  if (args.pidfile !== undefined) takePidfile(nodeFormat(args.pidfile, nodename));
 }

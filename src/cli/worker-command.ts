@@ -6,9 +6,9 @@ import { resolveWorkerOptions, type WorkerOptions } from '../worker';
 import { ExitCode } from './exit-codes';
 import { guardWorkerProcess } from './process-guards';
 import { closeOnSignal } from './shutdown';
-import { appFromArgs, durationFlag, splitList, withCommonOptions, withStoreOption, type CommonArgs, type StoreArgs } from './common-options';
+import { appFromArgs, applyDaemonArgs, durationFlag, splitList, withCommonOptions, withDaemonOptions, withStoreOption, type CommonArgs, type DaemonArgs, type StoreArgs } from './common-options';
 
-interface WorkerArgs extends CommonArgs, StoreArgs {
+interface WorkerArgs extends CommonArgs, StoreArgs, DaemonArgs {
   app: string;
   queues?: string[];
   concurrency?: number;
@@ -23,6 +23,9 @@ interface WorkerArgs extends CommonArgs, StoreArgs {
   'without-heartbeat'?: boolean;
   'without-mingle'?: boolean;
   'without-remote-control'?: boolean;
+  'without-gossip'?: boolean;
+  optimization?: string;
+  purge?: boolean;
   statedb?: string;
   'metrics-port'?: number;
   'metrics-host'?: string;
@@ -48,6 +51,7 @@ const FLAGS: Record<keyof WorkerOptions, string> = {
   remoteControl: '--without-remote-control',
   heartbeat: '--without-heartbeat',
   mingle: '--without-mingle',
+  purge: '--purge',
   stateDb: '--statedb',
   metricsPort: '--metrics-port',
   metricsHost: '--metrics-host',
@@ -62,7 +66,7 @@ const FLAGS: Record<keyof WorkerOptions, string> = {
  * `app.startWorker()`, which validates them the same way.
  * @throws UsageError naming the flag, before anything is loaded or connected.
  */
-export function workerOptionsFromArgs(args: Omit<WorkerArgs, keyof CommonArgs | keyof StoreArgs | 'app' | 'beat' | 'lock-suffix'> & { app?: string }): WorkerOptions {
+export function workerOptionsFromArgs(args: Omit<WorkerArgs, keyof CommonArgs | keyof StoreArgs | keyof DaemonArgs | 'app' | 'beat' | 'lock-suffix'> & { app?: string }): WorkerOptions {
   const seconds = (flag: 'time-limit' | 'soft-time-limit'): number | undefined => {
     const ms = durationFlag(flag, args[flag]);
     return ms === undefined ? undefined : ms / 1000;
@@ -97,6 +101,7 @@ export function workerOptionsFromArgs(args: Omit<WorkerArgs, keyof CommonArgs | 
     taskEvents: args['task-events'] === true ? true : undefined,
     heartbeat: args['without-heartbeat'] === true ? false : undefined,
     mingle: args['without-mingle'] === true ? false : undefined,
+    purge: args.purge === true ? true : undefined,
     remoteControl: args['without-remote-control'] === true ? false : undefined,
     stateDb: args.statedb,
     metricsPort: args['metrics-port'],
@@ -140,7 +145,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
   command: 'worker',
   describe: 'consume queues and run their tasks',
   builder: (yargs: Argv) =>
-    withStoreOption(withCommonOptions(yargs))
+    withDaemonOptions(withStoreOption(withCommonOptions(yargs)))
       .option('app', { requiresArg: true, alias: 'A', type: 'string', demandOption: true, describe: 'tasks module (ES module or CommonJS) whose default export, or export "app", is the app' })
       .option('queues', { requiresArg: true, alias: 'Q', type: 'string', array: true, describe: 'queues to consume, comma-separated (default: the default queue)' })
       .option('concurrency', { requiresArg: true, alias: 'c', type: 'number', describe: `tasks run at once (default: the number of CPUs, ${availableParallelism()} here)` })
@@ -163,6 +168,14 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('without-heartbeat', { type: 'boolean', describe: 'send no worker-online / worker-heartbeat / worker-offline events' })
       .option('without-mingle', { type: 'boolean', describe: 'do not ask the other workers for their revoked task ids on start-up' })
       .option('without-remote-control', { type: 'boolean', describe: 'answer no remote control (inspect, control, status)' })
+      .option('without-gossip', { type: 'boolean', describe: "accepted for Celery's command lines: a warren worker never gossips (it reads no other worker's events)" })
+      .option('optimization', {
+        requiresArg: true,
+        alias: 'O',
+        choices: ['fair', 'default'],
+        describe: "accepted for Celery's -O fair: the process pool hands a task only to an idle pool process, always (so does Celery's default since 4.0)",
+      })
+      .option('purge', { alias: 'discard', type: 'boolean', describe: 'delete the messages waiting in the queues this worker consumes before it starts consuming (logged per queue)' })
       .option('statedb', { requiresArg: true, type: 'string', describe: 'file that keeps revoked task ids across restarts' })
       .option('metrics-port', { requiresArg: true, type: 'number', describe: 'serve Prometheus metrics on this port (GET /metrics; needs prom-client)' })
       .option('metrics-host', { requiresArg: true, type: 'string', describe: 'address of the metrics server (default: 127.0.0.1)' })
@@ -184,6 +197,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
   handler: async (args) => {
     const options = workerOptionsFromArgs(args);
     if (args['lock-suffix'] !== undefined && !args.beat) throw new UsageError('--lock-suffix is for the embedded beat: give -B too');
+    applyDaemonArgs(args, resolveWorkerOptions(options).hostname);
     const { app, logger } = await appFromArgs(args);
     let worker;
     try {

@@ -1,3 +1,4 @@
+import { openSync } from 'node:fs';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { UsageError } from '../errors';
 import { formatLogRecord } from './pretty-format';
@@ -36,6 +37,13 @@ export interface CreateLoggerOptions extends Pick<LoggerOptions, 'base'> {
    * otherwise (a file, a pipe, a log collector)
    */
   format?: LogFormat;
+  /**
+   * Append the lines to this file instead of stderr (`--logfile`, Celery's `-f`); readable lines
+   * (`pretty`, no colours) unless `format` or `WARREN_LOG_FORMAT` says `json`. Every logger of the
+   * process that names the same file shares one handle.
+   * @defaultValue env `WARREN_LOG_FILE`, else stderr
+   */
+  file?: string;
 }
 
 /** A value of `WARREN_LOG_LEVEL` / `WARREN_LOG_FORMAT`, checked; unset or empty is undefined. */
@@ -72,18 +80,43 @@ function stderr(): BatchedOutput {
   return stderrOutput;
 }
 
+/** Log files by path, each shared by every root logger that names it, written at exit too. */
+const fileOutputs = new Map<string, BatchedOutput>();
+
+/** @throws UsageError when the file cannot be opened for appending (its folder is missing, no permission). */
+function fileOutput(path: string): BatchedOutput {
+  let output = fileOutputs.get(path);
+  if (!output) {
+    let fd: number;
+    try {
+      fd = openSync(path, 'a');
+    } catch (err) {
+      throw new UsageError(`log file ${path}: cannot open it for appending (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    const stream = pino.destination({ fd, sync: true });
+    const opened = new BatchedOutput((text) => void stream.write(text));
+    process.once('exit', () => opened.flush());
+    fileOutputs.set(path, opened);
+    output = opened;
+  }
+  return output;
+}
+
 /**
  * The one root logger of a process. `cli/` or `createApp` makes it; everything below
  * receives a child with bindings (`component`, `queue`, `task`, `taskId`).
- * Writes to stderr, so a command's own output on stdout stays clean: `warn` and worse at once and
+ * Writes to stderr (or to `file`), so a command's own output on stdout stays clean: `warn` and worse at once and
  * synchronously, so the last lines before an exit or a crash are not lost; lower levels within
  * 20 ms, together (see `BatchedOutput`).
- * @throws UsageError when `WARREN_LOG_LEVEL` or `WARREN_LOG_FORMAT` holds an unknown value.
+ * @throws UsageError when `WARREN_LOG_LEVEL` or `WARREN_LOG_FORMAT` holds an unknown value, or
+ * the log file cannot be opened.
  */
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const level = options.level ?? defaultLogLevel();
-  const format = options.format ?? defaultLogFormat();
-  const colors = process.stderr.isTTY === true && process.env.NO_COLOR === undefined;
-  const destination: DestinationStream = stderr().destination(format === 'pretty' ? (line) => formatLogRecord(line, { colors }) : undefined);
+  const file = options.file ?? (process.env.WARREN_LOG_FILE || undefined);
+  const format = options.format ?? (file === undefined ? defaultLogFormat() : (fromEnv('WARREN_LOG_FORMAT', LOG_FORMATS) ?? 'pretty'));
+  const colors = file === undefined && process.stderr.isTTY === true && process.env.NO_COLOR === undefined;
+  const output = file === undefined ? stderr() : fileOutput(file);
+  const destination: DestinationStream = output.destination(format === 'pretty' ? (line) => formatLogRecord(line, { colors }) : undefined);
   return pino({ name: options.name ?? 'warren', level, base: options.base }, destination);
 }

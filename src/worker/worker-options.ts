@@ -1,6 +1,7 @@
 import { availableParallelism, hostname as osHostname } from 'node:os';
 import { UsageError } from '../errors';
 import { maxMessageBytes } from '../protocol';
+import { hostFormat } from '../util/node-names';
 
 /**
  * How a worker runs: what `app.startWorker()` takes and what `warren worker`'s flags fill in.
@@ -25,7 +26,8 @@ export interface WorkerOptions {
    */
   prefetchMultiplier?: number;
   /**
-   * Node name, used in logs, in results (`worker`) and in dead-letter headers.
+   * Node name, used in logs, in results (`worker`) and in dead-letter headers. Celery's host
+   * placeholders work: `worker1@%h` (the host name), `%n` (its first label), `%d` (its domain).
    * @defaultValue `warren@<host name>`
    */
   hostname?: string;
@@ -86,6 +88,12 @@ export interface WorkerOptions {
    */
   mingle?: boolean;
   /**
+   * Delete the messages waiting in the worker's queues once they are declared, before it consumes
+   * (Celery's `--purge`). The number deleted from each queue is logged.
+   * @defaultValue false
+   */
+  purge?: boolean;
+  /**
    * A file that keeps revoked task ids across restarts (Celery's `--statedb`), in warren's own
    * JSON format.
    * @defaultValue none
@@ -143,6 +151,7 @@ export interface ResolvedWorkerOptions {
   readonly remoteControl: boolean;
   readonly heartbeat: boolean;
   readonly mingle: boolean;
+  readonly purge: boolean;
   readonly stateDb: string | undefined;
   readonly metricsPort: number | undefined;
   readonly metricsHost: string;
@@ -176,6 +185,7 @@ const KEYS: ReadonlyArray<keyof WorkerOptions> = [
   'remoteControl',
   'heartbeat',
   'mingle',
+  'purge',
   'stateDb',
   'metricsPort',
   'metricsHost',
@@ -227,7 +237,7 @@ export function resolveWorkerOptions(options: WorkerOptions = {}, context: Resol
     return value;
   };
 
-  const flag = (key: 'taskEvents' | 'remoteControl' | 'heartbeat' | 'mingle', fallback: boolean): boolean => {
+  const flag = (key: 'taskEvents' | 'remoteControl' | 'heartbeat' | 'mingle' | 'purge', fallback: boolean): boolean => {
     const value = options[key];
     if (value === undefined) return fallback;
     if (typeof value !== 'boolean') {
@@ -281,6 +291,7 @@ export function resolveWorkerOptions(options: WorkerOptions = {}, context: Resol
   const remoteControl = flag('remoteControl', true);
   const heartbeat = flag('heartbeat', true);
   const mingle = flag('mingle', true);
+  const purge = flag('purge', false);
   const stateDb = text('stateDb');
   const metricsHost = text('metricsHost') ?? '127.0.0.1';
 
@@ -306,7 +317,8 @@ export function resolveWorkerOptions(options: WorkerOptions = {}, context: Resol
     if (typeof options.hostname !== 'string' || options.hostname.trim() === '') {
       problems.push(`${name('hostname')} must be a non-empty string (got ${show(options.hostname)})`);
     } else {
-      hostname = options.hostname;
+      // Celery's `-n worker1@%h`: %h, %n and %d are this host's.
+      hostname = hostFormat(options.hostname);
     }
   }
 
@@ -333,6 +345,7 @@ export function resolveWorkerOptions(options: WorkerOptions = {}, context: Resol
     remoteControl,
     heartbeat,
     mingle,
+    purge,
     stateDb,
     metricsPort,
     metricsHost,

@@ -189,6 +189,7 @@ export class Worker {
     await this.pool.start();
     try {
       await this.consumer.declare();
+      if (this.options.purge) await this.purge(names);
       await this.parts.publisher.start();
       // Retries and early tasks go back to the queue they came from, through the delay levels.
       await this.parts.republisher.prepare(names.map((queue) => ({ exchange: '', routingKey: queue })));
@@ -205,6 +206,14 @@ export class Worker {
     setImmediate(() => {
       if (!this.stopping) this.emit('ready', { hostname: this.hostname, queues: names, concurrency, prefetch: this.prefetch });
     });
+  }
+
+  /** `--purge`: what waits in the queues is deleted before the first consume. */
+  private async purge(names: readonly string[]): Promise<void> {
+    for (const queue of names) {
+      const { messageCount } = await this.parts.transport.withTemporaryChannel((channel) => channel.purgeQueue(queue));
+      this.logger.warn({ queue, messages: messageCount }, `purged ${messageCount} waiting message${messageCount === 1 ? '' : 's'} (--purge)`);
+    }
   }
 
   /** Where task code runs: `async` (this process's event loop) or `process` (child processes). */

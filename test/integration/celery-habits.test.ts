@@ -1,3 +1,7 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { waitFor } from '../support/broker';
 import { exampleSuite } from '../support/example-suite';
 import { runCli, TEST_TASKS, WorkerProcess } from '../support/worker-process';
@@ -39,5 +43,49 @@ describe("warren worker with Celery's flags", () => {
       .filter((line) => line.startsWith('{'))
       .map((line) => (JSON.parse(line) as { level: number }).level);
     expect(levels.filter((level) => level < 40)).toEqual([]);
+  });
+
+  test('--purge --logfile --pidfile -n purge@%h -O fair --without-gossip: what waited is deleted, logs and pid go to their files, and a second worker on the same pidfile starts nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-habits-'));
+    try {
+      const queue = topology.queues.task1;
+      const env = { WARREN_TEST_PREFIX: suite.prefix };
+      // Two tasks wait before the worker starts: --purge deletes them, so they never run.
+      await suite.client.sendTask(topology.tasks.deal1, ['stale 1'], {}, { ignoreResult: true });
+      await suite.client.sendTask(topology.tasks.deal1, ['stale 2'], {}, { ignoreResult: true });
+      expect(await suite.probe.messageCount(queue)).toBe(2);
+
+      const args = ['-A', TEST_TASKS, '-Q', queue, '-n', 'purge@%h', '--logfile', join(dir, '%n-%h.log'), '--pidfile', join(dir, '%n.pid'), '--definitions', suite.defs.file];
+      const worker = new WorkerProcess([...args, '--purge', '-O', 'fair', '--without-gossip'], env);
+      workers.push(worker);
+      void worker.ready.catch(() => undefined); // "worker ready" goes to the log file
+      await waitFor('the worker to consume', async () => (await suite.probe.consumerCount(queue)) === 1, 20_000);
+      expect(await suite.probe.messageCount(queue)).toBe(0);
+      const pidfile = join(dir, 'purge.pid');
+      expect(readFileSync(pidfile, 'utf8').trim()).toBe(String(worker.child.pid));
+
+      // The same pidfile while that worker runs: a usage error, and no second consumer.
+      const second = await runCli(['worker', ...args], env);
+      expect(second.code).toBe(2);
+      expect(second.stderr).toContain(`names process ${worker.child.pid}, which is running`);
+      expect(await suite.probe.consumerCount(queue)).toBe(1);
+
+      const fresh = await suite.client.sendTask(topology.tasks.deal1, ['fresh']);
+      expect(await fresh.get({ timeout: 10_000 })).toBe('fresh=======');
+      expect(await worker.stop()).toBe(0);
+      expect(existsSync(pidfile)).toBe(false);
+
+      // Every line went to the file (the test's env asks for JSON lines), none to stderr.
+      const logged = readFileSync(join(dir, `purge-${hostname()}.log`), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { msg: string; hostname?: string; queue?: string; messages?: number; args?: unknown });
+      expect(logged.find((line) => line.msg.startsWith('purged '))).toMatchObject({ queue, messages: 2, hostname: `purge@${hostname()}` });
+      expect(logged.some((line) => line.msg === 'worker ready')).toBe(true);
+      expect(worker.output.split('\n').filter((line) => line.startsWith('{'))).toEqual([]);
+      expect(JSON.stringify(logged)).not.toContain('stale');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

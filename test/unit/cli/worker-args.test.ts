@@ -1,4 +1,6 @@
+import { hostname } from 'node:os';
 import { workerOptionsFromArgs } from '../../../src/cli/worker-command';
+import { resolveWorkerOptions } from '../../../src/worker';
 
 describe("warren worker's flags as worker options", () => {
   test("Celery's pool names: prefork is the process pool, threads/gevent/eventlet the async pool, solo the async pool with -c 1", () => {
@@ -16,5 +18,13 @@ describe("warren worker's flags as worker options", () => {
     expect(workerOptionsFromArgs({ pool: 'process', app: './tasks.js', 'max-memory-per-child': '12000' }).maxMemoryPerChild).toBe(12000 * 1024);
     expect(workerOptionsFromArgs({ pool: 'process', app: './tasks.js', 'max-memory-per-child': '512MiB' }).maxMemoryPerChild).toBe(512 * 2 ** 20);
     expect(() => workerOptionsFromArgs({ pool: 'process', app: './tasks.js', 'max-memory-per-child': '-5' })).toThrow('--max-memory-per-child: "-5" is not a size');
+  });
+
+  test("--purge, and -n with Celery's %h: the options ask for a purge and the node name is this host's", () => {
+    expect(workerOptionsFromArgs({ purge: true }).purge).toBe(true);
+    expect(workerOptionsFromArgs({}).purge).toBeUndefined();
+    expect(resolveWorkerOptions(workerOptionsFromArgs({})).purge).toBe(false);
+    expect(resolveWorkerOptions(workerOptionsFromArgs({ hostname: 'w1@%h' })).hostname).toBe(`w1@${hostname()}`);
+    expect(resolveWorkerOptions(workerOptionsFromArgs({ hostname: 'w1@%n.local' })).hostname).toBe(`w1@${hostname().split('.')[0]}.local`);
   });
 });

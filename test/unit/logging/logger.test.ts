@@ -1,5 +1,9 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { UsageError } from '../../../src/errors';
-import { defaultLogFormat, defaultLogLevel, normalizeLogLevel } from '../../../src/logging/logger';
+import { createLogger, defaultLogFormat, defaultLogLevel, normalizeLogLevel } from '../../../src/logging/logger';
+import { LOG_BATCH_MS } from '../../../src/logging/batched-output';
 
 describe('the logger defaults', () => {
   const saved = { format: process.env.WARREN_LOG_FORMAT, level: process.env.WARREN_LOG_LEVEL, tty: process.stderr.isTTY };
@@ -52,5 +56,41 @@ describe('the logger defaults', () => {
     expect(() => defaultLogFormat()).toThrow('environment variable WARREN_LOG_FORMAT is "xml" (expected one of json, pretty)');
     process.env.WARREN_LOG_LEVEL = 'loud';
     expect(() => defaultLogLevel()).toThrow('environment variable WARREN_LOG_LEVEL is "loud" (expected one of fatal, error, warn, info, debug, trace, silent)');
+  });
+});
+
+describe('a log file (--logfile)', () => {
+  const saved = process.env.WARREN_LOG_FORMAT;
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'warren-logfile-'));
+    delete process.env.WARREN_LOG_FORMAT;
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+    if (saved === undefined) delete process.env.WARREN_LOG_FORMAT;
+    else process.env.WARREN_LOG_FORMAT = saved;
+  });
+
+  test('readable lines without colours, appended; loggers naming the same file share it; json on request', async () => {
+    const file = join(dir, 'w.log');
+    createLogger({ file }).warn({ queue: 'q1' }, 'first');
+    createLogger({ file }).error('second');
+    createLogger({ file, format: 'json' }).warn('third');
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} WARN  first queue=q1$/);
+    expect(lines[1]).toMatch(/ ERROR second$/);
+    expect(JSON.parse(lines[2])).toMatchObject({ level: 40, msg: 'third' });
+    // Lines below warn wait for their batch, as on stderr.
+    createLogger({ file }).info('fourth');
+    await new Promise((resolve) => setTimeout(resolve, LOG_BATCH_MS * 3));
+    expect(readFileSync(file, 'utf8')).toMatch(/INFO  fourth\n$/);
+    expect(readFileSync(file, 'utf8')).not.toContain('\u001b[');
+  });
+
+  test('a file that cannot be opened: a UsageError naming it', () => {
+    const file = join(dir, 'missing', 'w.log');
+    expect(() => createLogger({ file })).toThrow(new UsageError(`log file ${file}: cannot open it for appending (ENOENT)`));
   });
 });
