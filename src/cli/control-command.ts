@@ -12,6 +12,8 @@ interface ControlArgs extends FleetArgs {
   exchange?: string;
   'exchange-type'?: string;
   'routing-key'?: string;
+  task?: string;
+  rate?: string;
 }
 
 interface ControlAction {
@@ -39,6 +41,12 @@ const ACTIONS: readonly ControlAction[] = [
     command: 'add_consumer <queue>',
     describe: 'make workers consume one more queue (a warren worker: a queue of its definitions)',
     arguments: (args) => ({ queue: args.queue, exchange: args.exchange ?? null, exchange_type: args['exchange-type'] ?? 'direct', routing_key: args['routing-key'] ?? null }),
+  },
+  {
+    name: 'rate_limit',
+    command: 'rate_limit <task> <rate>',
+    describe: "set a task's rate limit on the workers: 10/s, 100/m, 1000/h, or a number per second; 0 lifts it (a warren worker starts the task at most that often; tasks that come sooner wait in it)",
+    arguments: (args) => ({ task_name: args.task, rate_limit: args.rate }),
   },
   { name: 'cancel_consumer', command: 'cancel_consumer <queue>', describe: 'make workers stop consuming a queue', arguments: (args) => ({ queue: args.queue }) },
   { name: 'enable_events', command: 'enable_events', describe: 'make workers send task events', arguments: () => ({}) },

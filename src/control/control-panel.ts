@@ -6,6 +6,7 @@ import { formatIsoDatetime, pythonRepr } from '../protocol';
 import { queueArguments, type Topology } from '../topology';
 import { signalName } from '../util/signals';
 import type { TaskSnapshot, Worker } from '../worker';
+import { parseRateLimit } from '../worker/rate-limits';
 import { softwareInfo } from './celery-events';
 import type { EventDispatcher } from './event-dispatcher';
 import type { LamportClock } from './lamport-clock';
@@ -54,7 +55,6 @@ class ThenAct {
 
 /** Commands of Celery's panel that warren's worker does not carry out, with why. */
 const NOT_SUPPORTED: Readonly<Record<string, string>> = {
-  rate_limit: 'warren has no task rate limits',
   time_limit: "set a task's time limits in its options, or the worker's with --time-limit",
   pool_grow: 'the pool size is fixed (-c)',
   pool_shrink: 'the pool size is fixed (-c)',
@@ -110,6 +110,7 @@ export class ControlPanel {
       },
       clock: () => ({ clock: c.clock.value }),
       hello: (args) => this.hello(args),
+      rate_limit: (args) => this.rateLimit(args),
       add_consumer: (args) => this.addConsumer(args),
       cancel_consumer: (args) => this.cancelConsumer(args),
       shutdown: (args) => {
@@ -302,6 +303,33 @@ export class ControlPanel {
       if (revoked.update(args.revoked) > 0) this.context.onRevoked();
     }
     return { revoked: revoked.toMingle(), clock: clock.forward() };
+  }
+
+  /**
+   * Celery's `rate_limit <task_name> <rate_limit>`: sets the task's rate limit on this worker
+   * (`'10/s'`, `'100/m'`, `'1000/h'`, a number per second; 0 or empty lifts it), as Celery's
+   * replies say it.
+   */
+  private rateLimit(args: Record<string, unknown>): unknown {
+    const { task_name: name, rate_limit: given } = args;
+    if (typeof name !== 'string' || name === '') throw new ControlArgumentError(`rate_limit: task_name must be a task name (got ${describeValue(name)})`);
+    let perSecond: number;
+    try {
+      perSecond = parseRateLimit(given ?? '');
+    } catch (err) {
+      return { error: `Invalid rate limit string: ${(err as Error).message}` };
+    }
+    if (!this.context.taskNames().includes(name)) {
+      this.context.logger.error({ task: name }, 'rate limit attempt for an unknown task');
+      return { error: 'unknown task' };
+    }
+    this.context.worker.setRateLimit(name, perSecond);
+    if (perSecond === 0) {
+      this.context.logger.info({ task: name }, 'rate limit disabled by remote control');
+      return ok('rate limit disabled successfully');
+    }
+    this.context.logger.info({ task: name, rateLimit: given }, 'new rate limit set by remote control');
+    return ok('new rate limit set successfully');
   }
 
   private async addConsumer(args: Record<string, unknown>): Promise<unknown> {

@@ -151,6 +151,15 @@ export class Control {
     return this.broadcast('add_consumer', { queue, exchange, exchange_type: exchangeType, routing_key: routingKey }, rest);
   }
 
+  /**
+   * Sets a task's rate limit on the workers (Celery's `app.control.rate_limit`): `'10/s'`,
+   * `'100/m'`, `'1000/h'`, a number per second; 0 or `''` lifts it. Each worker replies
+   * `{ ok: 'new rate limit set successfully' }`, or `{ error }` (an unknown task, a bad rate).
+   */
+  rateLimit(taskName: string, rateLimit: string | number, options: ControlCommandOptions = {}): Promise<NodeReply[]> {
+    return this.broadcast('rate_limit', { task_name: taskName, rate_limit: rateLimit }, options);
+  }
+
   cancelConsumer(queue: string, options: ControlCommandOptions = {}): Promise<NodeReply[]> {
     return this.broadcast('cancel_consumer', { queue }, options);
   }

@@ -1,5 +1,6 @@
 import { UsageError } from '../errors';
 import { remoteClassNames } from './pool/wire-error';
+import { parseRateLimit } from './rate-limits';
 import type { ErrorClass, RetryOptions, RetryPolicy, TaskOptions } from './task-types';
 
 /** Celery's `max_retries`. */
@@ -85,6 +86,13 @@ export function checkTaskOptions(name: string, options: TaskOptions): void {
   }
   seconds('timeLimit', options.timeLimit, false);
   seconds('softTimeLimit', options.softTimeLimit, false);
+  if (options.rateLimit !== undefined) {
+    try {
+      parseRateLimit(options.rateLimit);
+    } catch (err) {
+      problems.push(`rateLimit: ${(err as Error).message}`);
+    }
+  }
   if (options.autoretryFor !== undefined) {
     const list: unknown = options.autoretryFor;
     if (!Array.isArray(list) || list.some((entry) => typeof entry !== 'string' && typeof entry !== 'function')) {

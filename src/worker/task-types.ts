@@ -152,6 +152,14 @@ export interface TaskOptions {
    * can wind up. A message's own limit wins. @defaultValue the worker's `softTimeLimit`
    */
   softTimeLimit?: number;
+  /**
+   * At most this many starts of the task per second, minute or hour in each worker, as Celery's
+   * `rate_limit`: `'10/s'`, `'100/m'`, `'1000/h'`, or a number (per second). A delivery that comes
+   * sooner waits in the worker for its turn (unacknowledged, outside the worker's slots: other
+   * tasks run meanwhile). The remote control `rate_limit` changes it on running workers.
+   * @defaultValue no limit
+   */
+  rateLimit?: string | number;
 }
 
 export interface RegisteredTask {

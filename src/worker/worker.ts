@@ -12,6 +12,7 @@ import { settle, type Delivery } from './delivery';
 import { RequestHandler, type RevokedLookup, type Slot, type TaskRepublisher } from './request';
 import { AsyncPool, type TaskPool } from './pool/task-pool';
 import { ScheduledTasks } from './scheduled-tasks';
+import { parseRateLimit, RateLimits } from './rate-limits';
 import { StallMonitor } from './stall-monitor';
 import { taskReceived } from './task-received';
 import { runningTask, type RunningTask } from './task-scope';
@@ -124,6 +125,8 @@ export class Worker {
   private readonly started = new Map<string, number>();
   private startedCount = 0;
   private readonly scheduled = new ScheduledTasks();
+  /** Deliveries of rate-limited tasks wait here for their turn (`rateLimit`, remote `rate_limit`). */
+  private readonly rateLimits: RateLimits;
   /** The queues consumed now: the ones started with, and those added and cancelled since. */
   private readonly consumed: QueueDefinition[];
   /** When the worker was made. */
@@ -166,6 +169,13 @@ export class Worker {
         onChannelClosed: (channel) => this.onChannelClosed(channel),
       },
     });
+    this.rateLimits = new RateLimits(
+      (name) => {
+        const limit = parts.tasks.get(name)?.options.rateLimit;
+        return limit === undefined ? undefined : parseRateLimit(limit);
+      },
+      (delivery) => this.admit(delivery),
+    );
     this.monitor = new StallMonitor(
       options.stallWarningMs,
       () => (this.endedSinceTick = []),
@@ -255,7 +265,7 @@ export class Worker {
   get reservedCount(): number {
     let held = 0;
     for (const slot of this.running.values()) if (!slot.task) held += 1;
-    return this.inbox.length + this.alone.length + held + (this.lone ? 1 : 0);
+    return this.inbox.length + this.alone.length + this.rateLimits.waiting().length + held + (this.lone ? 1 : 0);
   }
 
   /** The queues consumed now, in the order they were added. */
@@ -281,7 +291,7 @@ export class Worker {
       else if (slot.heldUntil) scheduled.push({ ...snapshot, eta: slot.heldUntil });
       else reserved.push(snapshot);
     }
-    for (const delivery of [...this.inbox, ...this.alone, ...(this.lone ? [this.lone] : [])]) {
+    for (const delivery of [...this.inbox, ...this.rateLimits.waiting(), ...this.alone, ...(this.lone ? [this.lone] : [])]) {
       const task = decoded(delivery);
       if (task) reserved.push({ task, queue: delivery.queue, delivery: deliveryInfo(delivery) });
     }
@@ -301,14 +311,15 @@ export class Worker {
       const id: unknown = delivery.message.properties.headers?.id;
       return typeof id === 'string' ? id : decoded(delivery)?.id;
     };
-    const revoked = this.inbox.filter((delivery) => {
+    const matches = (delivery: Delivery): boolean => {
       const id = idOf(delivery);
       return id !== undefined && isRevoked(id);
-    });
-    for (const delivery of revoked) {
-      this.inbox.splice(this.inbox.indexOf(delivery), 1);
-      void this.begin(delivery);
-    }
+    };
+    const revoked = this.inbox.filter(matches);
+    for (const delivery of revoked) this.inbox.splice(this.inbox.indexOf(delivery), 1);
+    // Rate-limited ones too: a revoked task does not wait for its turn.
+    revoked.push(...this.rateLimits.take(matches));
+    for (const delivery of revoked) void this.begin(delivery);
     return revoked.length;
   }
 
@@ -377,14 +388,45 @@ export class Worker {
       this.sendingBack.add(sent);
       return;
     }
-    if (this.deadLetters.runsAlone(delivery)) this.alone.push(delivery);
-    else this.inbox.push(delivery);
+    if (this.deadLetters.runsAlone(delivery)) {
+      this.alone.push(delivery);
+    } else {
+      const name: unknown = message.properties.headers?.task;
+      if (typeof name === 'string' && this.rateLimits.hold(delivery, name)) return;
+      this.inbox.push(delivery);
+    }
     this.pump();
+  }
+
+  /** A rate-limited delivery's turn came. */
+  private admit(delivery: Delivery): void {
+    if (delivery.settled) return; // its channel closed meanwhile
+    if (this.stopping) {
+      void this.handBack(delivery);
+      return;
+    }
+    this.inbox.push(delivery);
+    this.pump();
+  }
+
+  /**
+   * Sets a task's rate limit on this worker (the remote control `rate_limit`), over the task's
+   * own `rateLimit`: starts per second, 0 for none.
+   */
+  setRateLimit(taskName: string, perSecond: number): void {
+    this.rateLimits.set(taskName, perSecond);
+  }
+
+  /** The rate limit in force on this worker for a task, in starts per second (0: none). */
+  rateLimit(taskName: string): number {
+    return this.rateLimits.limit(taskName);
   }
 
   /** Deliveries of a closed channel can no longer be settled: the broker requeued them, so the unstarted ones are dropped. */
   private onChannelClosed(channel: TransportChannel): void {
-    let dropped = 0;
+    const held = this.rateLimits.take((delivery) => delivery.channel === channel);
+    for (const delivery of held) delivery.settled = true;
+    let dropped = held.length;
     for (const list of [this.inbox, this.alone]) {
       for (let i = list.length - 1; i >= 0; i -= 1) {
         if (list[i].channel !== channel) continue;
@@ -443,7 +485,11 @@ export class Worker {
       const paused = this.consumer.pause();
       this.deadLetters.holdCopiesUntil(paused);
       await paused;
-      const others = [...this.alone.splice(0), ...this.inbox.filter((d) => this.deadLetters.counts(d.queue))];
+      const others = [
+        ...this.alone.splice(0),
+        ...this.inbox.filter((d) => this.deadLetters.counts(d.queue)),
+        ...this.rateLimits.take((d) => this.deadLetters.counts(d.queue)),
+      ];
       this.inbox.splice(0, this.inbox.length, ...this.inbox.filter((d) => !others.includes(d)));
       await Promise.all(others.map((d) => this.sendBack(d)));
       await this.whenIdle();
@@ -590,7 +636,7 @@ export class Worker {
     await this.consumer.stop();
     const lone = this.lone;
     this.lone = undefined;
-    const unstarted = [...this.inbox.splice(0), ...this.alone.splice(0), ...(lone ? [lone] : [])];
+    const unstarted = [...this.inbox.splice(0), ...this.alone.splice(0), ...this.rateLimits.take(), ...(lone ? [lone] : [])];
     await Promise.all(unstarted.map((delivery) => this.handBack(delivery)));
     if (this.running.size > 0) {
       const timeoutMs = this.options.shutdownTimeoutMs;

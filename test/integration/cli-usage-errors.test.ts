@@ -58,6 +58,7 @@ describe('warren command line: usage errors', () => {
     [['inspect', 'query_task'], 'missing required argument: <ids> (see warren inspect query_task --help)'],
     [['control', 'revoke'], 'missing required argument: <ids> (see warren control revoke --help)'],
     [['control', 'add_consumer'], 'missing required argument: <queue> (see warren control add_consumer --help)'],
+    [['control', 'rate_limit', 'mail.send'], 'missing required argument: <rate> (see warren control rate_limit --help)'],
     [['status', '--jsn'], 'unknown argument: jsn (see warren status --help)'],
     [['purge'], 'missing required argument: --queues (see warren purge --help)'],
     [['events', '--dumpp'], 'unknown argument: dumpp (see warren events --help)'],

@@ -236,6 +236,37 @@ describe('a warren worker in a Celery fleet (Python Celery 5.2 as the peer, a vh
     expect(await running.get({ timeout: 5000 })).toBe('held');
   });
 
+  test('celery control rate_limit: the warren worker starts the task at most that often, others run meanwhile; warren control rate_limit lifts it and sets one on the Python worker', async () => {
+    const limited = await celery('control', 'rate_limit', names.add, '2/s', '-d', warrenNode);
+    expect(limited).toContain(`->  ${warrenNode}: OK\n        new rate limit set successfully`);
+    expect(await celery('control', 'rate_limit', `${prefix}.nothing`, '2/s', '-d', warrenNode)).toContain(`->  ${warrenNode}: ERROR\n        unknown task`);
+
+    const starts = new Map<string, number>();
+    const onStarted = ({ taskId }: { taskId: string }): void => void starts.set(taskId, Date.now());
+    worker.on('task-started', onStarted);
+    try {
+      const adds = await Promise.all([1, 2, 3, 4].map((n) => app.sendTask<number>(names.add, [n, n], {}, { queue: queues.warren })));
+      // Sent after the four, it starts before the last of them: the held ones take no slot.
+      const other = await app.sendTask<string>(names.hold, [], {}, { queue: queues.warren });
+      holding.open();
+      expect(await other.get({ timeout: 10_000 })).toBe('held');
+      expect(await Promise.all(adds.map((r) => r.get({ timeout: 10_000 })))).toEqual([2, 4, 6, 8]);
+      const times = adds.map((r) => starts.get(r.id)!).sort((a, b) => a - b);
+      const gaps = times.slice(1).map((t, i) => t - times[i]);
+      process.stdout.write(`rate_limit 2/s: gaps between starts ${gaps.join(', ')} ms\n`);
+      for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(490);
+      expect(starts.get(other.id)!).toBeLessThan(times[3]);
+    } finally {
+      worker.off('task-started', onStarted);
+    }
+
+    const lifted = await runCli(['control', 'rate_limit', names.add, '0', '--broker', vhost.url, '-d', warrenNode, '-t', '2']);
+    expect(lifted.stdout).toBe(`${warrenNode}: OK rate limit disabled successfully\n`);
+    expect(worker.rateLimit(names.add)).toBe(0);
+    const onPython = await runCli(['control', 'rate_limit', names.mul, '10/m', '--broker', vhost.url, '-d', pythonNode, '-t', '2']);
+    expect(onPython.stdout).toBe(`${pythonNode}: OK new rate limit set successfully\n`);
+  });
+
   test("celery events --dump shows a warren task's full sequence", async () => {
     const dump = spawn(PYTHON, ['-m', 'celery', '-b', vhost.url, 'events', '--dump'], { cwd: CELERY_FIXTURES, env: { ...process.env, PYTHONUNBUFFERED: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

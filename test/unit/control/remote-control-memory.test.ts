@@ -259,9 +259,15 @@ describe('remote control of a warren worker (memory://)', () => {
     ]);
     expect(await env.app.control.inspect(W1).ping()).toEqual({ 'w1@test': { ok: 'pong' } });
     expect(await env.app.control.broadcast('frobnicate', {}, W1)).toEqual([{ 'w1@test': { error: 'unknown control command "frobnicate"' } }]);
-    expect(await env.app.control.broadcast('rate_limit', { task_name: 'x', rate_limit: '1/s' }, W1)).toEqual([
-      { 'w1@test': { error: 'rate_limit is not supported by warren: warren has no task rate limits' } },
+    expect(await env.app.control.broadcast('time_limit', { task_name: 'x', hard: 1 }, W1)).toEqual([
+      { 'w1@test': { error: "time_limit is not supported by warren: set a task's time limits in its options, or the worker's with --time-limit" } },
     ]);
+    // rate_limit is carried out: a task this worker does not have, a rate that is none.
+    expect(await env.app.control.rateLimit('x', '1/s', W1)).toEqual([{ 'w1@test': { error: 'unknown task' } }]);
+    expect(await env.app.control.rateLimit('x', '1/fortnight', W1)).toEqual([
+      { 'w1@test': { error: `Invalid rate limit string: a rate limit is a number of tasks per second, or a string like '10/s', '100/m' or '1000/h' (got "1/fortnight")` } },
+    ]);
+    expect(await env.app.control.broadcast('rate_limit', { rate_limit: '1/s' }, W1)).toEqual([{ 'w1@test': { error: 'rate_limit: task_name must be a task name (got nothing)' } }]);
   });
 
   test('--statedb: revoked ids survive a restart of the worker', async () => {
