@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { Chain, Chord, Group, Signature, WorkerWorkflow, type AnySignature, type ClientRuntime, type Frozen, type OutgoingTask, type SignatureOptions } from '../canvas';
-import { DEFAULT_RESULT_BACKEND, loadDefinitions, parseResultBackendUrl, type ResultBackendUrl } from '../config';
+import { checkQueueNames, DEFAULT_RESULT_BACKEND, loadDefinitions, parseResultBackendUrl, type ResultBackendUrl } from '../config';
 import type { Definitions } from '../config/types';
 import { Beat, DEFAULT_STATE_FILE, LeaderLock, Schedules, createScheduleStore } from '../beat';
 import { BrokerUnavailableError, ChordUnsupportedError, ClosedError, UnknownQueueError, UsageError } from '../errors';
@@ -680,7 +680,7 @@ export class App {
   private async startWorkerNow(options: WorkerOptions): Promise<Worker> {
     const resolved = resolveWorkerOptions(options, { maxMessageBytes: maxMessageBytes(this.options.maxMessageBytes, 'maxMessageBytes') });
     const definitions = await this.loadedDefinitions();
-    const names = resolved.queues.length > 0 ? [...resolved.queues] : [definitions.defaultQueue];
+    const names = consumedQueues(resolved, definitions); // throws UnknownQueueError, UsageError
     const topology = selectTopology(buildTopology(definitions), names); // throws UnknownQueueError
     const queues = definitions.queues.filter((q) => names.includes(q.name));
     const transport = await this.connect();
@@ -764,7 +764,9 @@ export class App {
     return new ProcessPool({
       module: resolvePath(process.cwd(), options.appModule ?? ''),
       childMain,
-      size: options.concurrency,
+      // With autoscale the pool starts at its min; at least one child, so that a module that
+      // cannot load stops the start here.
+      size: options.autoscale ? Math.max(1, options.autoscale.min) : options.concurrency,
       hostname: options.hostname,
       logger: this.logger,
       maxTasksPerChild: options.maxTasksPerChild,
@@ -924,6 +926,25 @@ export class App {
 export type QueueCheck = { name: string; messages: number; consumers: number; missing?: undefined } | { name: string; missing: true };
 
 /** A passive declare refused with 404 NOT_FOUND. */
+/**
+ * The queues a worker consumes: `queues` (else the default queue, or with `excludeQueues` every
+ * queue of the definitions), less `excludeQueues`.
+ * @throws UnknownQueueError for an excluded queue the definitions do not declare (a named one is
+ *   checked when its topology is picked); UsageError when nothing is left
+ */
+function consumedQueues(options: { queues: readonly string[]; excludeQueues: readonly string[] }, definitions: Definitions): string[] {
+  const { queues, excludeQueues } = options;
+  if (excludeQueues.length === 0) return queues.length > 0 ? [...queues] : [definitions.defaultQueue];
+  checkQueueNames(definitions, excludeQueues, 'excludeQueues (-X)');
+  const declared = definitions.queues.map((q) => q.name);
+  const from = queues.length > 0 ? queues : declared;
+  const names = from.filter((name) => !excludeQueues.includes(name));
+  if (names.length === 0) {
+    throw new UsageError(`no queue is left to consume: the worker would consume ${from.join(', ')}, and excludes ${excludeQueues.join(', ')}`);
+  }
+  return names;
+}
+
 function isNotFound(err: unknown): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
   return code === 404 || (err instanceof Error && /\b404\b|NOT_FOUND/.test(err.message));

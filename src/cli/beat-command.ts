@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { closeOnSignal } from './shutdown';
+import { reportDetachedReady } from './detach';
 import { hostFormat } from '../util/node-names';
 import { appFromArgs, applyDaemonArgs, withCommonOptions, withDaemonOptions, withStoreOption, type CommonArgs, type DaemonArgs, type StoreArgs } from './common-options';
 
@@ -17,9 +18,10 @@ export const beatCommand: CommandModule<object, BeatArgs> = {
       .option('lock-suffix', { requiresArg: true, type: 'string', describe: 'separates beats of different deployments on one broker' })
       .example('$0 beat --store postgres://localhost/warren', 'fire the schedule, keeping state in PostgreSQL') as unknown as Argv<BeatArgs>,
   handler: async (args) => {
-    applyDaemonArgs(args, hostFormat('warren@%h'));
+    if ((await applyDaemonArgs(args, hostFormat('warren@%h'), 'beat')) === 'detached') return;
     const { app, logger } = await appFromArgs(args);
     const beat = await app.startBeat({ lockSuffix: args['lock-suffix'] });
+    reportDetachedReady();
     await closeOnSignal(app, logger, () => ({ leader: beat.isLeader }));
   },
 };

@@ -6,6 +6,7 @@ import { createLogger, defaultLogLevel, LOG_FORMATS, LOG_LEVELS, normalizeLogLev
 import { loadApp } from '../app/load-app';
 import { nodeFormat } from '../util/node-names';
 import { takePidfile } from './pidfile';
+import { detach, isDetachedChild } from './detach';
 
 export interface CommonArgs {
   definitions?: string;
@@ -141,6 +142,7 @@ export function routingFromArgs(args: RoutingArgs): { queue?: string; exchange?:
 export interface DaemonArgs {
   logfile?: string;
   pidfile?: string;
+  detach?: boolean;
 }
 
 export function withDaemonOptions<T>(yargs: Argv<T>): Argv<T & DaemonArgs> {
@@ -157,21 +159,34 @@ export function withDaemonOptions<T>(yargs: Argv<T>): Argv<T & DaemonArgs> {
       requiresArg: true,
       type: 'string',
       describe: "write this process's pid to this file, removed on exit; refuses to start while the pid in it runs; %n, %h, %d, %p work",
+    })
+    .option('detach', {
+      alias: 'D',
+      type: 'boolean',
+      describe: 'run in the background (needs --logfile; --pidfile advised): returns once it runs, printing its pid, or with its error',
     }) as Argv<T & DaemonArgs>;
 }
 
 /**
- * The files of `--logfile` and `--pidfile`, their placeholders filled in for `nodename`: the log
- * file is opened (and named in `WARREN_LOG_FILE`, so that the loggers made from now on, and the
- * pool processes', write there), then the pid file taken.
+ * `--detach`: starts the command again in the background and returns `detached` once it runs
+ * (the caller stops there; CommandExit when it failed to start). Else the files of `--logfile` and `--pidfile`,
+ * their placeholders filled in for `nodename`: the log file is opened (and named in
+ * `WARREN_LOG_FILE`, so that the loggers made from now on, and the pool processes', write there),
+ * then the pid file taken; `here` says to go on.
  * @throws UsageError when the log file cannot be opened or the pid file names a running process:
  *   nothing was started.
  */
-export function applyDaemonArgs(args: DaemonArgs, nodename: string): void {
+export async function applyDaemonArgs(args: DaemonArgs, nodename: string, what: 'worker' | 'beat'): Promise<'detached' | 'here'> {
+  if (args.detach && !isDetachedChild()) {
+    if (args.logfile === undefined) throw new UsageError(`--detach needs --logfile: a ${what} in the background has no terminal to write its logs to`);
+    await detach(what, nodeFormat(args.logfile, nodename));
+    return 'detached';
+  }
   if (args.logfile !== undefined) {
     const file = nodeFormat(args.logfile, nodename);
     createLogger({ file, level: 'silent' }); // opens it, or throws
     process.env.WARREN_LOG_FILE = file;
   }
   if (args.pidfile !== undefined) takePidfile(nodeFormat(args.pidfile, nodename));
+  return 'here';
 }

@@ -14,6 +14,8 @@ interface ControlArgs extends FleetArgs {
   'routing-key'?: string;
   task?: string;
   rate?: string;
+  max?: number;
+  min?: number;
 }
 
 interface ControlAction {
@@ -47,6 +49,12 @@ const ACTIONS: readonly ControlAction[] = [
     command: 'rate_limit <task> <rate>',
     describe: "set a task's rate limit on the workers: 10/s, 100/m, 1000/h, or a number per second; 0 lifts it (a warren worker starts the task at most that often; tasks that come sooner wait in it)",
     arguments: (args) => ({ task_name: args.task, rate_limit: args.rate }),
+  },
+  {
+    name: 'autoscale',
+    command: 'autoscale <max> [min]',
+    describe: 'new bounds for workers started with --autoscale: from min to max tasks at once (a warren worker: max at most the one it started with)',
+    arguments: (args) => ({ max: args.max, min: args.min ?? null }),
   },
   { name: 'cancel_consumer', command: 'cancel_consumer <queue>', describe: 'make workers stop consuming a queue', arguments: (args) => ({ queue: args.queue }) },
   { name: 'enable_events', command: 'enable_events', describe: 'make workers send task events', arguments: () => ({}) },

@@ -69,7 +69,17 @@ export function topologyMismatchHint(err: TopologyMismatchError): string {
 }
 
 /** Prints an error the way a person should read it and returns the exit code it maps to. */
+/** Thrown by a command that has said what went wrong itself: the process exits with `exitCode`, and nothing more is printed. */
+export class CommandExit extends Error {
+  override name = 'CommandExit';
+
+  constructor(readonly exitCode: number) {
+    super(`exit ${exitCode}`);
+  }
+}
+
 export function reportError(err: unknown, write: (text: string) => void): number {
+  if (err instanceof CommandExit) return err.exitCode;
   if (err instanceof TopologyMismatchError) {
     write(`warren: ${err.code}: ${err.message}\n${topologyMismatchHint(err)}\n`);
     return ExitCode.failure;

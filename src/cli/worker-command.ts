@@ -6,12 +6,15 @@ import { resolveWorkerOptions, type WorkerOptions } from '../worker';
 import { ExitCode } from './exit-codes';
 import { guardWorkerProcess } from './process-guards';
 import { closeOnSignal } from './shutdown';
+import { reportDetachedReady } from './detach';
 import { appFromArgs, applyDaemonArgs, durationFlag, splitList, withCommonOptions, withDaemonOptions, withStoreOption, type CommonArgs, type DaemonArgs, type StoreArgs } from './common-options';
 
 interface WorkerArgs extends CommonArgs, StoreArgs, DaemonArgs {
   app: string;
   queues?: string[];
+  'exclude-queues'?: string[];
   concurrency?: number;
+  autoscale?: string;
   'prefetch-multiplier'?: number;
   hostname?: string;
   'shutdown-timeout'?: string;
@@ -39,6 +42,8 @@ interface WorkerArgs extends CommonArgs, StoreArgs, DaemonArgs {
 /** The flag of each worker option, for error messages. */
 const FLAGS: Record<keyof WorkerOptions, string> = {
   queues: '--queues',
+  excludeQueues: '--exclude-queues',
+  autoscale: '--autoscale',
   concurrency: '--concurrency',
   prefetchMultiplier: '--prefetch-multiplier',
   hostname: '--hostname',
@@ -88,9 +93,24 @@ export function workerOptionsFromArgs(args: Omit<WorkerArgs, keyof CommonArgs | 
     );
   }
   const { pool, concurrency } = poolFromArgs(args.pool, args.concurrency);
+  let autoscale: WorkerOptions['autoscale'];
+  if (args.autoscale !== undefined) {
+    if (args.pool === 'solo') throw new UsageError(`-P solo runs one task at a time: it takes no --autoscale`);
+    const match = /^\s*(\d+)\s*(?:,\s*(\d+)\s*)?$/.exec(String(args.autoscale));
+    if (!match) throw new UsageError(`--autoscale takes max,min as Celery's does, e.g. --autoscale 10,3 (got ${JSON.stringify(args.autoscale)})`);
+    // Celery's environment variable for the time from a growth to a shrink, in seconds.
+    const keepalive = process.env.AUTOSCALE_KEEPALIVE;
+    const keepaliveMs = keepalive === undefined || keepalive === '' ? undefined : Number(keepalive) * 1000;
+    if (keepaliveMs !== undefined && !(Number.isFinite(keepaliveMs) && keepaliveMs >= 0)) {
+      throw new UsageError(`environment variable AUTOSCALE_KEEPALIVE is ${JSON.stringify(keepalive)} (expected a number of seconds)`);
+    }
+    autoscale = { max: Number(match[1]), min: match[2] === undefined ? 0 : Number(match[2]), keepaliveMs: keepaliveMs === undefined ? undefined : Math.round(keepaliveMs) };
+  }
   const options: WorkerOptions = {
     queues: splitList(args.queues),
+    excludeQueues: splitList(args['exclude-queues']),
     concurrency,
+    autoscale,
     prefetchMultiplier: args['prefetch-multiplier'],
     hostname: args.hostname,
     shutdownTimeoutMs: durationFlag('shutdown-timeout', args['shutdown-timeout']),
@@ -148,7 +168,19 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
     withDaemonOptions(withStoreOption(withCommonOptions(yargs)))
       .option('app', { requiresArg: true, alias: 'A', type: 'string', demandOption: true, describe: 'tasks module (ES module or CommonJS) whose default export, or export "app", is the app' })
       .option('queues', { requiresArg: true, alias: 'Q', type: 'string', array: true, describe: 'queues to consume, comma-separated (default: the default queue)' })
+      .option('exclude-queues', {
+        requiresArg: true,
+        alias: 'X',
+        type: 'string',
+        array: true,
+        describe: 'queues not to consume, comma-separated: taken out of -Q, or without -Q out of every queue of the definitions (Celery\'s -X)',
+      })
       .option('concurrency', { requiresArg: true, alias: 'c', type: 'number', describe: `tasks run at once (default: the number of CPUs, ${availableParallelism()} here)` })
+      .option('autoscale', {
+        requiresArg: true,
+        type: 'string',
+        describe: "run from min to max tasks at once (pool processes with -P process), as Celery's: max,min, e.g. 10,3; grows while deliveries wait, shrinks 30 s after the last growth; not with -c",
+      })
       .option('prefetch-multiplier', { requiresArg: true, type: 'number', describe: 'unacknowledged messages per concurrency slot (default: 1)' })
       .option('hostname', { requiresArg: true, alias: 'n', type: 'string', describe: 'node name (default warren@<host>)' })
       .option('shutdown-timeout', {
@@ -197,7 +229,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
   handler: async (args) => {
     const options = workerOptionsFromArgs(args);
     if (args['lock-suffix'] !== undefined && !args.beat) throw new UsageError('--lock-suffix is for the embedded beat: give -B too');
-    applyDaemonArgs(args, resolveWorkerOptions(options).hostname);
+    if ((await applyDaemonArgs(args, resolveWorkerOptions(options).hostname, 'worker')) === 'detached') return;
     const { app, logger } = await appFromArgs(args);
     let worker;
     try {
@@ -227,6 +259,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
         throw err;
       }
     }
+    reportDetachedReady();
     // `celery control shutdown` / `warren control shutdown` stop the worker: then the process ends too, with status 0.
     const remoteShutdown = new Promise<string>((resolve) => worker.on('closed', () => resolve('remote shutdown')));
     await closeOnSignal(app, logger, () => ({ active: worker.active }), Promise.race([fatal, remoteShutdown]));

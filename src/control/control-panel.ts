@@ -59,7 +59,6 @@ const NOT_SUPPORTED: Readonly<Record<string, string>> = {
   pool_grow: 'the pool size is fixed (-c)',
   pool_shrink: 'the pool size is fixed (-c)',
   pool_restart: 'the pool cannot be restarted',
-  autoscale: 'warren does not autoscale',
   election: 'warren has no gossip',
   objgraph: 'not available in Node',
   memsample: 'not available in Node',
@@ -111,6 +110,7 @@ export class ControlPanel {
       clock: () => ({ clock: c.clock.value }),
       hello: (args) => this.hello(args),
       rate_limit: (args) => this.rateLimit(args),
+      autoscale: (args) => this.autoscale(args),
       add_consumer: (args) => this.addConsumer(args),
       cancel_consumer: (args) => this.cancelConsumer(args),
       shutdown: (args) => {
@@ -184,6 +184,9 @@ export class ControlPanel {
         'put-guarded-by-semaphore': false,
         timeouts: [options.softTimeLimit ?? null, options.timeLimit ?? null],
         implementation: `warren:${worker.poolKind}`,
+        ...(worker.autoscaleLimits && {
+          autoscaler: { ...worker.autoscaleLimits, current: worker.currentConcurrency, qty: worker.active + worker.reservedCount },
+        }),
       },
       broker: this.context.broker(),
       prefetch_count: worker.prefetchCount,
@@ -330,6 +333,31 @@ export class ControlPanel {
     }
     this.context.logger.info({ task: name, rateLimit: given }, 'new rate limit set by remote control');
     return ok('new rate limit set successfully');
+  }
+
+  /** Celery's `autoscale [max [min]]`: new bounds for a worker that autoscales (one not given stays). */
+  private autoscale(args: Record<string, unknown>): unknown {
+    const { worker, logger } = this.context;
+    const limits = worker.autoscaleLimits;
+    if (!limits) return { error: 'Autoscale not enabled' };
+    const bound = (key: 'max' | 'min'): number => {
+      const value = args[key] ?? limits[key];
+      const number = typeof value === 'string' ? Number(value) : value;
+      if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < (key === 'max' ? 1 : 0)) {
+        throw new ControlArgumentError(`autoscale: ${key} must be a whole number (got ${describeValue(value)})`);
+      }
+      return number;
+    };
+    const max = bound('max');
+    const min = bound('min');
+    if (min > max) return { error: `autoscale: min ${min} is above max ${max}` };
+    try {
+      worker.setAutoscale(max, min);
+    } catch (err) {
+      return { error: (err as Error).message };
+    }
+    logger.info({ max, min }, 'autoscale bounds set by remote control');
+    return ok(`autoscale now max=${max} min=${min}`);
   }
 
   private async addConsumer(args: Record<string, unknown>): Promise<unknown> {

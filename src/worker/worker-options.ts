@@ -15,6 +15,19 @@ export interface WorkerOptions {
    */
   queues?: readonly string[];
   /**
+   * Queue names not to consume (Celery's `-X/--exclude-queues`): taken out of `queues`, or,
+   * when `queues` is not given, out of every queue the definitions declare. Each must be declared.
+   * @defaultValue none
+   */
+  excludeQueues?: readonly string[];
+  /**
+   * Celery's `--autoscale max,min`: run between `min` and `max` tasks at once (pool processes,
+   * with the process pool), growing when deliveries wait and shrinking 30 s after the last
+   * growth when fewer are in hand. The prefetch is `max` x the multiplier. Not with `concurrency`.
+   * @defaultValue none: `concurrency` tasks at once
+   */
+  autoscale?: { readonly max: number; readonly min?: number; /** Time from the last growth to a shrink. @defaultValue 30000, as Celery's */ readonly keepaliveMs?: number };
+  /**
    * Tasks run at once (Celery's `--concurrency`).
    * @defaultValue the number of CPUs (`os.availableParallelism()`), as Celery
    */
@@ -139,6 +152,9 @@ export interface WorkerOptions {
 export interface ResolvedWorkerOptions {
   /** Empty means the definitions' default queue. */
   readonly queues: readonly string[];
+  readonly excludeQueues: readonly string[];
+  /** The bounds of `autoscale`; `concurrency` is then `max`. */
+  readonly autoscale: { readonly max: number; readonly min: number; readonly keepaliveMs: number } | undefined;
   readonly concurrency: number;
   readonly prefetchMultiplier: number;
   readonly hostname: string;
@@ -163,6 +179,10 @@ export interface ResolvedWorkerOptions {
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
 export const DEFAULT_STALL_WARNING_MS = 2000;
+/** Autoscale shrinks no sooner than this after its last growth (Celery's AUTOSCALE_KEEPALIVE). */
+export const AUTOSCALE_KEEPALIVE_MS = 30_000;
+/** How often autoscale looks at the load (Celery's autoscaler interval). */
+export const AUTOSCALE_TICK_MS = 1000;
 
 export interface ResolveWorkerOptionsContext {
   /** The app's `maxMessageBytes`, the default of the worker's. */
@@ -173,6 +193,8 @@ export interface ResolveWorkerOptionsContext {
 
 const KEYS: ReadonlyArray<keyof WorkerOptions> = [
   'queues',
+  'excludeQueues',
+  'autoscale',
   'concurrency',
   'prefetchMultiplier',
   'hostname',
@@ -284,6 +306,19 @@ export function resolveWorkerOptions(options: WorkerOptions = {}, context: Resol
     if (pool !== 'process') problems.push(`${name(key)} needs the process pool (${name('pool')} process)`);
     return value;
   };
+  let autoscale: { max: number; min: number; keepaliveMs: number } | undefined;
+  if (options.autoscale !== undefined) {
+    const { max, min = 0, keepaliveMs = AUTOSCALE_KEEPALIVE_MS } = (options.autoscale ?? {}) as { max?: unknown; min?: unknown; keepaliveMs?: unknown };
+    const whole = (value: unknown, least: number): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= least;
+    if (!whole(max, 1) || !whole(min, 0) || min > max || !whole(keepaliveMs, 0)) {
+      const got = typeof options.autoscale === 'object' && options.autoscale !== null ? `max ${show(max)}, min ${show(min)}, keepaliveMs ${show(keepaliveMs)}` : show(options.autoscale);
+      problems.push(`${name('autoscale')} must be a max of at least 1, a min from 0 to max and a keepaliveMs of 0 or more, as in --autoscale 10,3 (got ${got})`);
+    } else if (options.concurrency !== undefined) {
+      problems.push(`give ${name('concurrency')} or ${name('autoscale')}, not both: with autoscale the worker runs from min to max tasks at once`);
+    } else {
+      autoscale = { max, min, keepaliveMs };
+    }
+  }
   const maxTasksPerChild = perChild('maxTasksPerChild', 'tasks');
   const maxMemoryPerChild = perChild('maxMemoryPerChild', 'bytes');
 
@@ -302,15 +337,17 @@ export function resolveWorkerOptions(options: WorkerOptions = {}, context: Resol
   const timeLimit = seconds('timeLimit');
   const softTimeLimit = seconds('softTimeLimit');
 
-  let queues: string[] = [];
-  if (options.queues !== undefined) {
-    const list: unknown = options.queues;
+  const queueNames = (key: 'queues' | 'excludeQueues'): string[] => {
+    const list: unknown = options[key];
+    if (list === undefined) return [];
     if (!Array.isArray(list) || list.some((q) => typeof q !== 'string' || q.trim() === '')) {
-      problems.push(`${name('queues')} must be a list of queue names (got ${show(list)})`);
-    } else {
-      queues = [...new Set(list as string[])];
+      problems.push(`${name(key)} must be a list of queue names (got ${show(list)})`);
+      return [];
     }
-  }
+    return [...new Set(list as string[])];
+  };
+  const queues = queueNames('queues');
+  const excludeQueues = queueNames('excludeQueues');
 
   let hostname = `warren@${osHostname()}`;
   if (options.hostname !== undefined) {
@@ -333,7 +370,9 @@ export function resolveWorkerOptions(options: WorkerOptions = {}, context: Resol
   if (problems.length > 0) throw new UsageError(problems.join('; '));
   return Object.freeze({
     queues: Object.freeze(queues),
-    concurrency,
+    excludeQueues: Object.freeze(excludeQueues),
+    concurrency: autoscale?.max ?? concurrency,
+    autoscale,
     prefetchMultiplier,
     hostname,
     shutdownTimeoutMs,

@@ -20,7 +20,7 @@ import type { ResultStore } from './result-store';
 import type { TaskLookup } from './task-types';
 import type { Workflow } from './workflow';
 import type { WorkerEvents, WorkerSummary } from './worker-events';
-import type { ResolvedWorkerOptions } from './worker-options';
+import { AUTOSCALE_TICK_MS, type ResolvedWorkerOptions } from './worker-options';
 
 /** What a worker is made of; the app assembles it (`app.startWorker()`). */
 export interface WorkerParts {
@@ -125,6 +125,12 @@ export class Worker {
   private readonly started = new Map<string, number>();
   private startedCount = 0;
   private readonly scheduled = new ScheduledTasks();
+  /** Tasks run at once now: `concurrency`, or with `autoscale` from its min to its max. */
+  private slots: number;
+  /** The bounds of autoscale (remote control `autoscale` changes them), and its timer. */
+  private autoscaleBounds: { max: number; min: number; keepaliveMs: number } | undefined;
+  private autoscaler: NodeJS.Timeout | undefined;
+  private lastScaleUp = 0;
   /** Deliveries of rate-limited tasks wait here for their turn (`rateLimit`, remote `rate_limit`). */
   private readonly rateLimits: RateLimits;
   /** The queues consumed now: the ones started with, and those added and cancelled since. */
@@ -139,6 +145,8 @@ export class Worker {
     this.options = options;
     this.hostname = options.hostname;
     this.prefetch = options.concurrency * options.prefetchMultiplier;
+    this.autoscaleBounds = options.autoscale && { ...options.autoscale };
+    this.slots = options.autoscale?.min ?? options.concurrency;
     this.consumed = [...parts.queues];
     this.logger = parts.logger.child({ component: 'worker', hostname: this.hostname });
     this.events = new TypedEvents<WorkerEvents>({ logger: this.logger });
@@ -210,6 +218,10 @@ export class Worker {
       throw err;
     }
     this.monitor.start();
+    if (this.autoscaleBounds) {
+      this.autoscaler = setInterval(() => this.autoscale(), AUTOSCALE_TICK_MS);
+      this.autoscaler.unref();
+    }
     const { concurrency } = this.options;
     this.logger.info({ queues: names, concurrency, prefetch: this.prefetch, pool: this.pool.kind, node: this.parts.transport.connectedTo() }, 'worker ready');
     // After the caller of start() (app.startWorker) had its turn to add listeners.
@@ -444,7 +456,58 @@ export class Worker {
       void this.runAlone();
       return;
     }
-    while (this.running.size < this.options.concurrency && this.inbox.length > 0) void this.begin(this.inbox.shift()!);
+    while (this.running.size < this.slots && this.inbox.length > 0) void this.begin(this.inbox.shift()!);
+  }
+
+  /**
+   * Autoscale, once a second, as Celery's: as many slots as deliveries in hand (running and
+   * waiting for a slot), at most the max; fewer, down to the min, once the last growth is
+   * `keepaliveMs` old.
+   */
+  private autoscale(): void {
+    const bounds = this.autoscaleBounds;
+    if (!bounds || this.stopping || this.solo) return;
+    const demand = this.running.size + this.inbox.length;
+    const up = Math.min(demand, bounds.max);
+    if (up > this.slots) {
+      this.lastScaleUp = Date.now();
+      this.resize(up);
+      return;
+    }
+    const down = Math.max(demand, bounds.min);
+    if (down < this.slots && Date.now() - this.lastScaleUp >= bounds.keepaliveMs) this.resize(down);
+  }
+
+  private resize(slots: number): void {
+    const from = this.slots;
+    if (slots === from) return;
+    this.slots = slots;
+    this.pool.resize?.(slots);
+    this.logger.info({ from, to: slots }, `autoscale: ${slots > from ? 'up' : 'down'} to ${slots} tasks at once`);
+    this.pump();
+  }
+
+  /** Tasks run at once now (`concurrency`, or where autoscale has it). */
+  get currentConcurrency(): number {
+    return this.slots;
+  }
+
+  /** The bounds of autoscale, or undefined when the worker does not autoscale. */
+  get autoscaleLimits(): { readonly max: number; readonly min: number } | undefined {
+    return this.autoscaleBounds && { ...this.autoscaleBounds };
+  }
+
+  /**
+   * New bounds for autoscale (the remote control `autoscale`); the slots move into them at once.
+   * @throws RangeError when the worker does not autoscale, or `max` is above the max it started
+   *   with (its prefetch is that max times the multiplier)
+   */
+  setAutoscale(max: number, min: number): void {
+    const started = this.options.autoscale?.max;
+    if (!this.autoscaleBounds || started === undefined) throw new RangeError('Autoscale not enabled');
+    if (max > started) throw new RangeError(`max ${max} is above the ${started} the worker started with (its prefetch is ${this.prefetch})`);
+    this.autoscaleBounds = { max, min, keepaliveMs: this.autoscaleBounds.keepaliveMs };
+    this.resize(Math.min(max, Math.max(min, this.slots)));
   }
 
   private begin(delivery: Delivery): Promise<void> {
@@ -632,6 +695,7 @@ export class Worker {
 
   private async shutDown(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.autoscaler);
     this.monitor.stop();
     await this.consumer.stop();
     const lone = this.lone;

@@ -88,4 +88,50 @@ describe("warren worker with Celery's flags", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('-X leaves queues out: without -Q, every queue of the definitions but those', async () => {
+    const { queues } = topology;
+    const worker = new WorkerProcess(['-A', TEST_TASKS, '-X', queues.default, '-n', 'exclude@test', '--definitions', suite.defs.file], { WARREN_TEST_PREFIX: suite.prefix });
+    workers.push(worker);
+    await worker.ready;
+    expect(await suite.probe.consumerCount(queues.task1)).toBe(1);
+    expect(await suite.probe.consumerCount(queues.task2)).toBe(1);
+    // Not consumed (nor declared by this worker, when nothing else declared it before).
+    expect((await suite.probe.queueExists(queues.default)) ? await suite.probe.consumerCount(queues.default) : 0).toBe(0);
+    expect(worker.logLines('worker ready')[0]).toMatchObject({ queues: [queues.task1, queues.task2] });
+    expect(await worker.stop()).toBe(0);
+  });
+
+  test('--detach: returns once the worker runs in the background, printing its pid; one that cannot start returns its error and leaves nothing running', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-detach-'));
+    const env = { WARREN_TEST_PREFIX: suite.prefix };
+    const queue = topology.queues.task2;
+    let pid: number | undefined;
+    try {
+      const args = ['worker', '-A', TEST_TASKS, '-Q', queue, '-n', 'bg@%h', '--detach', '-f', join(dir, '%n.log'), '--pidfile', join(dir, '%n.pid'), '--definitions', suite.defs.file];
+      const started = await runCli(args, env);
+      expect(started.code).toBe(0);
+      const match = /^warren worker running in the background, pid (\d+); logs in (.+)\n$/.exec(started.stdout);
+      expect(match?.[2]).toBe(join(dir, 'bg.log'));
+      pid = Number(match?.[1]);
+      expect(readFileSync(join(dir, 'bg.pid'), 'utf8').trim()).toBe(String(pid));
+      // Running already when the command returned.
+      expect(await suite.probe.consumerCount(queue)).toBe(1);
+      const result = await suite.client.sendTask(topology.tasks.deal2, ['bg']);
+      expect(await result.get({ timeout: 10_000 })).toEqual(expect.any(String));
+      process.kill(pid, 'SIGTERM');
+      await waitFor('the background worker to stop', () => !existsSync(join(dir, 'bg.pid')), 10_000);
+      await waitFor('its consumer to go', async () => (await suite.probe.consumerCount(queue)) === 0, 10_000);
+      pid = undefined;
+
+      const failed = await runCli(['worker', '-A', TEST_TASKS, '-Q', queue, '--detach', '-f', join(dir, 'down.log'), '--broker', 'amqp://guest:guest@127.0.0.1:1/', '--definitions', suite.defs.file], env);
+      expect(failed.code).toBe(1);
+      expect(failed.stdout).toBe('');
+      expect(failed.stderr).toContain(`warren: the background worker exited with 1 before it was running; nothing runs. It wrote to ${join(dir, 'down.log')}:`);
+      expect(failed.stderr).toContain('WARREN_BROKER_UNAVAILABLE');
+    } finally {
+      if (pid !== undefined) process.kill(pid, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

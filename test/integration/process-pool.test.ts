@@ -5,7 +5,7 @@ import { waitFor } from '../support/broker';
 import { testBrokerUrl } from '../support/broker-url';
 import { brokerSuite } from '../support/example-suite';
 import { markedPids, processAlive as alive } from '../support/processes';
-import { POOL_TASKS, type WorkerProcess } from '../support/worker-process';
+import { POOL_TASKS, WorkerProcess } from '../support/worker-process';
 
 async function failureOf(result: AsyncResult<unknown>, timeout = 15_000): Promise<TaskFailedError> {
   const error = await result.get({ timeout }).catch((e: unknown) => e);
@@ -152,6 +152,34 @@ describe('the process pool', () => {
     await waitFor('the grown child to be gone', () => !alive(big), 5000);
     expect(await worker.stop()).toBe(0);
   }, 40_000);
+
+  test('--autoscale 3,1: one pool process at start, three while three tasks are in hand, one again after AUTOSCALE_KEEPALIVE', async () => {
+    const worker = new WorkerProcess(
+      ['-A', POOL_TASKS, '-Q', queues.work, '-n', 'auto@test', '--pool', 'process', '--autoscale', '3,1', '--definitions', suite.defs.file],
+      { WARREN_TEST_PREFIX: prefix, WARREN_TEST_MARKS: marks, AUTOSCALE_KEEPALIVE: '1' },
+    );
+    try {
+      await worker.ready;
+      const processes = async (): Promise<number[]> => {
+        const stats = await suite.client.control.inspect({ destination: ['auto@test'], timeoutMs: 2000 }).stats();
+        return (stats['auto@test'] as { pool: { processes: number[] } }).pool.processes;
+      };
+      expect(await processes()).toHaveLength(1);
+      const results = await Promise.all([1, 2, 3].map((i) => send<number>('sleep', [`auto-${i}`, 2500])));
+      const pids = await Promise.all(results.map((result) => result.get({ timeout: 20_000 })));
+      // Three at once in three processes: the two started by autoscale beside the first.
+      expect(new Set(pids).size).toBe(3);
+      await waitFor('autoscale down to one process', async () => (await processes()).length === 1, 10_000);
+      // Log lines below warn reach stderr within 20 ms.
+      await waitFor('the log line of the last shrink', () => worker.output.includes('"autoscale: down to 1 tasks at once"'), 2000);
+      const scaled = worker.output.split('\n').filter((line) => line.includes('"autoscale: ')).map((line) => (JSON.parse(line) as { msg: string }).msg);
+      expect(scaled[scaled.length - 1]).toBe('autoscale: down to 1 tasks at once');
+      expect(scaled).toContain('autoscale: up to 3 tasks at once');
+      expect(await worker.stop()).toBe(0);
+    } finally {
+      await worker.stop('SIGKILL');
+    }
+  }, 60_000);
 
   test('rejectOnWorkerLost: a task that kills its child goes back to the broker, and past deliveryLimit 2 it is dead-lettered', async () => {
     const worker = await startWorker('reject@test', ['--pool', 'process', '-c', '2'], queues.limited);

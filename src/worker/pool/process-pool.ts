@@ -74,6 +74,8 @@ export class ProcessPool implements TaskPool {
   private readonly waiters: Array<(child: PoolProcess) => void> = [];
   private runIds = 0;
   private closing = false;
+  /** How many children the pool keeps: `size`, or what autoscale asked for since. */
+  private target: number;
   private readonly logger: Logger;
   private readonly killGraceMs: number;
   private readonly killOnExit = (): void => {
@@ -83,6 +85,22 @@ export class ProcessPool implements TaskPool {
   constructor(private readonly options: ProcessPoolOptions) {
     this.logger = options.logger.child({ component: 'pool' });
     this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    this.target = options.size;
+  }
+
+  resize(size: number): void {
+    this.target = size;
+    let live = this.live();
+    for (; live < size && !this.closing; live += 1) this.grow('autoscale');
+    for (; live > size && this.idle.length > 0; live -= 1) this.retire(this.idle[this.idle.length - 1], `autoscale: ${size} processes wanted`);
+    // Busy ones beyond the target go when their task ends (see release).
+  }
+
+  /** Children that stay: starting, idle or busy. */
+  private live(): number {
+    let count = 0;
+    for (const entry of this.children) if (entry.state !== 'leaving') count += 1;
+    return count;
   }
 
   async start(): Promise<void> {
@@ -245,14 +263,20 @@ export class ProcessPool implements TaskPool {
     if (!entry.replaced && !wasStarting) this.replace(entry);
   }
 
-  /** A fresh child for the slot `entry` leaves, unless the pool is closing. */
+  /** A fresh child for the slot `entry` leaves, unless the pool is closing or keeps fewer now. */
   private replace(entry: PoolProcess): void {
     entry.replaced = true;
-    if (this.closing) return;
+    if (this.closing || this.live() >= this.target) return;
+    this.grow(entry.pid);
+  }
+
+  /** Starts one more child (in place of the child `replaces`, or for autoscale), idle once it loaded the module. */
+  private grow(replaces: number | undefined | 'autoscale'): void {
     const { child, ready } = this.spawn();
     ready.then(
       () => {
-        this.logger.info({ pid: child.pid, replaced: entry.pid }, 'pool process started in place of another');
+        if (replaces === 'autoscale') this.logger.info({ pid: child.pid }, 'pool process started (autoscale)');
+        else this.logger.info({ pid: child.pid, replaced: replaces }, 'pool process started in place of another');
         this.release(child);
       },
       (error: Error) => {
@@ -284,6 +308,10 @@ export class ProcessPool implements TaskPool {
     const { maxTasksPerChild, maxMemoryPerChild } = this.options;
     if (this.closing) {
       this.retire(entry, 'the worker is stopping');
+      return;
+    }
+    if (this.live() > this.target) {
+      this.retire(entry, `autoscale: ${this.target} processes wanted`);
       return;
     }
     if (maxTasksPerChild !== undefined && entry.tasksRun >= maxTasksPerChild) {

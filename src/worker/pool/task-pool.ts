@@ -42,6 +42,11 @@ export interface TaskPool {
    * waits for a child.
    */
   processOf(run: RunningTask): number | undefined;
+  /**
+   * Autoscale: the process pool keeps `size` children from now on (starting the missing ones,
+   * ending idle ones, and busy ones when their task ends). The async pool has none to keep.
+   */
+  resize?(size: number): void;
 }
 
 /**

@@ -19,6 +19,21 @@ describe('app on memory://', () => {
     }
   });
 
+  test('excludeQueues (-X): every declared queue but those, or -Q less those; nothing left or an undeclared one is refused before anything is consumed', async () => {
+    const extra = { queues: [{ name: 'jobs', exchange: 'jobs', routingKey: 'jobs' }, { name: 'mail', exchange: 'jobs', routingKey: 'mail' }, { name: 'bulk', exchange: 'jobs', routingKey: 'bulk' }] };
+    const env = memoryApp({ extra });
+    try {
+      await expect(env.app.startWorker({ queues: ['mail'], excludeQueues: ['mail'] })).rejects.toThrow('no queue is left to consume: the worker would consume mail, and excludes mail');
+      await expect(env.app.startWorker({ excludeQueues: ['nope'] })).rejects.toThrow('excludeQueues (-X): unknown queue "nope" (declared queues: jobs, mail, bulk)');
+      expect(env.broker.queue('mail')?.consumerCount ?? 0).toBe(0);
+      const worker = await env.app.startWorker({ excludeQueues: ['bulk'] });
+      expect(worker.queues.map((q) => q.name)).toEqual(['jobs', 'mail']);
+      expect(env.broker.queue('bulk')?.consumerCount ?? 0).toBe(0);
+    } finally {
+      await env.close();
+    }
+  });
+
   test('the README example: with the repository\'s definitions, deal1 runs on a for_task1 worker and deal2 waits in for_task2', async () => {
     const app = createApp({ definitions: join(__dirname, '..', '..', '..', 'definitions'), logger: silent });
     app.task('app1.tasks1.deal1', async (text: string) => `${text}=======`);

@@ -6,6 +6,8 @@ describe('resolveWorkerOptions', () => {
   test('fills every default: concurrency = the CPU count (as Celery), multiplier 1, 30 s shutdown, 1 MiB', () => {
     expect(resolveWorkerOptions()).toEqual({
       queues: [],
+      excludeQueues: [],
+      autoscale: undefined,
       concurrency: availableParallelism(),
       prefetchMultiplier: 1,
       hostname: `warren@${hostname()}`,
@@ -62,7 +64,7 @@ describe('resolveWorkerOptions', () => {
     [{ hostname: '' }, 'hostname must be a non-empty string (got "")'],
     [{ queues: 'a' }, 'queues must be a list of queue names (got "a")'],
     [{ stallWarningMs: 0 }, 'stallWarningMs must be a number of milliseconds above 0 (got 0)'],
-    [{ concurency: 4 }, 'unknown worker option "concurency" (known: queues, concurrency, prefetchMultiplier, hostname, shutdownTimeoutMs, timeLimit, softTimeLimit, maxMessageBytes, stallWarningMs, taskEvents, remoteControl, heartbeat, mingle, purge, stateDb, metricsPort, metricsHost, pool, appModule, maxTasksPerChild, maxMemoryPerChild)'],
+    [{ concurency: 4 }, 'unknown worker option "concurency" (known: queues, excludeQueues, autoscale, concurrency, prefetchMultiplier, hostname, shutdownTimeoutMs, timeLimit, softTimeLimit, maxMessageBytes, stallWarningMs, taskEvents, remoteControl, heartbeat, mingle, purge, stateDb, metricsPort, metricsHost, pool, appModule, maxTasksPerChild, maxMemoryPerChild)'],
     [{ pool: 'prefork' }, 'pool must be async or process (got "prefork")'],
     [{ pool: 'process' }, 'appModule must name the tasks module for the process pool to load (the -A path)'],
     [{ pool: 'process', appModule: 'tasks.js', maxTasksPerChild: 0 }, 'maxTasksPerChild must be a whole number of tasks of at least 1 (got 0)'],
