@@ -16,6 +16,8 @@ interface ControlArgs extends FleetArgs {
   rate?: string;
   max?: number;
   min?: number;
+  soft?: number;
+  hard?: number;
 }
 
 interface ControlAction {
@@ -49,6 +51,12 @@ const ACTIONS: readonly ControlAction[] = [
     command: 'rate_limit <task> <rate>',
     describe: "set a task's rate limit on the workers: 10/s, 100/m, 1000/h, or a number per second; 0 lifts it (a warren worker starts the task at most that often; tasks that come sooner wait in it)",
     arguments: (args) => ({ task_name: args.task, rate_limit: args.rate }),
+  },
+  {
+    name: 'time_limit',
+    command: 'time_limit <task> <soft> [hard]',
+    describe: "set a task's time limits on the workers, in seconds: soft aborts its signal (Python: SoftTimeLimitExceeded), hard ends it",
+    arguments: (args) => ({ task_name: args.task, soft: args.soft, hard: args.hard ?? null }),
   },
   {
     name: 'autoscale',

@@ -55,7 +55,6 @@ class ThenAct {
 
 /** Commands of Celery's panel that warren's worker does not carry out, with why. */
 const NOT_SUPPORTED: Readonly<Record<string, string>> = {
-  time_limit: "set a task's time limits in its options, or the worker's with --time-limit",
   pool_grow: 'the pool size is fixed (-c)',
   pool_shrink: 'the pool size is fixed (-c)',
   pool_restart: 'the pool cannot be restarted',
@@ -110,6 +109,7 @@ export class ControlPanel {
       clock: () => ({ clock: c.clock.value }),
       hello: (args) => this.hello(args),
       rate_limit: (args) => this.rateLimit(args),
+      time_limit: (args) => this.timeLimit(args),
       autoscale: (args) => this.autoscale(args),
       add_consumer: (args) => this.addConsumer(args),
       cancel_consumer: (args) => this.cancelConsumer(args),
@@ -333,6 +333,33 @@ export class ControlPanel {
     }
     this.context.logger.info({ task: name, rateLimit: given }, 'new rate limit set by remote control');
     return ok('new rate limit set successfully');
+  }
+
+  /**
+   * Celery's `time_limit <task_name> <soft> [hard]`: the task's time limits on this worker, in
+   * seconds (none given: the worker's default), as Celery's replies say it.
+   */
+  private timeLimit(args: Record<string, unknown>): unknown {
+    const { task_name: name } = args;
+    if (typeof name !== 'string' || name === '') throw new ControlArgumentError(`time_limit: task_name must be a task name (got ${describeValue(name)})`);
+    const seconds = (key: 'soft' | 'hard'): number | undefined => {
+      const value = args[key];
+      if (value === undefined || value === null) return undefined;
+      const number = typeof value === 'string' ? Number(value) : value;
+      if (typeof number !== 'number' || !Number.isFinite(number) || number <= 0) {
+        throw new ControlArgumentError(`time_limit: ${key} must be a number of seconds above 0 (got ${describeValue(value)})`);
+      }
+      return number;
+    };
+    const soft = seconds('soft');
+    const hard = seconds('hard');
+    if (!this.context.taskNames().includes(name)) {
+      this.context.logger.error({ task: name }, 'time limit change for an unknown task');
+      return { error: 'unknown task' };
+    }
+    this.context.worker.setTimeLimits(name, soft, hard);
+    this.context.logger.info({ task: name, softTimeLimit: soft ?? null, timeLimit: hard ?? null }, 'new time limits set by remote control');
+    return ok('time limits set successfully');
   }
 
   /** Celery's `autoscale [max [min]]`: new bounds for a worker that autoscales (one not given stays). */

@@ -160,6 +160,14 @@ export class Control {
     return this.broadcast('rate_limit', { task_name: taskName, rate_limit: rateLimit }, options);
   }
 
+  /**
+   * Sets a task's time limits on the workers, in seconds (Celery's `app.control.time_limit`):
+   * `soft` aborts its signal, `hard` ends it; one left out falls back to the worker's default.
+   */
+  timeLimit(taskName: string, limits: { soft?: number; hard?: number }, options: ControlCommandOptions = {}): Promise<NodeReply[]> {
+    return this.broadcast('time_limit', { task_name: taskName, soft: limits.soft ?? null, hard: limits.hard ?? null }, options);
+  }
+
   cancelConsumer(queue: string, options: ControlCommandOptions = {}): Promise<NodeReply[]> {
     return this.broadcast('cancel_consumer', { queue }, options);
   }

@@ -100,6 +100,8 @@ const transportHeader = (name: string): boolean => isBrokerHeader(name) || isDel
 export class RequestHandler {
   /** Tasks this worker finished lately: a redelivery of one (its ack was lost with the channel) is acked, not run again. */
   private readonly finished = new RecentKeys(1000);
+  /** Time limits set by remote control (`time_limit`), by task name, over the task's own options. */
+  private readonly timeLimitOverrides = new Map<string, { soft: number | undefined; hard: number | undefined }>();
 
   constructor(private readonly deps: RequestHandlerOptions) {}
 
@@ -316,11 +318,21 @@ export class RequestHandler {
    * The time limits of a run, in seconds: the message's own (`timelimit`, hard first), else the
    * task's options, else the worker's.
    */
+  /**
+   * A task's time limits from now on in this worker (the remote control `time_limit`), in
+   * seconds, in place of its own options; undefined leaves that one to the worker's default. A
+   * message's own limits still win.
+   */
+  setTimeLimits(taskName: string, soft: number | undefined, hard: number | undefined): void {
+    this.timeLimitOverrides.set(taskName, { soft, hard });
+  }
+
   private timeLimits(task: TaskMessage, registered: RegisteredTask): TimeLimits {
     const [hard, soft] = task.timelimit;
+    const own = this.timeLimitOverrides.get(task.task) ?? { hard: registered.options.timeLimit, soft: registered.options.softTimeLimit };
     return {
-      hard: hard ?? registered.options.timeLimit ?? this.deps.options.timeLimit,
-      soft: soft ?? registered.options.softTimeLimit ?? this.deps.options.softTimeLimit,
+      hard: hard ?? own.hard ?? this.deps.options.timeLimit,
+      soft: soft ?? own.soft ?? this.deps.options.softTimeLimit,
     };
   }
 

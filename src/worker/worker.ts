@@ -429,6 +429,14 @@ export class Worker {
     this.rateLimits.set(taskName, perSecond);
   }
 
+  /**
+   * Sets a task's time limits on this worker (the remote control `time_limit`), in seconds, over
+   * the task's own `softTimeLimit` / `timeLimit`; undefined leaves one to the worker's default.
+   */
+  setTimeLimits(taskName: string, soft: number | undefined, hard: number | undefined): void {
+    this.requests.setTimeLimits(taskName, soft, hard);
+  }
+
   /** The rate limit in force on this worker for a task, in starts per second (0: none). */
   rateLimit(taskName: string): number {
     return this.rateLimits.limit(taskName);

@@ -236,7 +236,7 @@ describe('a warren worker in a Celery fleet (Python Celery 5.2 as the peer, a vh
     expect(await running.get({ timeout: 5000 })).toBe('held');
   });
 
-  test('celery control rate_limit: the warren worker starts the task at most that often, others run meanwhile; warren control rate_limit lifts it and sets one on the Python worker', async () => {
+  test('celery control rate_limit: the warren worker starts the task at most that often, others run meanwhile; warren control rate_limit lifts it and sets one on the Python worker; time_limit both ways', async () => {
     const limited = await celery('control', 'rate_limit', names.add, '2/s', '-d', warrenNode);
     expect(limited).toContain(`->  ${warrenNode}: OK\n        new rate limit set successfully`);
     expect(await celery('control', 'rate_limit', `${prefix}.nothing`, '2/s', '-d', warrenNode)).toContain(`->  ${warrenNode}: ERROR\n        unknown task`);
@@ -265,6 +265,10 @@ describe('a warren worker in a Celery fleet (Python Celery 5.2 as the peer, a vh
     expect(worker.rateLimit(names.add)).toBe(0);
     const onPython = await runCli(['control', 'rate_limit', names.mul, '10/m', '--broker', vhost.url, '-d', pythonNode, '-t', '2']);
     expect(onPython.stdout).toBe(`${pythonNode}: OK new rate limit set successfully\n`);
+    // time_limit, both ways, with Celery's reply.
+    expect(await celery('control', 'time_limit', names.add, '30', '60', '-d', warrenNode)).toContain(`->  ${warrenNode}: OK\n        time limits set successfully`);
+    const timeLimitOnPython = await runCli(['control', 'time_limit', names.mul, '30', '60', '--broker', vhost.url, '-d', pythonNode, '-t', '2']);
+    expect({ stdout: timeLimitOnPython.stdout, stderr: timeLimitOnPython.stderr }).toEqual({ stdout: `${pythonNode}: OK time limits set successfully\n`, stderr: '' });
   });
 
   test("celery events --dump shows a warren task's full sequence", async () => {

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TaskRevokedError } from '../../../src/errors';
+import { TaskFailedError, TaskRevokedError } from '../../../src/errors';
 import { EventReceiver, LamportClock, type CeleryEvent } from '../../../src/control';
 import { createTransport } from '../../../src/transport';
 import { captureLogger } from '../../support/capture-logger';
@@ -110,6 +110,29 @@ describe('remote control of a warren worker (memory://)', () => {
     expect(await running.get({ timeout: 2000 })).toBe(1);
     expect(await waiting.get({ timeout: 2000 })).toBe(2);
     expect((await inspect.stats())['w1@test'].total).toEqual({ slow: 2 });
+  });
+
+  test('time_limit sets a task\'s limits on the worker, over its own options; a message\'s own limit still wins', async () => {
+    env = memoryApp();
+    env.app.task('nap', async (ms: number) => {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      return 'woke';
+    }, { timeLimit: 60 });
+    await env.app.startWorker({ queues: ['jobs'], concurrency: 1, hostname: 'w1@test' });
+    expect(await (await env.app.sendTask('nap', [200])).get({ timeout: 5000 })).toBe('woke');
+
+    expect(await env.app.control.timeLimit('nap', { soft: 0.05, hard: 0.1 }, W1)).toEqual([{ 'w1@test': { ok: 'time limits set successfully' } }]);
+    const limited = await env.app.sendTask('nap', [200]);
+    const failure = await limited.get({ timeout: 5000 }).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(TaskFailedError);
+    expect((failure as TaskFailedError).remoteType).toBe('TimeLimitExceeded');
+    // The message's own hard limit (sendTask timeLimit) wins over the worker's.
+    expect(await (await env.app.sendTask('nap', [200], {}, { timeLimit: 5, softTimeLimit: 5 })).get({ timeout: 5000 })).toBe('woke');
+
+    expect(await env.app.control.timeLimit('nope', { hard: 1 }, W1)).toEqual([{ 'w1@test': { error: 'unknown task' } }]);
+    expect(await env.app.control.broadcast('time_limit', { task_name: 'nap', hard: -1 }, W1)).toEqual([
+      { 'w1@test': { error: 'time_limit: hard must be a number of seconds above 0 (got number -1)' } },
+    ]);
   });
 
   test('revoke of a queued task: REVOKED when it arrives, never run; inspect revoked lists it', async () => {
@@ -259,9 +282,7 @@ describe('remote control of a warren worker (memory://)', () => {
     ]);
     expect(await env.app.control.inspect(W1).ping()).toEqual({ 'w1@test': { ok: 'pong' } });
     expect(await env.app.control.broadcast('frobnicate', {}, W1)).toEqual([{ 'w1@test': { error: 'unknown control command "frobnicate"' } }]);
-    expect(await env.app.control.broadcast('time_limit', { task_name: 'x', hard: 1 }, W1)).toEqual([
-      { 'w1@test': { error: "time_limit is not supported by warren: set a task's time limits in its options, or the worker's with --time-limit" } },
-    ]);
+    expect(await env.app.control.broadcast('pool_grow', { n: 1 }, W1)).toEqual([{ 'w1@test': { error: 'pool_grow is not supported by warren: the pool size is fixed (-c)' } }]);
     // rate_limit is carried out: a task this worker does not have, a rate that is none.
     expect(await env.app.control.rateLimit('x', '1/s', W1)).toEqual([{ 'w1@test': { error: 'unknown task' } }]);
     expect(await env.app.control.rateLimit('x', '1/fortnight', W1)).toEqual([
