@@ -27,7 +27,7 @@ export type * from './config/types';
 export * from './errors';
 export { createLogger, type Logger, type LogLevel } from './logging/logger';
 export type { SendTaskOptions } from './producer';
-export { AsyncResult, GroupResult, type AsyncResultEvents, type GroupMember, type ResultProgress, type ResultState, type GetOptions } from './result';
+export { AsyncResult, GroupResult, type AsyncResultEvents, type GroupMember, type ResultProgress, type ResultState, type GetOptions, type RevokeOptions } from './result';
 export { Signature, Chain, Group, Chord, type SignatureOptions, type AnySignature } from './canvas';
 export { createRouter, type Router, type Route } from './router';
 export { buildTopology, declareTopology, exportDefinitions, type Topology } from './topology';

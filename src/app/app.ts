@@ -9,7 +9,7 @@ import { BrokerUnavailableError, ChordUnsupportedError, ClosedError, UnknownQueu
 import { createLogger, type Logger, type LogLevel } from '../logging/logger';
 import { DelayedDelivery, Producer, type SendTaskOptions } from '../producer';
 import { maxMessageBytes, type JsonDates } from '../protocol';
-import { AsyncResult, GroupResult, RedisResultBackend, RpcResultBackend, RpcResultStore } from '../result';
+import { AsyncResult, GroupResult, RedisResultBackend, RpcResultBackend, RpcResultStore, type Revoker } from '../result';
 import { createRouter } from '../router';
 import { buildTopology, declareOnOwnChannel, selectTopology, type DeclaredReport, type DelayTopologyOptions } from '../topology';
 import { createTransport, probeCluster, Publisher, type ClusterProbe, type Transport } from '../transport';
@@ -341,6 +341,7 @@ export class App {
         resultExpires: definitions.resultExpires,
         jsonDates: this.jsonDates(definitions),
       });
+      this.redis.revoker = this.revoker;
     }
     return this.redis;
   }
@@ -368,6 +369,7 @@ export class App {
       resultTimeoutMs: this.options.resultTimeoutMs,
       maxTrackedResults: this.options.maxTrackedResults,
     });
+    results.revoker = this.revoker;
     await results.start();
     if (this.closed) {
       await results.close();
@@ -400,7 +402,7 @@ export class App {
     const taskId = options.taskId ?? Producer.newTaskId();
     if (options.ignoreResult) {
       this.taskSent(await producer.publish({ taskId, taskName: name, args, kwargs, replyTo: '', options }), name, args, kwargs);
-      return AsyncResult.ignored<T>(taskId);
+      return AsyncResult.ignored<T>(taskId, this.revoker);
     }
     const results = this.readyFollower() ?? (await this.follower());
     // Follow the id before publishing: a fast worker's result must find its listener.
@@ -455,6 +457,11 @@ export class App {
    * run, hold and know; `revoke`, `enableEvents`, `addConsumer`, `shutdown` steer them. Python
    * Celery workers on the broker hear it as warren's do.
    */
+  /** What `AsyncResult.revoke()` sends through: `control.revoke` with the result's id. */
+  private readonly revoker: Revoker = async (taskId, { terminate, signal, wait, timeoutMs }) => {
+    await this.control.revoke(taskId, { terminate, signal, reply: wait ?? false, timeoutMs: timeoutMs ?? 1000 });
+  };
+
   get control(): Control {
     this.assertOpen('control');
     this.controlFacade ??= new Control(() =>

@@ -65,6 +65,21 @@ export interface GetOptions {
   timeout?: number;
 }
 
+/** How `AsyncResult.revoke()` revokes, as Celery's `AsyncResult.revoke(terminate, signal, wait, timeout)`. */
+export interface RevokeOptions {
+  /** Also end the task where it runs. @defaultValue false */
+  terminate?: boolean;
+  /** The signal for `terminate`: a name (`SIGKILL`, `KILL`) or a number. @defaultValue 'SIGTERM' */
+  signal?: string;
+  /** Wait for the workers' replies (resolve once they came, or `timeoutMs` passed). @defaultValue false */
+  wait?: boolean;
+  /** How long `wait` waits. @defaultValue 1000 */
+  timeoutMs?: number;
+}
+
+/** @internal Sends a revoke for a task id to every worker: the app's remote control. */
+export type Revoker = (taskId: string, options: RevokeOptions) => Promise<void>;
+
 /**
  * @internal What an AsyncResult needs from the backend that follows its result messages.
  */
@@ -82,6 +97,8 @@ export interface ResultFollower {
   refresh?(result: AsyncResult): Promise<void>;
   /** Deletes the stored state (backends that store states), for `forget()`. */
   remove?(result: AsyncResult): Promise<void>;
+  /** The app's remote control, for `revoke()`. */
+  readonly revoker?: Revoker;
 }
 
 /**
@@ -103,11 +120,33 @@ export class AsyncResult<T = unknown> {
   constructor(
     readonly id: string,
     private readonly follower: ResultFollower | undefined,
+    private readonly revoker: Revoker | undefined = follower?.revoker,
   ) {}
 
   /** A result that will never come: the task was sent with `ignoreResult`. */
-  static ignored<T>(id: string): AsyncResult<T> {
-    return new AsyncResult<T>(id, undefined);
+  static ignored<T>(id: string, revoker?: Revoker): AsyncResult<T> {
+    return new AsyncResult<T>(id, undefined, revoker);
+  }
+
+  /**
+   * Revokes the task on every worker, as Celery's `AsyncResult.revoke()` (`app.control.revoke`
+   * with this id): a worker that gets it later discards it (REVOKED); `terminate` also ends it
+   * where it runs. Resolves once the revoke is sent (with `wait`, once the workers replied).
+   * @throws UsageError for a result made without an app (none to send the revoke through)
+   */
+  revoke(options: RevokeOptions = {}): Promise<void> {
+    if (!this.revoker) return Promise.reject(new UsageError(`revoke(): the result of task ${this.id} was not made by an app, which sends the revoke; use app.control.revoke('${this.id}')`));
+    return this.revoker(this.id, options);
+  }
+
+  /** Whether the task succeeded (Celery's `successful()`). */
+  get successful(): boolean {
+    return this.current.state === 'SUCCESS';
+  }
+
+  /** Whether the task failed (Celery's `failed()`). */
+  get failed(): boolean {
+    return this.current.state === 'FAILURE';
   }
 
   get state(): ResultState {

@@ -1,5 +1,5 @@
 import { ResultTimeoutError, UsageError } from '../errors';
-import type { AsyncResult, GetOptions } from './async-result';
+import type { AsyncResult, GetOptions, RevokeOptions } from './async-result';
 
 /** A member of a group: a task's result, or a nested group's. */
 export type GroupMember = AsyncResult | GroupResult;
@@ -68,6 +68,11 @@ export class GroupResult<R extends unknown[] = unknown[]> {
       }
     }
     return values as R;
+  }
+
+  /** Revokes every member's task (see `AsyncResult.revoke()`), as Celery's `GroupResult.revoke()`. */
+  async revoke(options: RevokeOptions = {}): Promise<void> {
+    await Promise.all(this.results.map((member) => member.revoke(options)));
   }
 
   /** Forgets every member (see `AsyncResult.forget()`). */

@@ -1,7 +1,7 @@
 import { ClosedError, ResultForgottenError } from '../errors';
 import type { Logger } from '../logging/logger';
 import { decodeError, type ResultMeta } from '../protocol';
-import { AsyncResult, DEFAULT_RESULT_TIMEOUT_MS, type RemoteError, type ResultFollower } from './async-result';
+import { AsyncResult, DEFAULT_RESULT_TIMEOUT_MS, type RemoteError, type ResultFollower, type Revoker } from './async-result';
 
 /** How many results a backend follows at once unless told otherwise. */
 export const DEFAULT_MAX_TRACKED_RESULTS = 100_000;
@@ -33,6 +33,8 @@ export interface ResultTrackerOptions {
  */
 export abstract class ResultTracker implements ResultFollower {
   readonly defaultTimeoutMs: number;
+  /** What the results' `revoke()` sends through: the app sets its remote control here. */
+  revoker: Revoker | undefined;
   protected readonly logger: Logger;
   protected closed = false;
   private readonly maxTracked: number;

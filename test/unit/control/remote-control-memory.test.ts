@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AsyncResult, type TaskContext } from '../../../src';
 import { TaskFailedError, TaskRevokedError } from '../../../src/errors';
 import { EventReceiver, LamportClock, type CeleryEvent } from '../../../src/control';
 import { createTransport } from '../../../src/transport';
@@ -110,6 +111,44 @@ describe('remote control of a warren worker (memory://)', () => {
     expect(await running.get({ timeout: 2000 })).toBe(1);
     expect(await waiting.get({ timeout: 2000 })).toBe(2);
     expect((await inspect.stats())['w1@test'].total).toEqual({ slow: 2 });
+  });
+
+  test("AsyncResult.revoke() as Celery's: a queued task and an ignored-result one are discarded when they arrive, terminate ends a running one; a group revokes every member", async () => {
+    env = memoryApp();
+    const hold = gate();
+    const ran: string[] = [];
+    env.app.task('hold', async (ctx: TaskContext, label: string) => {
+      ran.push(label);
+      await Promise.race([hold.wait, new Promise((resolve) => ctx.signal.addEventListener('abort', resolve))]);
+      return label;
+    }, { bind: true });
+    const worker = await env.app.startWorker({ queues: ['jobs'], concurrency: 1, hostname: 'w1@test' });
+    const running = await env.app.sendTask('hold', ['running']);
+    await until(() => ran.length === 1, 'the first run');
+    const queued = await env.app.sendTask('hold', ['queued']);
+    const ignored = await env.app.sendTask('hold', ['ignored'], {}, { ignoreResult: true });
+    await queued.revoke();
+    await ignored.revoke({ wait: true });
+    await running.revoke({ terminate: true, wait: true });
+    await expect(running.get({ timeout: 5000 })).rejects.toThrow(TaskRevokedError);
+    await expect(queued.get({ timeout: 5000 })).rejects.toThrow(TaskRevokedError);
+    expect(queued.failed).toBe(false);
+    expect(queued.successful).toBe(false);
+    await until(() => worker.stats.revoked === 3, 'all three revoked');
+    expect(ran).toEqual(['running']);
+
+    // A group sent while the slot is taken: revoked before its members arrive.
+    const blocker = await env.app.sendTask('hold', ['blocker']);
+    await until(() => ran.includes('blocker'), 'the blocker to run');
+    const group = await env.app.group(env.app.signature('hold', ['g1']), env.app.signature('hold', ['g2'])).apply();
+    await group.revoke({ wait: true });
+    hold.open();
+    expect(await blocker.get({ timeout: 5000 })).toBe('blocker');
+    expect(blocker.successful).toBe(true);
+    await expect(group.get({ timeout: 5000 })).rejects.toThrow(TaskRevokedError);
+    await until(() => worker.stats.revoked === 5, 'the group members revoked');
+    expect(ran).toEqual(['running', 'blocker']);
+    await expect(new AsyncResult('made-by-hand', undefined).revoke()).rejects.toThrow("revoke(): the result of task made-by-hand was not made by an app, which sends the revoke; use app.control.revoke('made-by-hand')");
   });
 
   test('time_limit sets a task\'s limits on the worker, over its own options; a message\'s own limit still wins', async () => {
