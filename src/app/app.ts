@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { Chain, Chord, Group, Signature, WorkerWorkflow, type AnySignature, type ClientRuntime, type Frozen, type OutgoingTask, type SignatureOptions } from '../canvas';
-import { checkQueueNames, DEFAULT_RESULT_BACKEND, loadDefinitions, parseResultBackendUrl, type ResultBackendUrl } from '../config';
+import { checkQueueNames, DEFAULT_RESULT_BACKEND, loadDefinitions, resolveDefinitions, parseResultBackendUrl, type ResultBackendUrl } from '../config';
 import type { Definitions } from '../config/types';
 import { Beat, DEFAULT_STATE_FILE, LeaderLock, Schedules, createScheduleStore } from '../beat';
 import { BrokerUnavailableError, ChordUnsupportedError, ClosedError, UnknownQueueError, UsageError } from '../errors';
@@ -33,8 +33,12 @@ import { createTaskHandle, type BoundHandler, type BoundTaskOptions, type TaskHa
 import { TaskRegistry } from './task-registry';
 
 export interface AppOptions {
-  /** A definitions file or folder, or definitions already loaded. @defaultValue './definitions' */
-  definitions?: string | Definitions;
+  /**
+   * A definitions file or folder; or definitions already loaded (`loadDefinitions`); or the
+   * content of a definitions file as an object (`{ broker, exchanges, queues, routes, ... }`),
+   * checked as a file is. @defaultValue './definitions'
+   */
+  definitions?: string | Definitions | Readonly<Record<string, unknown>>;
   /** Overrides the definitions' broker URL (and `WARREN_BROKER_URL`). */
   brokerUrl?: string;
   /** The root logger; warren logs through children of it. @defaultValue a pino logger on stderr */
@@ -258,8 +262,11 @@ export class App {
 
   private async loadDefinitions(): Promise<Definitions> {
     const source = this.options.definitions ?? process.env.WARREN_DEFINITIONS ?? './definitions';
-    if (typeof source !== 'string') return source;
-    return loadDefinitions(source, { brokerUrl: this.options.brokerUrl, resultBackend: this.options.resultBackend });
+    const { brokerUrl, resultBackend } = this.options;
+    if (typeof source === 'string') return loadDefinitions(source, { brokerUrl, resultBackend });
+    // Loaded before (they name their sources): as they are. Any other object is a file's content.
+    if (Array.isArray((source as Partial<Definitions>).sources)) return source as Definitions;
+    return resolveDefinitions([{ file: 'createApp({ definitions })', content: source }], { env: process.env, brokerUrl, resultBackend });
   }
 
   /**

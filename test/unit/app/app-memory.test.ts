@@ -19,6 +19,25 @@ describe('app on memory://', () => {
     }
   });
 
+  test("definitions given as an object (a file's content) are checked as a file is: a bad one is a DefinitionsError naming what is wrong", async () => {
+    const url = 'memory://definitions-object';
+    const app = createApp({
+      logger: silent,
+      definitions: { broker: { url }, exchanges: [{ name: 'jobs', type: 'direct' }], queues: [{ name: 'jobs', exchange: 'jobs', routingKey: 'jobs' }], defaultQueue: 'jobs' },
+    });
+    try {
+      app.task('math.add', async (a: number, b: number) => a + b);
+      await app.startWorker({ concurrency: 1 });
+      expect(await (await app.sendTask<number>('math.add', [2, 3])).get({ timeout: 5000 })).toBe(5);
+    } finally {
+      await app.close();
+      resetMemoryBroker('definitions-object');
+    }
+    const bad = createApp({ logger: silent, definitions: { broker: { url }, queues: [{ name: 'jobs', exchange: 'nowhere' }], defaultQueue: 'jobs' } });
+    await expect(bad.sendTask('math.add', [1, 2])).rejects.toThrow(/createApp\(\{ definitions \}\): .*nowhere/);
+    await bad.close();
+  });
+
   test('excludeQueues (-X): every declared queue but those, or -Q less those; nothing left or an undeclared one is refused before anything is consumed', async () => {
     const extra = { queues: [{ name: 'jobs', exchange: 'jobs', routingKey: 'jobs' }, { name: 'mail', exchange: 'jobs', routingKey: 'mail' }, { name: 'bulk', exchange: 'jobs', routingKey: 'bulk' }] };
     const env = memoryApp({ extra });
