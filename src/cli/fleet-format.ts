@@ -89,6 +89,11 @@ function inspectBlock(action: string, node: string, reply: unknown, now: number)
       return [`${node}: clock ${isObject(reply) ? String(reply.clock) : JSON.stringify(reply)}`];
     case 'report':
       return [`${node}:`, ...indent(String(isObject(reply) ? (reply.ok ?? '') : reply).split('\n'))];
+    case 'conf':
+      // `key: value` a line each, as celery inspect conf prints them.
+      return isObject(reply) && errorOf(reply) === undefined
+        ? [`${node}:`, ...indent(Object.entries(reply).map(([key, value]) => `${key}: ${JSON.stringify(value)}`))]
+        : [`${node}:`, ...indent(JSON.stringify(reply, null, 2).split('\n'))];
     default:
       return [`${node}:`, ...indent(JSON.stringify(reply, null, 2).split('\n'))];
   }

@@ -30,6 +30,7 @@ const ACTIONS: ReadonlyArray<{ name: string; describe: string; positional?: stri
   { name: 'revoked', describe: 'the task ids each worker knows revoked' },
   { name: 'clock', describe: "each worker's logical clock" },
   { name: 'report', describe: "each worker's software and platform" },
+  { name: 'conf', describe: "each worker's settings, under Celery's names" },
 ];
 
 function actionCommand(action: (typeof ACTIONS)[number]): CommandModule<object, InspectArgs> {

@@ -62,7 +62,6 @@ const NOT_SUPPORTED: Readonly<Record<string, string>> = {
   objgraph: 'not available in Node',
   memsample: 'not available in Node',
   memdump: 'not available in Node',
-  conf: 'warren has no Celery configuration to show',
 };
 
 /**
@@ -119,6 +118,7 @@ export class ControlPanel {
         return new ThenAct(ok('shutting down'), () => c.shutdown(reason));
       },
       report: () => ok(this.report()),
+      conf: () => this.conf(),
     };
   }
 
@@ -410,6 +410,35 @@ export class ControlPanel {
     if (typeof name !== 'string' || name === '') throw new ControlArgumentError(`cancel_consumer: queue must be a queue name (got ${describeValue(name)})`);
     if (!(await this.context.worker.cancelConsumer(name))) return { error: `not consuming from ${name}` };
     return ok(`no longer consuming from ${name}`);
+  }
+
+  /**
+   * Celery's `inspect conf`: the worker's settings under Celery's names (Flower shows them), the
+   * broker without its password; `warren_*` for what Celery has no name for.
+   */
+  private conf(): Record<string, unknown> {
+    const { worker } = this.context;
+    const { options } = worker;
+    const broker = this.context.broker();
+    const limits = worker.autoscaleLimits;
+    return {
+      broker_url: broker.hostname === null ? null : `${String(broker.transport)}://${String(broker.userid)}:**@${String(broker.hostname)}:${String(broker.port)}/${String(broker.virtual_host)}`,
+      broker_failover_strategy: broker.failover_strategy,
+      worker_concurrency: options.concurrency,
+      worker_autoscaler: limits ? `${limits.max},${limits.min}` : null,
+      worker_prefetch_multiplier: options.prefetchMultiplier,
+      worker_max_tasks_per_child: options.maxTasksPerChild ?? null,
+      // Celery counts KiB.
+      worker_max_memory_per_child: options.maxMemoryPerChild === undefined ? null : Math.floor(options.maxMemoryPerChild / 1024),
+      worker_send_task_events: this.context.dispatcher.sends('task'),
+      worker_enable_remote_control: true,
+      task_time_limit: options.timeLimit ?? null,
+      task_soft_time_limit: options.softTimeLimit ?? null,
+      task_acks_late: true,
+      task_queues: worker.queues.map((queue) => queue.name),
+      warren_pool: worker.poolKind,
+      warren_hostname: this.context.hostname,
+    };
   }
 
   private report(): string {

@@ -89,6 +89,11 @@ export class Inspect {
   report(): Promise<RepliesByNode<{ ok?: string }>> {
     return this.request('report');
   }
+
+  /** Each worker's settings under Celery's names (`broker_url` without its password, `worker_concurrency`, ...). */
+  conf(): Promise<RepliesByNode<Record<string, unknown>>> {
+    return this.request('conf', { with_defaults: false });
+  }
 }
 
 /** Options of a control command: its target, and whether to wait for the replies. */

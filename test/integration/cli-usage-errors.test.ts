@@ -57,7 +57,7 @@ describe('warren command line: usage errors', () => {
     [['worker', '-A', TEST_TASKS, '-O', 'fastest'], 'invalid value "fastest" for --optimization (expected one of fair, default) (see warren worker --help)'],
     [['worker', '-A', TEST_TASKS, '--logfile', '/nonexistent-warren-dir/%n.log'], 'log file /nonexistent-warren-dir/warren.log: cannot open it for appending (ENOENT) (see warren worker --help)'],
     [['worker', '-A', TEST_TASKS, '--metrics-port', '70000'], '--metrics-port must be a port number from 0 to 65535 (got 70000) (see warren worker --help)'],
-    [['inspect', 'pingg'], 'unknown action: pingg (expected ping, stats, active, reserved, scheduled, registered, active_queues, query_task, revoked, clock or report) (see warren inspect --help)'],
+    [['inspect', 'pingg'], 'unknown action: pingg (expected ping, stats, active, reserved, scheduled, registered, active_queues, query_task, revoked, clock, report or conf) (see warren inspect --help)'],
     [['inspect', 'ping', '-t', 'soon'], '--timeout: "soon" is not a duration (expected a number of seconds or a string like 250ms, 10s, 1.5m, 2h) (see warren inspect ping --help)'],
     [['inspect', 'query_task'], 'missing required argument: <ids> (see warren inspect query_task --help)'],
     [['control', 'revoke'], 'missing required argument: <ids> (see warren control revoke --help)'],

@@ -267,6 +267,10 @@ describe('a warren worker in a Celery fleet (Python Celery 5.2 as the peer, a vh
     expect(onPython.stdout).toBe(`${pythonNode}: OK new rate limit set successfully\n`);
     // time_limit, both ways, with Celery's reply.
     expect(await celery('control', 'time_limit', names.add, '30', '60', '-d', warrenNode)).toContain(`->  ${warrenNode}: OK\n        time limits set successfully`);
+    // celery inspect conf (Flower's config tab) gets the warren worker's settings.
+    const conf = (await celeryJson<Record<string, Record<string, unknown>>>('inspect', 'conf', '-d', warrenNode))[warrenNode];
+    expect(conf).toMatchObject({ worker_concurrency: 1, worker_prefetch_multiplier: 3, task_queues: [queues.warren], worker_send_task_events: true });
+    expect(String(conf.broker_url)).toMatch(/^amqp:\/\/[^:@]+:\*\*@[^/@]+\//);
     const timeLimitOnPython = await runCli(['control', 'time_limit', names.mul, '30', '60', '--broker', vhost.url, '-d', pythonNode, '-t', '2']);
     expect({ stdout: timeLimitOnPython.stdout, stderr: timeLimitOnPython.stderr }).toEqual({ stdout: `${pythonNode}: OK time limits set successfully\n`, stderr: '' });
   });

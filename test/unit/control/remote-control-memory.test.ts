@@ -62,6 +62,17 @@ describe('remote control of a warren worker (memory://)', () => {
     expect(typeof (stats.rusage as Record<string, unknown>).utime).toBe('number');
     const [queue] = (await inspect.activeQueues())['w1@test'];
     expect(queue).toMatchObject({ name: 'jobs', exchange: { name: 'jobs', type: 'direct' }, routing_key: 'jobs', durable: true, no_ack: false });
+    // conf: the settings under Celery's names, as Flower shows them.
+    expect((await inspect.conf())['w1@test']).toMatchObject({
+      worker_concurrency: 2,
+      worker_prefetch_multiplier: 1,
+      worker_autoscaler: null,
+      worker_max_tasks_per_child: null,
+      task_time_limit: null,
+      task_acks_late: true,
+      task_queues: ['jobs'],
+      warren_pool: 'async',
+    });
   });
 
   test('a destination that names another node gets no reply; one naming this node does', async () => {
