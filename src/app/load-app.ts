@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { App } from './app';
 import { AppLoadError } from '../errors';
@@ -29,22 +29,49 @@ function findApp(namespace: Record<string, unknown>): App | undefined {
   return [main, namespace.app, property(main, 'app'), property(main, 'default')].find(isApp);
 }
 
+/** The file a base path names: itself, with .js/.json (Node's lookup), .mjs or .cjs, or its index. */
+function resolveFile(path: string): string | undefined {
+  for (const candidate of [path, `${path}.mjs`, `${path}.cjs`, join(path, 'index.mjs'), join(path, 'index.cjs')]) {
+    try {
+      return require.resolve(candidate);
+    } catch {
+      // the next one
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The file `-A` names, from the current directory, and the base paths looked at: the path; for a
+ * dotted name as Celery's (`proj.tasks`, no slash, no .js), that as a path (`proj/tasks`); then
+ * `celery` in the folder (Celery's `-A proj` finds `proj.celery`).
+ */
+function findModule(modulePath: string): { file: string | undefined; looked: string[] } {
+  const path = resolve(process.cwd(), modulePath);
+  const dotted = !/[\\/]/.test(modulePath) && /^[\w-]+(\.[\w-]+)+$/.test(modulePath) && !/\.(m?js|cjs|json)$/.test(modulePath);
+  const base = dotted ? resolve(process.cwd(), ...modulePath.split('.')) : path;
+  const looked = [...new Set([path, base, join(base, 'celery')])];
+  for (const candidate of looked) {
+    const file = resolveFile(candidate);
+    if (file !== undefined) return { file, looked };
+  }
+  return { file: undefined, looked };
+}
+
 /**
  * Loads the tasks module given to `-A` with `import()`, so it may be an ES module (with top-level
  * await), CommonJS, `.mjs`, `.cjs` or `.js`. Its default export, or its export named `app`, must
- * be an app made by `createApp`. The path is resolved from the current directory.
+ * be an app made by `createApp`. The path is resolved from the current directory, with or
+ * without its extension; as for Celery's `-A`, a dotted name (`proj.tasks`) is a path
+ * (`proj/tasks`), and a folder without an index may hold the app in `celery.js`.
  *
  * The compiler keeps `import()` as it is (tsconfig `module: node16`); with `module: commonjs`
  * it would become `require()`, which cannot load an ES module with top-level await.
  */
 export async function loadApp(modulePath: string): Promise<App> {
-  const path = resolve(process.cwd(), modulePath);
-  let file: string;
-  try {
-    // Node's CommonJS lookup (`./dist/tasks` finds tasks.js or tasks/index.js); import() alone wants the exact file.
-    file = require.resolve(path);
-  } catch {
-    throw new AppLoadError(`cannot find the tasks module ${modulePath} (no file ${path}, nor with .js, .json or /index.js)`);
+  const { file, looked } = findModule(modulePath);
+  if (file === undefined) {
+    throw new AppLoadError(`cannot find the tasks module ${modulePath} (no file ${looked.join(', nor ')}, with or without .js, .mjs, .cjs or .json, nor an index file in such a folder)`);
   }
   let namespace: Record<string, unknown>;
   try {

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { BrokerProbe, exampleTopology, randomPrefix, writeDefinitionsFile } from '../support/broker';
 import { REPO_ROOT, runCli, WorkerProcess, type CliResult } from '../support/worker-process';
 
@@ -86,6 +87,23 @@ describe('warren command line: the tasks module and its definitions', () => {
       expect(run.stderr).toBe(unknownQueue(`${prefix}.app-own`));
     });
 
+    test("Celery's -A forms: a dotted name is a path (proj.tasks finds proj/tasks.mjs), and a folder's celery module", async () => {
+      const reexport = `export { default } from ${JSON.stringify(pathToFileURL(join(MODULES, 'own-definitions.cjs')).href)};\n`;
+      mkdirSync(join(cwd, 'proj'), { recursive: true });
+      mkdirSync(join(cwd, 'web'), { recursive: true });
+      writeFileSync(join(cwd, 'proj', 'tasks.mjs'), reexport);
+      writeFileSync(join(cwd, 'web', 'celery.mjs'), reexport);
+      try {
+        for (const name of ['proj.tasks', './proj/tasks', 'web']) {
+          const run = await cli(['worker', '-A', name, '-Q', 'nope']);
+          expect({ name, stderr: run.stderr }).toEqual({ name, stderr: unknownQueue(`${prefix}.app-own`) });
+        }
+      } finally {
+        rmSync(join(cwd, 'proj'), { recursive: true, force: true });
+        rmSync(join(cwd, 'web'), { recursive: true, force: true });
+      }
+    });
+
     test('a module with no app names what it exports', async () => {
       const run = await cli(['worker', '-A', join(MODULES, 'no-app.mjs')]);
       expect(run.stderr).toBe(
@@ -106,7 +124,10 @@ describe('warren command line: the tasks module and its definitions', () => {
 
     test('a module that does not exist says so in one line', async () => {
       const run = await cli(['worker', '-A', './missing/tasks.js']);
-      expect(run.stderr).toBe(`warren: cannot find the tasks module ./missing/tasks.js (no file ${join(cwd, 'missing', 'tasks.js')}, nor with .js, .json or /index.js)\n`);
+      const path = join(cwd, 'missing', 'tasks.js');
+      expect(run.stderr).toBe(
+        `warren: cannot find the tasks module ./missing/tasks.js (no file ${path}, nor ${join(path, 'celery')}, with or without .js, .mjs, .cjs or .json, nor an index file in such a folder)\n`,
+      );
       expect(run.code).toBe(2);
     });
   });
