@@ -249,6 +249,11 @@ export class App {
     );
   }
 
+  /** The names of the tasks this app registered (`app.task`), sorted. */
+  registeredTasks(): string[] {
+    return this.tasks.names();
+  }
+
   /** The validated definitions, loaded once. */
   definitions(): Promise<Definitions> {
     if (this.closed) return Promise.reject(new ClosedError('definitions() refused: the app is closed'));

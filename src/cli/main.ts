@@ -15,6 +15,7 @@ import { purgeCommand } from './purge-command';
 import { resultCommand } from './result-command';
 import { queuesCommand } from './queues-command';
 import { statusCommand } from './status-command';
+import { reportCommand } from './report-command';
 
 const spec = (module: { command?: string | readonly string[] }, subcommands?: readonly { command?: string | readonly string[] }[]): CommandSpec => ({
   command: String(module.command),
@@ -38,6 +39,7 @@ const COMMANDS: readonly CommandSpec[] = [
   spec(purgeCommand),
   spec(eventsCommand),
   spec(dashboardCommand),
+  spec(reportCommand),
 ];
 
 /**
@@ -65,6 +67,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(purgeCommand)
     .command(eventsCommand)
     .command(dashboardCommand)
+    .command(reportCommand)
     .demandCommand(1)
     .strict()
     .help()

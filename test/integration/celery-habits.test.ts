@@ -134,4 +134,30 @@ describe("warren worker with Celery's flags", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('warren purge without -Q, as celery purge: every queue of the definitions, but those -X names', async () => {
+    const { queues, tasks } = topology;
+    await suite.client.sendTask(tasks.deal1, ['to purge'], {}, { ignoreResult: true });
+    await suite.client.sendTask(tasks.deal2, ['to keep'], {}, { ignoreResult: true });
+    await waitFor('both waiting', async () => (await suite.probe.messageCount(queues.task1)) >= 1 && (await suite.probe.messageCount(queues.task2)) >= 1);
+    const kept = await suite.probe.messageCount(queues.task2);
+    const run = await runCli(['purge', '-X', queues.task2, '--force', '--definitions', suite.defs.file], { WARREN_TEST_PREFIX: suite.prefix });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`from ${queues.task1}\n`);
+    expect(run.stdout).not.toContain(queues.task2);
+    expect(await suite.probe.messageCount(queues.task1)).toBe(0);
+    expect(await suite.probe.messageCount(queues.task2)).toBe(kept);
+  });
+
+  test('warren report, as celery report: software, platform and settings with the password masked, and the tasks; it connects to nothing', async () => {
+    const run = await runCli(['report', '-A', TEST_TASKS, '--definitions', suite.defs.file, '--broker', 'amqp://reporter:s3cret@127.0.0.1:1/prod'], { WARREN_TEST_PREFIX: suite.prefix });
+    expect(run.code).toBe(0);
+    const lines = run.stdout.split('\n');
+    expect(lines[0]).toMatch(/^software -> warren:\S+ node:v\d+\.\d+\.\d+ amqplib:\d+\.\d+\.\d+ amqp-connection-manager:\d/);
+    expect(lines[1]).toMatch(/^platform -> system:\S+ arch:\S+ kernel version:\S+$/);
+    expect(lines).toContain('broker.urls: amqp://reporter:***@127.0.0.1:1/prod');
+    expect(lines).toContain(`queues: ${topology.queues.default} (classic), ${topology.queues.task1} (classic), ${topology.queues.task2} (classic)`);
+    expect(lines.find((line) => line.startsWith('tasks: '))).toContain(topology.tasks.deal1);
+    expect(run.stdout).not.toContain('s3cret');
+  });
 });

@@ -45,7 +45,7 @@ describe('warren command line: usage errors', () => {
     [['call'], 'missing required argument: <task> (see warren call --help)'],
     [['call', topology.tasks.deal1, '--args', '2'], '--args must be a JSON array, e.g. \'[2, 2]\' (got 2) (see warren call --help)'],
     [['send', topology.tasks.deal1, 'x', '--args', '[1]'], 'give the task\'s arguments after its name or as --args, not both (got x and --args [1]) (see warren send --help)'],
-    [['frob'], 'unknown command: frob (expected worker, send, call, result, topology, beat, schedule, inspect, control, status, queues, purge, events or dashboard) (see warren --help)'],
+    [['frob'], 'unknown command: frob (expected worker, send, call, result, topology, beat, schedule, inspect, control, status, queues, purge, events, dashboard or report) (see warren --help)'],
     [['worker', '-A', TEST_TASKS, '-P', 'forkserver'], '-P/--pool must be async or process, or one of Celery\'s prefork, threads, gevent, eventlet, solo (got "forkserver") (see warren worker --help)'],
     [['worker', '-A', TEST_TASKS, '-P', 'solo', '-c', '4'], '-P solo runs one task at a time: it takes no -c 4 (see warren worker --help)'],
     [['worker', '-A', TEST_TASKS, '-P', 'prefork', '--max-memory-per-child', '12 pages'], '--max-memory-per-child: "12 pages" is not a size (expected a whole number of KiB, as Celery takes it, or a size like 512MiB or 2GB) (see warren worker --help)'],
@@ -64,7 +64,8 @@ describe('warren command line: usage errors', () => {
     [['control', 'add_consumer'], 'missing required argument: <queue> (see warren control add_consumer --help)'],
     [['control', 'rate_limit', 'mail.send'], 'missing required argument: <rate> (see warren control rate_limit --help)'],
     [['status', '--jsn'], 'unknown argument: jsn (see warren status --help)'],
-    [['purge'], 'missing required argument: --queues (see warren purge --help)'],
+    [['purge', '-X', 'nope', '--force'], `-X: unknown queue "nope" (declared queues: ${topology.queues.default}, ${topology.queues.task1}, ${topology.queues.task2})`],
+    [['purge', '-Q', topology.queues.task1, '-X', topology.queues.task1, '--force'], `no queue is left to purge: -X excludes ${topology.queues.task1} (see warren purge --help)`],
     [['events', '--dumpp'], 'unknown argument: dumpp (see warren events --help)'],
   ])('warren %j exits 2 with one line and declares, sends and consumes nothing', async (args, line) => {
     const run = await runCli([...args, '--definitions', defs.file], { WARREN_TEST_PREFIX: prefix });
