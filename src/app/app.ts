@@ -464,16 +464,16 @@ export class App {
     });
   }
 
-  /**
-   * Remote control of the fleet (Celery's `app.control`): `inspect()` asks workers what they
-   * run, hold and know; `revoke`, `enableEvents`, `addConsumer`, `shutdown` steer them. Python
-   * Celery workers on the broker hear it as warren's do.
-   */
   /** What `AsyncResult.revoke()` sends through: `control.revoke` with the result's id. */
   private readonly revoker: Revoker = async (taskId, { terminate, signal, wait, timeoutMs }) => {
     await this.control.revoke(taskId, { terminate, signal, reply: wait ?? false, timeoutMs: timeoutMs ?? 1000 });
   };
 
+  /**
+   * Remote control of the fleet (Celery's `app.control`): `inspect()` asks workers what they
+   * run, hold and know; `revoke`, `enableEvents`, `addConsumer`, `shutdown` steer them. Python
+   * Celery workers on the broker hear it as warren's do.
+   */
   get control(): Control {
     this.assertOpen('control');
     this.controlFacade ??= new Control(() =>
@@ -944,7 +944,6 @@ export class App {
 /** What `checkQueues` found for one queue. */
 export type QueueCheck = { name: string; messages: number; consumers: number; missing?: undefined } | { name: string; missing: true };
 
-/** A passive declare refused with 404 NOT_FOUND. */
 /**
  * The queues a worker consumes: `queues` (else the default queue, or with `excludeQueues` every
  * queue of the definitions), less `excludeQueues`.
@@ -964,6 +963,7 @@ function consumedQueues(options: { queues: readonly string[]; excludeQueues: rea
   return names;
 }
 
+/** A passive declare refused with 404 NOT_FOUND. */
 function isNotFound(err: unknown): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
   return code === 404 || (err instanceof Error && /\b404\b|NOT_FOUND/.test(err.message));

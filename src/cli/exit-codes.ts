@@ -68,7 +68,6 @@ export function topologyMismatchHint(err: TopologyMismatchError): string {
   );
 }
 
-/** Prints an error the way a person should read it and returns the exit code it maps to. */
 /** Thrown by a command that has said what went wrong itself: the process exits with `exitCode`, and nothing more is printed. */
 export class CommandExit extends Error {
   override name = 'CommandExit';
@@ -78,6 +77,7 @@ export class CommandExit extends Error {
   }
 }
 
+/** Prints an error the way a person should read it and returns the exit code it maps to. */
 export function reportError(err: unknown, write: (text: string) => void): number {
   if (err instanceof CommandExit) return err.exitCode;
   if (err instanceof TopologyMismatchError) {

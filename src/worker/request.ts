@@ -315,10 +315,6 @@ export class RequestHandler {
   }
 
   /**
-   * The time limits of a run, in seconds: the message's own (`timelimit`, hard first), else the
-   * task's options, else the worker's.
-   */
-  /**
    * A task's time limits from now on in this worker (the remote control `time_limit`), in
    * seconds, in place of its own options; undefined leaves that one to the worker's default. A
    * message's own limits still win.
@@ -327,6 +323,10 @@ export class RequestHandler {
     this.timeLimitOverrides.set(taskName, { soft, hard });
   }
 
+  /**
+   * The time limits of a run, in seconds: the message's own (`timelimit`, hard first), else the
+   * task's (the remote control's `time_limit`, else its options), else the worker's.
+   */
   private timeLimits(task: TaskMessage, registered: RegisteredTask): TimeLimits {
     const [hard, soft] = task.timelimit;
     const own = this.timeLimitOverrides.get(task.task) ?? { hard: registered.options.timeLimit, soft: registered.options.softTimeLimit };
