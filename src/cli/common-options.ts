@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import { App } from '../app';
 import { parseDuration } from '../config';
 import { UsageError } from '../errors';
-import { createLogger, defaultLogLevel, LOG_FORMATS, LOG_LEVELS, normalizeLogLevel, type LogFormat, type Logger, type LogLevel } from '../logging/logger';
+import { createLogger, defaultLogLevel, LOG_FORMATS, LOG_LEVELS, logFileOutput, normalizeLogLevel, type LogFormat, type Logger, type LogLevel } from '../logging/logger';
 import { loadApp } from '../app/load-app';
 import { nodeFormat } from '../util/node-names';
 import { takePidfile } from './pidfile';
@@ -184,7 +184,7 @@ export async function applyDaemonArgs(args: DaemonArgs, nodename: string, what: 
   }
   if (args.logfile !== undefined) {
     const file = nodeFormat(args.logfile, nodename);
-    createLogger({ file, level: 'silent' }); // opens it, or throws
+    logFileOutput(file); // opened now (or UsageError), before anything starts; the loggers share it
     process.env.WARREN_LOG_FILE = file;
   }
   if (args.pidfile !== undefined) takePidfile(nodeFormat(args.pidfile, nodename));

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
-import { UsageError } from '../errors';
+import { closeSync, readFileSync, statSync } from 'node:fs';
+import { openLogFile } from '../logging/logger';
 import { CommandExit } from './exit-codes';
 
 /** Set in the environment of the process `--detach` starts: it is the one that runs. */
@@ -25,12 +25,7 @@ export function reportDetachedReady(): void {
  * @throws UsageError when the log file cannot be opened; CommandExit as above
  */
 export async function detach(what: 'worker' | 'beat', logfile: string): Promise<void> {
-  let fd: number;
-  try {
-    fd = openSync(logfile, 'a');
-  } catch (err) {
-    throw new UsageError(`log file ${logfile}: cannot open it for appending (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
+  const fd = openLogFile(logfile);
   const from = statSync(logfile).size;
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     detached: true,

@@ -83,17 +83,27 @@ function stderr(): BatchedOutput {
 /** Log files by path, each shared by every root logger that names it, written at exit too. */
 const fileOutputs = new Map<string, BatchedOutput>();
 
-/** @throws UsageError when the file cannot be opened for appending (its folder is missing, no permission). */
-function fileOutput(path: string): BatchedOutput {
+/**
+ * Opens a log file for appending and returns its descriptor (the loggers' file, and `--detach`'s
+ * stdout and stderr).
+ * @throws UsageError when it cannot be opened (its folder is missing, no permission)
+ */
+export function openLogFile(path: string): number {
+  try {
+    return openSync(path, 'a');
+  } catch (err) {
+    throw new UsageError(`log file ${path}: cannot open it for appending (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/**
+ * The output of the loggers that write to `path`, opened once.
+ * @throws UsageError when the file cannot be opened
+ */
+export function logFileOutput(path: string): BatchedOutput {
   let output = fileOutputs.get(path);
   if (!output) {
-    let fd: number;
-    try {
-      fd = openSync(path, 'a');
-    } catch (err) {
-      throw new UsageError(`log file ${path}: cannot open it for appending (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-    }
-    const stream = pino.destination({ fd, sync: true });
+    const stream = pino.destination({ fd: openLogFile(path), sync: true });
     const opened = new BatchedOutput((text) => void stream.write(text));
     process.once('exit', () => opened.flush());
     fileOutputs.set(path, opened);
@@ -116,7 +126,7 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const file = options.file ?? (process.env.WARREN_LOG_FILE || undefined);
   const format = options.format ?? (file === undefined ? defaultLogFormat() : (fromEnv('WARREN_LOG_FORMAT', LOG_FORMATS) ?? 'pretty'));
   const colors = file === undefined && process.stderr.isTTY === true && process.env.NO_COLOR === undefined;
-  const output = file === undefined ? stderr() : fileOutput(file);
+  const output = file === undefined ? stderr() : logFileOutput(file);
   const destination: DestinationStream = output.destination(format === 'pretty' ? (line) => formatLogRecord(line, { colors }) : undefined);
   return pino({ name: options.name ?? 'warren', level, base: options.base }, destination);
 }
