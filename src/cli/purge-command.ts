@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { Argv, CommandModule } from 'yargs';
 import { checkQueueNames } from '../config';
+import type { QueueCheck } from '../app/app';
 import { UsageError } from '../errors';
 import { appFromArgs, splitList, withCommonOptions, type CommonArgs } from './common-options';
 import { plural } from './fleet-options';
@@ -48,15 +49,15 @@ export const purgeCommand: CommandModule<object, PurgeArgs> = {
       checkQueueNames(definitions, excluded, '-X');
       const chosen = (given.length > 0 ? given : definitions.queues.map((queue) => queue.name)).filter((name) => !excluded.includes(name));
       if (chosen.length === 0) throw new UsageError(`no queue is left to purge: -X excludes ${excluded.join(', ')}`);
-      let checks = await app.checkQueues(chosen);
+      const checks = await app.checkQueues(chosen);
       const missing = checks.filter((check) => check.missing).map((check) => check.name);
       if (given.length > 0 && missing.length > 0) throw new UsageError(`not on the broker: ${missing.join(', ')} (nothing was purged)`);
       // Every queue of the definitions: one never declared holds nothing to purge.
       if (missing.length > 0) process.stdout.write(`not on the broker, nothing to purge: ${missing.join(', ')}\n`);
-      checks = checks.filter((check) => !check.missing);
-      const names = checks.map((check) => check.name);
+      const present = checks.filter((check): check is Extract<QueueCheck, { missing?: undefined }> => !check.missing);
+      const names = present.map((check) => check.name);
       if (names.length === 0) return;
-      const waiting = checks.map((check) => `${check.missing ? 0 : check.messages} in ${check.name}`).join(', ');
+      const waiting = present.map((check) => `${check.messages} in ${check.name}`).join(', ');
       if (!args.force && !(await confirm(`Delete the messages waiting in ${plural(names.length, 'queue')} (${waiting})? This cannot be undone. [y/N] `))) {
         process.stdout.write('purge cancelled: nothing was deleted\n');
         return;
