@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { release, type as osType } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { Definitions } from '../config/types';
 import { maskUrl } from '../util/mask-url';
-import { packageVersion } from '../util/package-version';
+import { packageVersion, versionAbove } from '../util/package-version';
 import { appFromArgs, withCommonOptions, type CommonArgs } from './common-options';
 
 interface ReportArgs extends CommonArgs {
@@ -16,21 +15,11 @@ interface ReportArgs extends CommonArgs {
  * package.json above its entry point (a package's `exports` may not list its package.json).
  */
 function installedVersion(name: string): string | undefined {
-  let dir: string;
   try {
-    dir = dirname(require.resolve(name));
+    return versionAbove(dirname(require.resolve(name)), name);
   } catch {
     return undefined;
   }
-  for (; dirname(dir) !== dir; dir = dirname(dir)) {
-    try {
-      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
-      if (manifest.name === name && typeof manifest.version === 'string') return manifest.version;
-    } catch {
-      // none here: look further up
-    }
-  }
-  return undefined;
 }
 
 /** What `warren report` prints, from the definitions and the task names: the lines of `celery report`'s shape. */
