@@ -314,18 +314,15 @@ export class ControlPanel {
    * replies say it.
    */
   private rateLimit(args: Record<string, unknown>): unknown {
-    const { task_name: name, rate_limit: given } = args;
-    if (typeof name !== 'string' || name === '') throw new ControlArgumentError(`rate_limit: task_name must be a task name (got ${describeValue(name)})`);
+    const name = taskNameArgument('rate_limit', args);
+    const given = args.rate_limit;
     let perSecond: number;
     try {
       perSecond = parseRateLimit(given ?? '');
     } catch (err) {
       return { error: `Invalid rate limit string: ${(err as Error).message}` };
     }
-    if (!this.context.taskNames().includes(name)) {
-      this.context.logger.error({ task: name }, 'rate limit attempt for an unknown task');
-      return { error: 'unknown task' };
-    }
+    if (!this.hasTask(name, 'rate limit attempt for an unknown task')) return { error: 'unknown task' };
     this.context.worker.setRateLimit(name, perSecond);
     if (perSecond === 0) {
       this.context.logger.info({ task: name }, 'rate limit disabled by remote control');
@@ -340,8 +337,7 @@ export class ControlPanel {
    * seconds (none given: the worker's default), as Celery's replies say it.
    */
   private timeLimit(args: Record<string, unknown>): unknown {
-    const { task_name: name } = args;
-    if (typeof name !== 'string' || name === '') throw new ControlArgumentError(`time_limit: task_name must be a task name (got ${describeValue(name)})`);
+    const name = taskNameArgument('time_limit', args);
     const seconds = (key: 'soft' | 'hard'): number | undefined => {
       const value = args[key];
       if (value === undefined || value === null) return undefined;
@@ -353,13 +349,17 @@ export class ControlPanel {
     };
     const soft = seconds('soft');
     const hard = seconds('hard');
-    if (!this.context.taskNames().includes(name)) {
-      this.context.logger.error({ task: name }, 'time limit change for an unknown task');
-      return { error: 'unknown task' };
-    }
+    if (!this.hasTask(name, 'time limit change for an unknown task')) return { error: 'unknown task' };
     this.context.worker.setTimeLimits(name, soft, hard);
     this.context.logger.info({ task: name, softTimeLimit: soft ?? null, timeLimit: hard ?? null }, 'new time limits set by remote control');
     return ok('time limits set successfully');
+  }
+
+  /** Whether the worker has the task a command names; when not, logs `what` at error, as Celery does. */
+  private hasTask(name: string, what: string): boolean {
+    if (this.context.taskNames().includes(name)) return true;
+    this.context.logger.error({ task: name }, what);
+    return false;
   }
 
   /** Celery's `autoscale [max [min]]`: new bounds for a worker that autoscales (one not given stays). */
@@ -445,6 +445,13 @@ export class ControlPanel {
     const { sw_ident, sw_ver, sw_sys } = softwareInfo();
     return `software -> ${sw_ident}:${sw_ver} node:${process.version} platform -> system:${sw_sys} arch:${process.arch}\ntasks -> ${this.context.taskNames().length} registered`;
   }
+}
+
+/** The `task_name` argument of `rate_limit` and `time_limit`. @throws ControlArgumentError when it is no name */
+function taskNameArgument(command: string, args: Record<string, unknown>): string {
+  const name = args.task_name;
+  if (typeof name !== 'string' || name === '') throw new ControlArgumentError(`${command}: task_name must be a task name (got ${describeValue(name)})`);
+  return name;
 }
 
 /** Celery's `maybe_list`: one id or a list of them; anything else is refused. */
