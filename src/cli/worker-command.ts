@@ -93,19 +93,7 @@ export function workerOptionsFromArgs(args: Omit<WorkerArgs, keyof CommonArgs | 
     );
   }
   const { pool, concurrency } = poolFromArgs(args.pool, args.concurrency);
-  let autoscale: WorkerOptions['autoscale'];
-  if (args.autoscale !== undefined) {
-    if (args.pool === 'solo') throw new UsageError(`-P solo runs one task at a time: it takes no --autoscale`);
-    const match = /^\s*(\d+)\s*(?:,\s*(\d+)\s*)?$/.exec(String(args.autoscale));
-    if (!match) throw new UsageError(`--autoscale takes max,min as Celery's does, e.g. --autoscale 10,3 (got ${JSON.stringify(args.autoscale)})`);
-    // Celery's environment variable for the time from a growth to a shrink, in seconds.
-    const keepalive = process.env.AUTOSCALE_KEEPALIVE;
-    const keepaliveMs = keepalive === undefined || keepalive === '' ? undefined : Number(keepalive) * 1000;
-    if (keepaliveMs !== undefined && !(Number.isFinite(keepaliveMs) && keepaliveMs >= 0)) {
-      throw new UsageError(`environment variable AUTOSCALE_KEEPALIVE is ${JSON.stringify(keepalive)} (expected a number of seconds)`);
-    }
-    autoscale = { max: Number(match[1]), min: match[2] === undefined ? 0 : Number(match[2]), keepaliveMs: keepaliveMs === undefined ? undefined : Math.round(keepaliveMs) };
-  }
+  const autoscale = autoscaleFromArgs(args.autoscale, args.pool);
   const options: WorkerOptions = {
     queues: splitList(args.queues),
     excludeQueues: splitList(args['exclude-queues']),
@@ -134,6 +122,23 @@ export function workerOptionsFromArgs(args: Omit<WorkerArgs, keyof CommonArgs | 
   };
   resolveWorkerOptions(options, { optionName: (key) => FLAGS[key] }); // throws UsageError
   return options;
+}
+
+/**
+ * `--autoscale max,min` as the worker option takes it (min 0 when left out), with Celery's
+ * `AUTOSCALE_KEEPALIVE` (seconds) for the time from a growth to a shrink.
+ */
+function autoscaleFromArgs(given: string | undefined, pool: string | undefined): WorkerOptions['autoscale'] {
+  if (given === undefined) return undefined;
+  if (pool === 'solo') throw new UsageError(`-P solo runs one task at a time: it takes no --autoscale`);
+  const match = /^\s*(\d+)\s*(?:,\s*(\d+)\s*)?$/.exec(String(given));
+  if (!match) throw new UsageError(`--autoscale takes max,min as Celery's does, e.g. --autoscale 10,3 (got ${JSON.stringify(given)})`);
+  const keepalive = process.env.AUTOSCALE_KEEPALIVE;
+  const keepaliveMs = keepalive === undefined || keepalive === '' ? undefined : Number(keepalive) * 1000;
+  if (keepaliveMs !== undefined && !(Number.isFinite(keepaliveMs) && keepaliveMs >= 0)) {
+    throw new UsageError(`environment variable AUTOSCALE_KEEPALIVE is ${JSON.stringify(keepalive)} (expected a number of seconds)`);
+  }
+  return { max: Number(match[1]), min: match[2] === undefined ? 0 : Number(match[2]), keepaliveMs: keepaliveMs === undefined ? undefined : Math.round(keepaliveMs) };
 }
 
 /**
