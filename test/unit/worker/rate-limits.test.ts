@@ -9,6 +9,11 @@ function delivery(name: string): Delivery {
   return { name } as unknown as Delivery;
 }
 
+/** The name a stand-in delivery was made with. */
+function nameOf(d: Delivery): string {
+  return (d as unknown as { name: string }).name;
+}
+
 describe("Celery's rate limit strings", () => {
   test.each([
     ['10/s', 10],
@@ -45,7 +50,7 @@ describe('RateLimits: a token bucket of one per task, per worker', () => {
     const released: Array<[string, number]> = [];
     const made = new RateLimits(
       (name) => own[name],
-      (d) => released.push([(d as unknown as { name: string }).name, Date.now() - 1_000_000]),
+      (d) => released.push([nameOf(d), Date.now() - 1_000_000]),
     );
     return { limits: made, released };
   }
@@ -56,7 +61,7 @@ describe('RateLimits: a token bucket of one per task, per worker', () => {
     expect(l.hold(delivery('b'), 'slow')).toBe(true);
     expect(l.hold(delivery('c'), 'slow')).toBe(true);
     expect(l.hold(delivery('x'), 'fast')).toBe(false);
-    expect(l.waiting().map((d) => (d as unknown as { name: string }).name)).toEqual(['b', 'c']);
+    expect(l.waiting().map(nameOf)).toEqual(['b', 'c']);
     jest.advanceTimersByTime(249);
     expect(released).toEqual([]);
     jest.advanceTimersByTime(1);
@@ -93,8 +98,8 @@ describe('RateLimits: a token bucket of one per task, per worker', () => {
     l.hold(delivery('a'), 'slow');
     l.hold(delivery('b'), 'slow');
     l.hold(delivery('c'), 'slow');
-    expect(l.take((d) => (d as unknown as { name: string }).name === 'c').map((d) => (d as unknown as { name: string }).name)).toEqual(['c']);
-    expect(l.take().map((d) => (d as unknown as { name: string }).name)).toEqual(['b']);
+    expect(l.take((d) => nameOf(d) === 'c').map(nameOf)).toEqual(['c']);
+    expect(l.take().map(nameOf)).toEqual(['b']);
     jest.advanceTimersByTime(10_000);
     expect(released).toEqual([]);
     expect(l.waiting()).toEqual([]);
